@@ -1,0 +1,326 @@
+"""Entities and value types of the queue, in the words of PRODUCT.md."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass, field
+
+
+class Role(enum.StrEnum):
+    CITIZEN = "citizen"
+    KINDERGARTEN_STAFF = "kindergarten_staff"
+    AKIMAT_OPERATOR = "akimat_operator"
+    MINISTRY = "ministry"
+
+
+class Language(enum.StrEnum):
+    KK = "KK"
+    RU = "RU"
+    EN = "EN"
+
+
+class GroupType(enum.StrEnum):
+    GENERAL = "GENERAL"
+    SPECIAL = "SPECIAL"
+    SANATORIUM = "SANATORIUM"
+
+
+class Ownership(enum.StrEnum):
+    STATE = "STATE"
+    PRIVATE = "PRIVATE"
+
+
+class PriorityTier(enum.StrEnum):
+    EXTRAORDINARY = "EXTRAORDINARY"
+    PRIMARY = "PRIMARY"
+    GENERAL = "GENERAL"
+
+    @property
+    def rank(self) -> int:
+        """Sort key: lower comes first in a queue."""
+        return _TIER_RANK[self]
+
+    @staticmethod
+    def from_rank(rank: int) -> PriorityTier:
+        return _RANK_TIER[rank]
+
+
+_TIER_RANK = {PriorityTier.EXTRAORDINARY: 0, PriorityTier.PRIMARY: 1, PriorityTier.GENERAL: 2}
+_RANK_TIER = {v: k for k, v in _TIER_RANK.items()}
+
+
+class PriorityCategory(enum.StrEnum):
+    MILITARY = "MILITARY"
+    SPECIAL_STATE_BODY = "SPECIAL_STATE_BODY"
+    DISABLED_PARENT = "DISABLED_PARENT"
+    ORPHAN = "ORPHAN"
+    LARGE_FAMILY = "LARGE_FAMILY"
+    SPECIAL_NEEDS = "SPECIAL_NEEDS"
+    DISABLED_CHILD = "DISABLED_CHILD"
+    TEACHER_CHILD = "TEACHER_CHILD"
+
+    @property
+    def tier(self) -> PriorityTier:
+        if self in CLOSED_CATEGORIES:
+            return PriorityTier.EXTRAORDINARY
+        return PriorityTier.PRIMARY
+
+
+# Categories whose registries are closed to Kezek: an operator must verify them by hand.
+CLOSED_CATEGORIES = frozenset({PriorityCategory.MILITARY, PriorityCategory.SPECIAL_STATE_BODY})
+
+
+class ClaimStatus(enum.StrEnum):
+    VERIFIED = "VERIFIED"
+    PENDING_MANUAL = "PENDING_MANUAL"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+    REVOKED = "REVOKED"
+
+
+class ApplicationStatus(enum.StrEnum):
+    QUEUED = "QUEUED"
+    OFFERED = "OFFERED"
+    ENROLLING = "ENROLLING"
+    ENROLLED = "ENROLLED"
+    INACTIVE = "INACTIVE"
+    WITHDRAWN = "WITHDRAWN"
+    CLOSED = "CLOSED"
+    AGED_OUT = "AGED_OUT"
+
+    @property
+    def final(self) -> bool:
+        return self in FINAL_STATUSES
+
+
+FINAL_STATUSES = frozenset(
+    {ApplicationStatus.WITHDRAWN, ApplicationStatus.CLOSED, ApplicationStatus.AGED_OUT}
+)
+# Statuses that keep choices standing in queues (INACTIVE is active but out of every queue).
+QUEUE_STATUSES = frozenset(
+    {ApplicationStatus.QUEUED, ApplicationStatus.OFFERED, ApplicationStatus.ENROLLING, ApplicationStatus.ENROLLED}
+)
+
+
+class OfferStatus(enum.StrEnum):
+    PENDING = "PENDING"
+    CONFIRMED = "CONFIRMED"
+    DECLINED = "DECLINED"
+    LAPSED = "LAPSED"
+    SUPERSEDED = "SUPERSEDED"
+    CANCELLED = "CANCELLED"
+    ENROLLED = "ENROLLED"
+
+
+class ErrorCode(enum.StrEnum):
+    INVALID_INPUT = "INVALID_INPUT"
+    INVALID_IIN = "INVALID_IIN"
+    NOT_FOUND = "NOT_FOUND"
+    DUPLICATE_APPLICATION = "DUPLICATE_APPLICATION"
+    NOT_LEGAL_REPRESENTATIVE = "NOT_LEGAL_REPRESENTATIVE"
+    AGE_OUT_OF_RANGE = "AGE_OUT_OF_RANGE"
+    TOO_MANY_CHOICES = "TOO_MANY_CHOICES"
+    DUPLICATE_CHOICE = "DUPLICATE_CHOICE"
+    NO_SUITABLE_GROUP = "NO_SUITABLE_GROUP"
+    INVALID_STATE = "INVALID_STATE"
+    DEADLINE_PASSED = "DEADLINE_PASSED"
+    CAPACITY_BELOW_OCCUPIED = "CAPACITY_BELOW_OCCUPIED"
+    INVALID_SIGNATURE = "INVALID_SIGNATURE"
+    SIBLINGS_NOT_LINKABLE = "SIBLINGS_NOT_LINKABLE"
+    REGISTRY_UNAVAILABLE = "REGISTRY_UNAVAILABLE"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    FORBIDDEN = "FORBIDDEN"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who acts: recorded on every audit record."""
+
+    role: Role | None
+    subject: str | None
+    channel: str | None
+    region_code: str | None = None
+    district_code: str | None = None
+    kindergarten: str | None = None  # the staff member's kindergarten externalId
+
+    @property
+    def is_public(self) -> bool:
+        return self.role is None
+
+
+SYSTEM = Actor(role=None, subject="system", channel="kezek-worker")
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    iin: str
+    full_name: str
+    birth_date: dt.date
+    sex: str
+    alive: bool
+    district_code: str | None
+    phone: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BenefitFinding:
+    """One category the benefits registry reports for a child or a representative."""
+
+    subject_iin: str
+    category: PriorityCategory
+    evidence_id: str
+    needs_manual_check: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    code: str
+    name_kk: str
+    name_ru: str
+
+
+@dataclass(frozen=True, slots=True)
+class District:
+    code: str
+    region_code: str
+    name_kk: str
+    name_ru: str
+
+
+@dataclass(frozen=True, slots=True)
+class Kindergarten:
+    id: int
+    external_id: str
+    district_code: str
+    region_code: str
+    name_kk: str
+    name_ru: str
+    address: str
+    ownership: Ownership
+    state_order: bool
+    latitude: float | None = None
+    longitude: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    id: int
+    kindergarten_id: int
+    external_id: str
+    birth_year_from: int
+    birth_year_to: int
+    language: Language
+    group_type: GroupType
+    capacity: int
+    enrolled: int
+    held: int
+
+    @property
+    def occupied(self) -> int:
+        return self.enrolled + self.held
+
+    @property
+    def free_seats(self) -> int:
+        return self.capacity - self.occupied
+
+    def fits(self, birth_year: int, language: Language, group_type: GroupType) -> bool:
+        return (
+            self.birth_year_from <= birth_year <= self.birth_year_to
+            and self.language == language
+            and self.group_type == group_type
+        )
+
+
+@dataclass(slots=True)
+class PriorityClaim:
+    id: int
+    application_id: int
+    category: PriorityCategory
+    status: ClaimStatus
+    subject_iin: str
+    evidence_id: str
+    source: str
+    manual_deadline: dt.datetime | None = None
+
+    @property
+    def tier(self) -> PriorityTier:
+        return self.category.tier
+
+
+@dataclass(slots=True)
+class Choice:
+    application_id: int
+    rank: int
+    kindergarten_id: int
+    held_here: bool = False
+    joined_at: dt.datetime | None = None
+
+
+@dataclass(slots=True)
+class Application:
+    id: int
+    number: str
+    child_iin: str
+    status: ApplicationStatus
+    queue_date: dt.datetime
+    channel: str
+    tier: PriorityTier
+    language: Language
+    group_type: GroupType
+    desired_start_date: dt.date
+    phone: str | None
+    notification_language: Language
+    birth_year: int
+    district_code: str | None
+    region_code: str | None
+    active: bool
+    restored: bool = False
+    inactive_since: dt.datetime | None = None
+    sibling_group_id: int | None = None
+    created_at: dt.datetime | None = None
+    choices: list[Choice] = field(default_factory=list)
+
+    @property
+    def in_queue(self) -> bool:
+        return self.status in QUEUE_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class QueueKey:
+    """A queue: PRODUCT.md §3 — (kindergarten, birth year, language, group type)."""
+
+    kindergarten_id: int
+    birth_year: int
+    language: Language
+    group_type: GroupType
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class QueueOrder:
+    """Sort key of a choice within its queue (PRODUCT.md §3 queue order); lower is ahead."""
+
+    tier_rank: int
+    sibling_rank: int  # 0 when a sibling is enrolled in the kindergarten
+    queue_date: dt.datetime
+    application_id: int  # application numbers are issued in id order: the final tie-break
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    phone: str
+    text: str
+    language: Language
+    kind: str
+    application_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    entity_type: str
+    entity_id: str
+    action: str
+    before: dict[str, object] | None
+    after: dict[str, object] | None
+    reason: str | None
+    application_id: int | None = None
