@@ -253,8 +253,9 @@ class Choice:
     application_id: int
     rank: int
     kindergarten_id: int
-    held_here: bool = False
+    held_here: bool = False  # a live offer or an enrolment of this application is at this kindergarten
     joined_at: dt.datetime | None = None
+    sibling_priority: bool = False  # a brother or sister is enrolled at this kindergarten
 
 
 @dataclass(slots=True)

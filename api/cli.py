@@ -1,0 +1,212 @@
+"""`kezek` command line (API.md §4)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from api.config_files import ConfigFileError, load_channels, load_places, load_policy, load_sandbox, parse_places, parse_sandbox
+from api.settings import Settings
+from domain.model import Role
+
+
+def _fail(message: str) -> None:
+    print(f"kezek: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def database_url(settings: Settings) -> str:
+    """The configured URL; in development without one, the embedded server under KEZEK_DATA_DIR."""
+    if settings.database_url:
+        return settings.database_url
+    if not settings.development:
+        _fail("KEZEK_DATABASE_URL is required in the production profile")
+    from api.embedded import ensure_database_sync, start_embedded
+
+    _, url = start_embedded(settings.data_dir)
+    return ensure_database_sync(url, "kezek")
+
+
+def check_files(settings: Settings) -> None:
+    """A malformed file stops start-up, naming the file and the field (API.md §2)."""
+    try:
+        channels = settings.resolved_channels_file()
+        if channels:
+            load_channels(channels)
+        load_policy(settings.policy_file)
+        if settings.places_file:
+            load_places(settings.places_file)
+        if settings.sandbox_file:
+            load_sandbox(settings.sandbox_file)
+    except ConfigFileError as exc:
+        _fail(str(exc))
+
+
+async def _import(url: str, places: Any = None, sandbox: Any = None) -> dict[str, Any]:
+    from persistence.db import make_engine
+    from persistence.importers import import_sandbox, upsert_places
+
+    engine = make_engine(url, pool_size=1)
+    counts: dict[str, Any] = {}
+    try:
+        async with engine.begin() as conn:
+            if places is not None:
+                counts["places"] = await upsert_places(conn, places)
+            if sandbox is not None:
+                counts["sandbox"] = await import_sandbox(conn, sandbox)
+    finally:
+        await engine.dispose()
+    return counts
+
+
+def cmd_migrate(settings: Settings, _: argparse.Namespace) -> None:
+    from persistence.db import migrate
+
+    migrate(settings.migration_database_url or database_url(settings))
+    print("migrated to head")
+
+
+def cmd_import(settings: Settings, args: argparse.Namespace) -> None:
+    try:
+        if args.kind == "places":
+            counts = asyncio.run(_import(database_url(settings), places=load_places(Path(args.file))))
+        else:
+            counts = asyncio.run(_import(database_url(settings), sandbox=load_sandbox(Path(args.file))))
+    except ConfigFileError as exc:
+        _fail(str(exc))
+    print(json.dumps(counts))
+
+
+def cmd_seed(settings: Settings, args: argparse.Namespace) -> None:
+    if not args.demo:
+        _fail("only `kezek seed --demo` exists")
+    from api.demo import demo_places, demo_sandbox
+
+    counts = asyncio.run(
+        _import(database_url(settings), places=parse_places(demo_places()), sandbox=parse_sandbox(demo_sandbox()))
+    )
+    print(json.dumps(counts))
+
+
+def _startup_imports(settings: Settings, url: str) -> None:
+    places = load_places(settings.places_file) if settings.places_file else None
+    sandbox = load_sandbox(settings.sandbox_file) if settings.sandbox_file else None
+    if places is not None or sandbox is not None:
+        asyncio.run(_import(url, places=places, sandbox=sandbox))
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from persistence.db import migrate
+
+    check_files(settings)
+    url = database_url(settings)
+    if settings.development:
+        migrate(settings.migration_database_url or url)
+        if args.demo:
+            cmd_seed(settings, argparse.Namespace(demo=True))
+    _startup_imports(settings, url)
+    os.environ["KEZEK_DATABASE_URL"] = url
+    os.environ["KEZEK_PROFILE"] = settings.profile.value
+    os.environ["KEZEK_RUN_WORKER"] = "0" if args.no_worker else "1"
+    uvicorn.run(
+        "api.main:create", factory=True, host=args.host, port=args.port, workers=args.workers,
+        log_config=None, proxy_headers=False,
+    )
+
+
+def cmd_worker(settings: Settings, _: argparse.Namespace) -> None:
+    from api.container import build_container
+    from api.logging_setup import configure
+    from api.worker import run_forever
+
+    check_files(settings)
+    configure(settings.log_level)
+    url = database_url(settings)
+
+    async def main() -> None:
+        container = build_container(settings, url)
+        stop = asyncio.Event()
+        try:
+            await run_forever(container, settings.worker_interval, stop)
+        finally:
+            await container.aclose()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+
+
+def cmd_dev_token(settings: Settings, args: argparse.Namespace) -> None:
+    from api.auth import mint
+
+    path = settings.resolved_channels_file() or Settings(profile="development").resolved_channels_file()  # type: ignore[arg-type]
+    assert path is not None
+    channel = next((c for c in load_channels(path) if c.id == args.channel), None)
+    if channel is None:
+        _fail(f"no channel {args.channel!r} in {path}")
+    assert channel is not None
+    try:
+        role = Role(args.role.lower())
+    except ValueError:
+        _fail(f"unknown role {args.role!r}; one of {', '.join(r.value for r in Role)}")
+        return
+    print(
+        mint(
+            channel, role, args.sub, region=args.region, district=args.district, kindergarten=args.kindergarten
+        )
+    )
+
+
+def cmd_export_schema(_: Settings, __: argparse.Namespace) -> None:
+    from graph.schema import build_schema
+
+    sys.stdout.write(build_schema(production=False).as_str() + "\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="kezek", description="Kezek — the unified kindergarten queue")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the API (and the background worker unless --no-worker)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--no-worker", action="store_true")
+    serve.add_argument("--demo", action="store_true", help="development: load the demo data first")
+    serve.set_defaults(run=cmd_serve)
+    sub.add_parser("worker", help="run the background worker").set_defaults(run=cmd_worker)
+    sub.add_parser("migrate", help="migrate the database to head").set_defaults(run=cmd_migrate)
+    seed = sub.add_parser("seed", help="load demo data")
+    seed.add_argument("--demo", action="store_true")
+    seed.set_defaults(run=cmd_seed)
+    imp = sub.add_parser("import", help="import a places or sandbox file")
+    imp.add_argument("kind", choices=["places", "sandbox"])
+    imp.add_argument("file")
+    imp.set_defaults(run=cmd_import)
+    tok = sub.add_parser("dev-token", help="mint a token with a development channel's key")
+    tok.add_argument("--channel", required=True)
+    tok.add_argument("--role", required=True)
+    tok.add_argument("--sub", required=True)
+    tok.add_argument("--region")
+    tok.add_argument("--district")
+    tok.add_argument("--kindergarten")
+    tok.set_defaults(run=cmd_dev_token)
+    sub.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(run=cmd_export_schema)
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings()
+    except Exception as exc:  # pydantic names the variable and the problem
+        _fail(f"bad settings: {exc}")
+        return
+    args.run(settings, args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""Composition root: settings → engine, adapters, services, schema."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api.auth import Authenticator
+from api.config_files import load_channels, load_policy
+from api.settings import Settings
+from domain.ports import BenefitsRegistry, Clock, HealthRegistry, PopulationRegistry, SmsGateway
+from domain.services import QueueService
+from graph.context import Services
+from integrations.calendar import KazakhstanCalendar
+from integrations.http import HttpBenefitsRegistry, HttpPopulationRegistry, HttpSmsGateway
+from integrations.sandbox import (
+    SandboxBenefitsRegistry,
+    SandboxHealthRegistry,
+    SandboxPopulationRegistry,
+    SandboxSmsGateway,
+)
+from persistence.db import make_engine
+from persistence.idempotency import IdempotencyStore
+from persistence.readers import Reader
+from persistence.sandbox import SandboxStore
+from persistence.uow import SqlUnitOfWork
+
+
+class SystemClock:
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engine: AsyncEngine
+    clock: Clock
+    authenticator: Authenticator
+    population: PopulationRegistry
+    benefits: BenefitsRegistry
+    health: HealthRegistry
+    sms: SmsGateway
+    queue: QueueService
+    services: Services
+    closers: list[Any] = field(default_factory=list)
+
+    async def aclose(self) -> None:
+        for closer in self.closers:
+            await closer()
+        await self.engine.dispose()
+
+
+def build_container(settings: Settings, database_url: str, clock: Clock | None = None) -> Container:
+    engine = make_engine(database_url, pool_size=settings.db_pool_size)
+    clock = clock or SystemClock()
+    channels_file = settings.resolved_channels_file()
+    channels = load_channels(channels_file) if channels_file else []
+    reader = Reader(engine)
+    authenticator = Authenticator(
+        channels, allow_development=settings.development, kindergarten_region=reader.kindergarten_region
+    )
+    store = SandboxStore(engine)
+    closers: list[Any] = []
+    population: PopulationRegistry
+    benefits: BenefitsRegistry
+    sms: SmsGateway
+    timeout, retries = settings.registry_timeout, settings.registry_retries
+    if settings.population_registry_url:
+        http_population = HttpPopulationRegistry(settings.population_registry_url, timeout=timeout, retries=retries)
+        closers.append(http_population.aclose)
+        population = http_population
+    else:
+        population = SandboxPopulationRegistry(store)
+    if settings.benefits_registry_url:
+        http_benefits = HttpBenefitsRegistry(settings.benefits_registry_url, timeout=timeout, retries=retries)
+        closers.append(http_benefits.aclose)
+        benefits = http_benefits
+    else:
+        benefits = SandboxBenefitsRegistry(store)
+    if settings.sms_gateway_url:
+        http_sms = HttpSmsGateway(settings.sms_gateway_url, timeout=timeout, retries=retries)
+        closers.append(http_sms.aclose)
+        sms = http_sms
+    else:
+        sms = SandboxSmsGateway(store)
+    policies = load_policy(settings.policy_file)
+    queue = QueueService(
+        lambda: SqlUnitOfWork(engine), clock, population, benefits, KazakhstanCalendar(), policies
+    )
+    services = Services(
+        queue=queue,
+        reader=reader,
+        idempotency=IdempotencyStore(engine),
+        sandbox=store if settings.development or not settings.sms_gateway_url else None,
+        development=settings.development,
+    )
+    return Container(
+        settings=settings,
+        engine=engine,
+        clock=clock,
+        authenticator=authenticator,
+        population=population,
+        benefits=benefits,
+        health=SandboxHealthRegistry(store),
+        sms=sms,
+        queue=queue,
+        services=services,
+        closers=closers,
+    )

@@ -1,0 +1,53 @@
+"""Embedded PostgreSQL 16 for development and tests (pgserver ships the server binaries as a wheel)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+
+def start_embedded(data_dir: Path, *, cleanup: str | None = "stop") -> tuple[Any, str]:
+    """Starts (or reuses) the server in data_dir/pg; returns the handle and a postgresql:// URL.
+
+    pgserver runs initdb as an unprivileged system user when we are root (initdb refuses root) and
+    listens on a Unix socket only, so nothing on the network can reach a development database.
+    """
+    import pgserver
+
+    pgdata = (data_dir / "pg").resolve()
+    pgdata.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(pgdata, cleanup_mode=cleanup)
+    socket_dir = server.get_postmaster_info().socket_dir
+    return server, f"postgresql://postgres@/postgres?host={socket_dir}"
+
+
+def with_database(url: str, name: str) -> str:
+    base, _, query = url.partition("?")
+    prefix = base.rsplit("/", 1)[0]
+    return f"{prefix}/{name}" + (f"?{query}" if query else "")
+
+
+async def ensure_database(url: str, name: str) -> str:
+    """Creates database `name` on the server of `url` if missing; returns its URL."""
+    conn = await _connect(url)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return with_database(url, name)
+
+
+async def _connect(url: str) -> asyncpg.Connection:
+    base, _, query = url.partition("?")
+    params = dict(p.split("=", 1) for p in query.split("&") if p)
+    dsn = base.replace("postgresql+asyncpg://", "postgresql://")
+    return await asyncpg.connect(dsn, host=params.get("host"))
+
+
+def ensure_database_sync(url: str, name: str) -> str:
+    return asyncio.run(ensure_database(url, name))

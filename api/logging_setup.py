@@ -1,0 +1,39 @@
+"""Structured JSON logs; any 12-digit run (an IIN) is masked before it is written."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+
+_IIN = re.compile(r"(?<!\d)(\d{2})\d{9}(\d)(?!\d)")
+
+
+def mask_iins(text: str) -> str:
+    return _IIN.sub(lambda m: m.group(1) + "*" * 9 + m.group(2), text)
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "at": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": mask_iins(record.getMessage()),
+        }
+        for key in ("request_id", "channel", "operation"):
+            value = getattr(record, key, None)
+            if value is not None:
+                entry[key] = value
+        if record.exc_info:
+            entry["error"] = mask_iins(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure(level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)

@@ -1,0 +1,38 @@
+"""Background passes (API.md §4 `kezek worker`): outbox, claim expiry, ageing out, registry re-checks.
+
+Every pass claims its rows with FOR UPDATE SKIP LOCKED, so any number of workers can run at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from api.container import Container
+from persistence.outbox import dispatch_outbox
+
+log = logging.getLogger("kezek.worker")
+
+
+async def run_once(c: Container) -> dict[str, int]:
+    done: dict[str, int] = {}
+    result = await dispatch_outbox(c.engine, c.sms)
+    done["sms_sent"], done["sms_failed"] = result.sent, result.failed
+    done["claims_expired"] = await c.queue.expire_manual_claims()
+    done["aged_out"] = await c.queue.age_out()
+    done["benefits_rechecked"] = await c.queue.recheck_benefits()
+    return done
+
+
+async def run_forever(c: Container, interval: float, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            done = await run_once(c)
+            if any(done.values()):
+                log.info("worker pass %s", done)
+        except Exception:  # one failed pass must not end the loop; the next pass retries
+            log.exception("worker pass failed")
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+        except TimeoutError:
+            pass

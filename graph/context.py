@@ -1,0 +1,32 @@
+"""Per-request context: who calls, the services, and DataLoaders built for this request only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from domain.model import Actor
+from domain.services import QueueService
+from graph.loaders import Loaders
+from persistence.idempotency import IdempotencyStore
+from persistence.readers import Reader
+from persistence.sandbox import SandboxStore
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    queue: QueueService
+    reader: Reader
+    idempotency: IdempotencyStore
+    sandbox: SandboxStore | None
+    development: bool
+
+
+@dataclass(slots=True)
+class Context:
+    actor: Actor
+    services: Services
+    request_id: str
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self.services.reader)

@@ -1,0 +1,38 @@
+"""GraphQL-facing errors: stable `extensions.code` values (API.md §1)."""
+
+from __future__ import annotations
+
+from graphql import GraphQLError
+
+from domain.errors import DomainError
+from domain.model import ErrorCode
+
+
+def api_error(code: str, message: str) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": code})
+
+
+def not_found(what: str = "object") -> GraphQLError:
+    # The same answer for missing and invisible objects: no hint of existence.
+    return api_error("NOT_FOUND", f"{what} not found")
+
+
+def forbidden() -> GraphQLError:
+    return api_error("FORBIDDEN", "this operation is not available to the caller's role")
+
+
+def unauthenticated() -> GraphQLError:
+    return api_error("UNAUTHENTICATED", "a valid token is required")
+
+
+def from_domain(exc: DomainError) -> GraphQLError:
+    return api_error(exc.code.value, exc.message)
+
+
+def should_mask(error: GraphQLError) -> bool:
+    """Mask unexpected exceptions only; our coded errors and validation errors pass through."""
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphQLError | DomainError)
+
+
+__all__ = ["ErrorCode", "api_error", "forbidden", "from_domain", "not_found", "should_mask", "unauthenticated"]

@@ -1,0 +1,72 @@
+"""Engine, URLs, migrations and readiness."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def async_url(url: str) -> str:
+    """Operators write plain postgresql:// URLs (API.md §2); SQLAlchemy wants the driver named."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in ("postgresql", "postgres", "postgresql+asyncpg"):
+        raise ValueError("database URL must start with postgresql://")
+    return "postgresql+asyncpg://" + rest
+
+
+def describe(url: str) -> str:
+    """The URL without its password, for logs."""
+    parts = urlsplit(url)
+    host = parts.hostname or "local socket"
+    return f"{parts.scheme}://{parts.username or ''}@{host}:{parts.port or ''}{parts.path}"
+
+
+def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(
+        async_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=False,
+        connect_args={"server_settings": {"application_name": "kezek", "timezone": "UTC"}},
+    )
+
+
+def _config(url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", async_url(url).replace("%", "%%"))
+    return cfg
+
+
+def migrate(url: str, revision: str = "head") -> None:
+    """Alembic is the only way the schema is made (QUALITY §1). Runs its own event loop: call off-loop."""
+    command.upgrade(_config(url), revision)
+
+
+async def migrate_async(url: str) -> None:
+    await asyncio.to_thread(migrate, url)
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(_config("postgresql://x@y/z")).get_current_head()
+
+
+async def ready(engine: AsyncEngine) -> tuple[bool, str]:
+    try:
+        async with engine.connect() as conn:
+            current = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+    except Exception as exc:  # any failure means not ready; the reason goes to the probe
+        return False, f"database unreachable: {type(exc).__name__}"
+    head = head_revision()
+    if current != head:
+        return False, f"migrations at {current}, head is {head}"
+    return True, "ok"

@@ -1,0 +1,110 @@
+"""Bulk loads of the places and sandbox files (API.md §2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+
+async def upsert_places(conn: AsyncConnection, places: Any) -> dict[str, int]:
+    """Upserts by code / externalId, so importing the same file twice changes nothing."""
+    counts = {"regions": 0, "districts": 0, "kindergartens": 0, "groups": 0}
+    for region in places.regions:
+        await conn.execute(
+            text(
+                """INSERT INTO regions (code, name_kk, name_ru) VALUES (:c, :kk, :ru)
+                ON CONFLICT (code) DO UPDATE SET name_kk = EXCLUDED.name_kk, name_ru = EXCLUDED.name_ru"""
+            ),
+            {"c": region.code, "kk": region.name_kk, "ru": region.name_ru},
+        )
+        counts["regions"] += 1
+        for d in region.districts:
+            await conn.execute(
+                text(
+                    """INSERT INTO districts (code, region_code, name_kk, name_ru) VALUES (:c, :r, :kk, :ru)
+                    ON CONFLICT (code) DO UPDATE SET region_code = EXCLUDED.region_code,
+                        name_kk = EXCLUDED.name_kk, name_ru = EXCLUDED.name_ru"""
+                ),
+                {"c": d.code, "r": region.code, "kk": d.name_kk, "ru": d.name_ru},
+            )
+            counts["districts"] += 1
+    for kg in places.kindergartens:
+        row = (
+            await conn.execute(
+                text(
+                    """INSERT INTO kindergartens (external_id, district_code, name_kk, name_ru, address, ownership,
+                        state_order, latitude, longitude)
+                    VALUES (:e, :d, :kk, :ru, :a, :o, :s, :lat, :lon)
+                    ON CONFLICT (external_id) DO UPDATE SET district_code = EXCLUDED.district_code,
+                        name_kk = EXCLUDED.name_kk, name_ru = EXCLUDED.name_ru, address = EXCLUDED.address,
+                        ownership = EXCLUDED.ownership, state_order = EXCLUDED.state_order,
+                        latitude = EXCLUDED.latitude, longitude = EXCLUDED.longitude
+                    RETURNING id"""
+                ),
+                {
+                    "e": kg.external_id,
+                    "d": kg.district_code,
+                    "kk": kg.name_kk,
+                    "ru": kg.name_ru,
+                    "a": kg.address,
+                    "o": kg.ownership.value,
+                    "s": kg.state_order,
+                    "lat": kg.latitude,
+                    "lon": kg.longitude,
+                },
+            )
+        ).one()
+        counts["kindergartens"] += 1
+        if kg.groups:
+            await conn.execute(
+                text(
+                    """INSERT INTO groups (kindergarten_id, external_id, birth_year_from, birth_year_to, language,
+                        group_type, capacity) VALUES (:k, :e, :f, :t, :l, :g, :c)
+                    ON CONFLICT (kindergarten_id, external_id) DO UPDATE SET
+                        birth_year_from = EXCLUDED.birth_year_from, birth_year_to = EXCLUDED.birth_year_to,
+                        language = EXCLUDED.language, group_type = EXCLUDED.group_type, capacity = EXCLUDED.capacity"""
+                ),
+                [
+                    {
+                        "k": row.id,
+                        "e": g.external_id,
+                        "f": g.birth_year_from,
+                        "t": g.birth_year_to,
+                        "l": g.language.value,
+                        "g": g.group_type.value,
+                        "c": g.capacity,
+                    }
+                    for g in kg.groups
+                ],
+            )
+            counts["groups"] += len(kg.groups)
+    return counts
+
+
+async def import_sandbox(conn: AsyncConnection, sandbox: Any) -> dict[str, int]:
+    """Replaces the sandbox registries with the file's content, by COPY (national-scale files)."""
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection
+    await conn.execute(text("TRUNCATE sandbox_persons, sandbox_families, sandbox_benefits, sandbox_health"))
+    await driver.copy_records_to_table(
+        "sandbox_persons",
+        records=[
+            (p.iin, p.full_name, p.birth_date, p.sex, p.alive, p.district_code, p.phone) for p in sandbox.persons
+        ],
+        columns=["iin", "full_name", "birth_date", "sex", "alive", "district_code", "phone"],
+    )
+    pairs = {(f.child_iin, r) for f in sandbox.families for r in f.representative_iins}
+    await driver.copy_records_to_table(
+        "sandbox_families", records=sorted(pairs), columns=["child_iin", "representative_iin"]
+    )
+    benefits = {(b.iin, b.category.value, b.evidence_id) for b in sandbox.benefits}
+    await driver.copy_records_to_table(
+        "sandbox_benefits", records=sorted(benefits), columns=["iin", "category", "evidence_id"]
+    )
+    health = {(h.child_iin, h.document_id): (h.child_iin, h.kind, h.document_id, h.issued_on) for h in sandbox.health}
+    await driver.copy_records_to_table(
+        "sandbox_health", records=list(health.values()), columns=["child_iin", "kind", "document_id", "issued_on"]
+    )
+    return {"persons": len(sandbox.persons), "families": len(pairs), "benefits": len(benefits), "health": len(health)}

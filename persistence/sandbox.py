@@ -1,0 +1,63 @@
+"""Queries behind the sandbox adapters of the outside registries (integrations/sandbox.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+
+class SandboxStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def _rows(self, sql: str, **params: Any) -> list[dict[str, Any]]:
+        async with self._engine.connect() as conn:
+            return [dict(r) for r in (await conn.execute(text(sql), params)).mappings().all()]
+
+    async def person(self, iin: str) -> dict[str, Any] | None:
+        rows = await self._rows("SELECT * FROM sandbox_persons WHERE iin = :i", i=iin)
+        return rows[0] if rows else None
+
+    async def representatives(self, child_iin: str) -> list[str]:
+        rows = await self._rows(
+            "SELECT representative_iin FROM sandbox_families WHERE child_iin = :c ORDER BY 1", c=child_iin
+        )
+        return [r["representative_iin"] for r in rows]
+
+    async def children(self, iin: str) -> list[str]:
+        rows = await self._rows(
+            "SELECT child_iin FROM sandbox_families WHERE representative_iin = :r ORDER BY 1", r=iin
+        )
+        return [r["child_iin"] for r in rows]
+
+    async def benefits(self, iins: list[str]) -> list[dict[str, Any]]:
+        return await self._rows(
+            "SELECT iin, category, evidence_id FROM sandbox_benefits WHERE iin = ANY(:i) ORDER BY 1, 2, 3", i=iins
+        )
+
+    async def health(self, child_iin: str) -> list[dict[str, Any]]:
+        return await self._rows(
+            "SELECT kind, document_id, issued_on FROM sandbox_health WHERE child_iin = :c ORDER BY issued_on",
+            c=child_iin,
+        )
+
+    async def record_sms(self, message_id: str, to: str, text_: str, language: str, at: dt.datetime) -> None:
+        async with self._engine.begin() as conn:
+            # The message id makes a retried send a no-op, as a real gateway drops duplicates.
+            await conn.execute(
+                text(
+                    """INSERT INTO sandbox_sms (message_id, recipient, text, language, created_at)
+                    VALUES (:m, :to, :t, :l, :at) ON CONFLICT (message_id) DO NOTHING"""
+                ),
+                {"m": message_id, "to": to, "t": text_, "l": language, "at": at},
+            )
+
+    async def sent_messages(self, phone: str, limit: int = 100) -> list[dict[str, Any]]:
+        return await self._rows(
+            """SELECT message_id AS id, recipient AS to, text, language, created_at FROM sandbox_sms
+            WHERE recipient = :p ORDER BY id DESC LIMIT :n""",
+            p=phone, n=limit,
+        )
