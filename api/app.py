@@ -53,7 +53,10 @@ class KezekGraphQL(GraphQL[Context, None]):
             except Unauthenticated as exc:
                 log.info("token refused: %s", exc)
                 refusal = JSONResponse(
-                    {"data": None, "errors": [{"message": "invalid token", "extensions": {"code": "UNAUTHENTICATED"}}]}
+                    {
+                        "data": None,
+                        "errors": [{"message": "invalid token", "extensions": {"code": "UNAUTHENTICATED"}}],
+                    }
                 )
                 await refusal(scope, receive, send)
                 return
@@ -78,7 +81,11 @@ def create_app(container: Container, *, run_worker: bool = False) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        task = asyncio.create_task(worker.run_forever(container, container.settings.worker_interval, stop)) if run_worker else None
+        task = (
+            asyncio.create_task(worker.run_forever(container, container.settings.worker_interval, stop))
+            if run_worker
+            else None
+        )
         try:
             yield
         finally:

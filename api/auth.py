@@ -105,7 +105,10 @@ class Authenticator:
         if channel.regions is not None:
             if role == Role.AKIMAT_OPERATOR and region not in channel.regions:
                 raise Unauthenticated("region outside the channel's limits")
-            if role == Role.KINDERGARTEN_STAFF and await self._kindergarten_region(str(kindergarten)) not in channel.regions:
+            if (
+                role == Role.KINDERGARTEN_STAFF
+                and await self._kindergarten_region(str(kindergarten)) not in channel.regions
+            ):
                 raise Unauthenticated("kindergarten outside the channel's limits")
             if role in (Role.CITIZEN, Role.MINISTRY) and region is not None and region not in channel.regions:
                 raise Unauthenticated("region outside the channel's limits")

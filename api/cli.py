@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from api.config_files import ConfigFileError, load_channels, load_places, load_policy, load_sandbox, parse_places, parse_sandbox
+from api.config_files import (
+    ConfigFileError,
+    load_channels,
+    load_places,
+    load_policy,
+    load_sandbox,
+    parse_places,
+    parse_sandbox,
+)
 from api.settings import Settings
 from domain.model import Role
 
@@ -116,8 +125,13 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     os.environ["KEZEK_PROFILE"] = settings.profile.value
     os.environ["KEZEK_RUN_WORKER"] = "0" if args.no_worker else "1"
     uvicorn.run(
-        "api.main:create", factory=True, host=args.host, port=args.port, workers=args.workers,
-        log_config=None, proxy_headers=False,
+        "api.main:create",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_config=None,
+        proxy_headers=False,
     )
 
 
@@ -138,10 +152,8 @@ def cmd_worker(settings: Settings, _: argparse.Namespace) -> None:
         finally:
             await container.aclose()
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())
-    except KeyboardInterrupt:
-        pass
 
 
 def cmd_dev_token(settings: Settings, args: argparse.Namespace) -> None:
@@ -160,7 +172,12 @@ def cmd_dev_token(settings: Settings, args: argparse.Namespace) -> None:
         return
     print(
         mint(
-            channel, role, args.sub, region=args.region, district=args.district, kindergarten=args.kindergarten
+            channel,
+            role,
+            args.sub,
+            region=args.region,
+            district=args.district,
+            kindergarten=args.kindergarten,
         )
     )
 

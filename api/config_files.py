@@ -134,9 +134,7 @@ class PolicyEntry(_Strict):
     min_admission_age_months: int | None = Field(default=None, alias="minAdmissionAgeMonths", ge=0, le=72)
     primary_ratio: tuple[int, int] | None = Field(default=None, alias="primaryRatio")
 
-    @field_validator(
-        "response_window", "contract_window", "extension", "restore_window", "manual_verification_window"
-    )
+    @field_validator("response_window", "contract_window", "extension", "restore_window", "manual_verification_window")
     @classmethod
     def _window(cls, value: str | None) -> str | None:
         if value is not None:

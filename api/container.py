@@ -88,9 +88,7 @@ def build_container(settings: Settings, database_url: str, clock: Clock | None =
     else:
         sms = SandboxSmsGateway(store)
     policies = load_policy(settings.policy_file)
-    queue = QueueService(
-        lambda: SqlUnitOfWork(engine), clock, population, benefits, KazakhstanCalendar(), policies
-    )
+    queue = QueueService(lambda: SqlUnitOfWork(engine), clock, population, benefits, KazakhstanCalendar(), policies)
     services = Services(
         queue=queue,
         reader=reader,

@@ -32,52 +32,141 @@ _D = dt.date
 _Adult = tuple[str, str, dt.date, str]
 _Child = tuple[str, str, dt.date]
 _WELL_KNOWN: list[tuple[str, list[_Adult], list[_Child], list[str]]] = [
-    (SHAKHTINSK,
-     [(DEMO_PARENT_IIN, "Серікова Айгерім Нұрланқызы", _D(1992, 4, 15), "+77015550101"),
-      ("900903341024", "Серіков Дәурен Болатұлы", _D(1990, 9, 3), "+77015550102")],
-     [(DEMO_PARENT_CHILD_IINS[0], "Серікова Аружан Дәуренқызы", _D(2022, 3, 10)),
-      (DEMO_PARENT_CHILD_IINS[1], "Серіков Әли Дәуренұлы", _D(2023, 8, 21))], []),
-    (SHAKHTINSK,
-     [(DEMO_OTHER_PARENT_IIN, "Иванов Артём Сергеевич", _D(1988, 11, 2), "+77055550201"),
-      ("910217441063", "Иванова Елена Викторовна", _D(1991, 2, 17), "+77055550202")],
-     [("220605641070", "Иванова София Артёмовна", _D(2022, 6, 5))], []),
-    (PETROPAVLOVSK,
-     [(DEMO_MILITARY_PARENT_IIN, "Ахметов Ерлан Қайратұлы", _D(1990, 1, 20), "+77075550301"),
-      ("930708441096", "Ахметова Динара Маратқызы", _D(1993, 7, 8), "+77075550302")],
-     [(DEMO_MILITARY_CHILD_IIN, "Ахметова Томирис Ерланқызы", _D(2023, 2, 14))], [DEMO_MILITARY_PARENT_IIN]),
+    (
+        SHAKHTINSK,
+        [
+            (DEMO_PARENT_IIN, "Серікова Айгерім Нұрланқызы", _D(1992, 4, 15), "+77015550101"),
+            ("900903341024", "Серіков Дәурен Болатұлы", _D(1990, 9, 3), "+77015550102"),
+        ],
+        [
+            (DEMO_PARENT_CHILD_IINS[0], "Серікова Аружан Дәуренқызы", _D(2022, 3, 10)),
+            (DEMO_PARENT_CHILD_IINS[1], "Серіков Әли Дәуренұлы", _D(2023, 8, 21)),
+        ],
+        [],
+    ),
+    (
+        SHAKHTINSK,
+        [
+            (DEMO_OTHER_PARENT_IIN, "Иванов Артём Сергеевич", _D(1988, 11, 2), "+77055550201"),
+            ("910217441063", "Иванова Елена Викторовна", _D(1991, 2, 17), "+77055550202"),
+        ],
+        [("220605641070", "Иванова София Артёмовна", _D(2022, 6, 5))],
+        [],
+    ),
+    (
+        PETROPAVLOVSK,
+        [
+            (DEMO_MILITARY_PARENT_IIN, "Ахметов Ерлан Қайратұлы", _D(1990, 1, 20), "+77075550301"),
+            ("930708441096", "Ахметова Динара Маратқызы", _D(1993, 7, 8), "+77075550302"),
+        ],
+        [(DEMO_MILITARY_CHILD_IIN, "Ахметова Томирис Ерланқызы", _D(2023, 2, 14))],
+        [DEMO_MILITARY_PARENT_IIN],
+    ),
 ]
 
 REGIONS: list[dict[str, Any]] = [
-    {"code": "350000000", "nameKk": "Қарағанды облысы", "nameRu": "Карагандинская область",
-     "districts": [{"code": SHAKHTINSK, "nameKk": "Шахтинск қаласы", "nameRu": "город Шахтинск"}]},
-    {"code": "590000000", "nameKk": "Солтүстік Қазақстан облысы", "nameRu": "Северо-Казахстанская область",
-     "districts": [{"code": PETROPAVLOVSK, "nameKk": "Петропавл қаласы", "nameRu": "город Петропавловск"}]},
+    {
+        "code": "350000000",
+        "nameKk": "Қарағанды облысы",
+        "nameRu": "Карагандинская область",
+        "districts": [{"code": SHAKHTINSK, "nameKk": "Шахтинск қаласы", "nameRu": "город Шахтинск"}],
+    },
+    {
+        "code": "590000000",
+        "nameKk": "Солтүстік Қазақстан облысы",
+        "nameRu": "Северо-Казахстанская область",
+        "districts": [{"code": PETROPAVLOVSK, "nameKk": "Петропавл қаласы", "nameRu": "город Петропавловск"}],
+    },
 ]
 
 # district -> (externalId tag, town in addresses, centre latitude, longitude, streets, kindergartens)
 _TOWNS: dict[str, tuple[str, str, float, float, list[str], int]] = {
-    SHAKHTINSK: ("SHA", "г. Шахтинск", 49.7106, 72.5920, [
-        "ул. Парковая", "ул. Казахстанская", "пр. Абая", "ул. Шахтёрская", "ул. Юбилейная", "ул. Гагарина",
-        "ул. Тимирязева", "ул. Иванова", "ул. Наурызбай батыра", "пос. Шахан, ул. Шахтёрская",
-        "пос. Долинка, ул. Школьная", "ул. Тельмана"], 14),
-    PETROPAVLOVSK: ("PET", "г. Петропавловск", 54.8753, 69.1628, [
-        "ул. Конституции Казахстана", "ул. Интернациональная", "ул. Жамбыла", "ул. Абая", "ул. Букетова",
-        "ул. Мира", "ул. Ауэзова", "ул. Жумабаева", "ул. Победы", "ул. Пушкина", "ул. Маяковского",
-        "ул. Сутюшева", "ул. Уалиханова", "ул. Токсан би", "ул. Володарского", "ул. Каныша Сатпаева"], 20),
+    SHAKHTINSK: (
+        "SHA",
+        "г. Шахтинск",
+        49.7106,
+        72.5920,
+        [
+            "ул. Парковая",
+            "ул. Казахстанская",
+            "пр. Абая",
+            "ул. Шахтёрская",
+            "ул. Юбилейная",
+            "ул. Гагарина",
+            "ул. Тимирязева",
+            "ул. Иванова",
+            "ул. Наурызбай батыра",
+            "пос. Шахан, ул. Шахтёрская",
+            "пос. Долинка, ул. Школьная",
+            "ул. Тельмана",
+        ],
+        14,
+    ),
+    PETROPAVLOVSK: (
+        "PET",
+        "г. Петропавловск",
+        54.8753,
+        69.1628,
+        [
+            "ул. Конституции Казахстана",
+            "ул. Интернациональная",
+            "ул. Жамбыла",
+            "ул. Абая",
+            "ул. Букетова",
+            "ул. Мира",
+            "ул. Ауэзова",
+            "ул. Жумабаева",
+            "ул. Победы",
+            "ул. Пушкина",
+            "ул. Маяковского",
+            "ул. Сутюшева",
+            "ул. Уалиханова",
+            "ул. Токсан би",
+            "ул. Володарского",
+            "ул. Каныша Сатпаева",
+        ],
+        20,
+    ),
 }
 
 # (name in Kazakh, name in Russian) of a kindergarten
 _KG_NAMES = [
-    ("Балапан", "Балапан"), ("Айгөлек", "Айголек"), ("Ақбота", "Акбота"), ("Күншуақ", "Солнышко"),
-    ("Қарлығаш", "Ласточка"), ("Болашақ", "Болашак"), ("Еркетай", "Еркетай"), ("Шұғыла", "Шугыла"),
-    ("Арман", "Арман"), ("Бөбек", "Бобек"), ("Мөлдір", "Мольдир"), ("Жұлдызша", "Звёздочка"),
-    ("Нұрай", "Нурай"), ("Айсұлу", "Айсулу"), ("Ботагөз", "Ботагоз"), ("Балдырған", "Балдырган"),
-    ("Ертегі", "Сказка"), ("Қызғалдақ", "Тюльпан"), ("Бәйтерек", "Байтерек"), ("Самал", "Самал"),
-    ("Алтын бесік", "Алтын бесик"), ("Ақ қайың", "Берёзка"), ("Теремок", "Теремок"),
-    ("Қоңырау", "Колокольчик"), ("Кемпірқосақ", "Радуга"), ("Алтын кілт", "Золотой ключик"),
-    ("Ақниет", "Акниет"), ("Құлыншақ", "Кулыншак"), ("Таңшолпан", "Таншолпан"), ("Жидек", "Ягодка"),
-    ("Умка", "Умка"), ("Алёнушка", "Алёнушка"), ("Бәйшешек", "Подснежник"), ("Дельфин", "Дельфин"),
-    ("Ақсұңқар", "Аксункар"), ("Сәуле", "Сауле"),
+    ("Балапан", "Балапан"),
+    ("Айгөлек", "Айголек"),
+    ("Ақбота", "Акбота"),
+    ("Күншуақ", "Солнышко"),
+    ("Қарлығаш", "Ласточка"),
+    ("Болашақ", "Болашак"),
+    ("Еркетай", "Еркетай"),
+    ("Шұғыла", "Шугыла"),
+    ("Арман", "Арман"),
+    ("Бөбек", "Бобек"),
+    ("Мөлдір", "Мольдир"),
+    ("Жұлдызша", "Звёздочка"),
+    ("Нұрай", "Нурай"),
+    ("Айсұлу", "Айсулу"),
+    ("Ботагөз", "Ботагоз"),
+    ("Балдырған", "Балдырган"),
+    ("Ертегі", "Сказка"),
+    ("Қызғалдақ", "Тюльпан"),
+    ("Бәйтерек", "Байтерек"),
+    ("Самал", "Самал"),
+    ("Алтын бесік", "Алтын бесик"),
+    ("Ақ қайың", "Берёзка"),
+    ("Теремок", "Теремок"),
+    ("Қоңырау", "Колокольчик"),
+    ("Кемпірқосақ", "Радуга"),
+    ("Алтын кілт", "Золотой ключик"),
+    ("Ақниет", "Акниет"),
+    ("Құлыншақ", "Кулыншак"),
+    ("Таңшолпан", "Таншолпан"),
+    ("Жидек", "Ягодка"),
+    ("Умка", "Умка"),
+    ("Алёнушка", "Алёнушка"),
+    ("Бәйшешек", "Подснежник"),
+    ("Дельфин", "Дельфин"),
+    ("Ақсұңқар", "Аксункар"),
+    ("Сәуле", "Сауле"),
 ]
 
 _YEARS = range(2020, 2026)
@@ -92,8 +181,16 @@ def _groups(rng: random.Random, private: bool, full: bool, extra: list[GroupType
     def add(y1: int, y2: int, lang: str, gtype: GroupType, capacity: int) -> None:
         key = f"G-{y1}" + (f"-{y2}" if y2 != y1 else "") + f"-{lang}{_TYPE_TAG[gtype]}"
         counts[key] = counts.get(key, 0) + 1
-        groups.append({"externalId": f"{key}-{counts[key]}", "birthYearFrom": y1, "birthYearTo": y2,
-                       "language": lang, "groupType": gtype.value, "capacity": capacity})
+        groups.append(
+            {
+                "externalId": f"{key}-{counts[key]}",
+                "birthYearFrom": y1,
+                "birthYearTo": y2,
+                "language": lang,
+                "groupType": gtype.value,
+                "capacity": capacity,
+            }
+        )
 
     odds = {_KK: 0.45, _RU: 0.85} if private else {_KK: 0.85, _RU: 0.85}
     mixed = None if full else rng.choice([None, None, None, None, _KK, _RU] if not private else [_KK, _RU])
@@ -138,15 +235,20 @@ def demo_places(seed: int = 2026) -> dict[str, Any]:
             else:
                 ext = f"KZ-{tag}-DS-{number:03d}"
                 name_ru, name_kk = f"Детский сад №{number} «{ru}»", f"№{number} «{kk}» балабақшасы"
-            kindergartens.append({
-                "externalId": ext, "districtCode": district, "nameKk": name_kk, "nameRu": name_ru,
-                "address": f"{town}, {streets[i % len(streets)]}, {rng.randint(1, 120)}",
-                "latitude": round(lat + rng.uniform(-0.03, 0.03), 6),
-                "longitude": round(lon + rng.uniform(-0.05, 0.05), 6),
-                "ownership": (Ownership.PRIVATE if private else Ownership.STATE).value,
-                "stateOrder": not private or i % 2 == 0,
-                "groups": _groups(rng, private, i == 0, extra),
-            })
+            kindergartens.append(
+                {
+                    "externalId": ext,
+                    "districtCode": district,
+                    "nameKk": name_kk,
+                    "nameRu": name_ru,
+                    "address": f"{town}, {streets[i % len(streets)]}, {rng.randint(1, 120)}",
+                    "latitude": round(lat + rng.uniform(-0.03, 0.03), 6),
+                    "longitude": round(lon + rng.uniform(-0.05, 0.05), 6),
+                    "ownership": (Ownership.PRIVATE if private else Ownership.STATE).value,
+                    "stateOrder": not private or i % 2 == 0,
+                    "groups": _groups(rng, private, i == 0, extra),
+                }
+            )
     return {"regions": REGIONS, "kindergartens": kindergartens}
 
 
@@ -155,39 +257,212 @@ def _with_patronymics(names: list[str]) -> list[tuple[str, str, str]]:
 
 
 # Men's names as (name, son's patronymic, daughter's patronymic); surnames in the masculine form.
-_KK_MEN = _with_patronymics([
-    "Нұрлан", "Дәурен", "Ерлан", "Қайрат", "Болат", "Асхат", "Ержан", "Айдос", "Бауыржан", "Марат",
-    "Серік", "Талғат", "Ғалым", "Азамат", "Жандос", "Мұрат", "Арман", "Нұрсұлтан", "Ерболат", "Бекзат"])
+_KK_MEN = _with_patronymics(
+    [
+        "Нұрлан",
+        "Дәурен",
+        "Ерлан",
+        "Қайрат",
+        "Болат",
+        "Асхат",
+        "Ержан",
+        "Айдос",
+        "Бауыржан",
+        "Марат",
+        "Серік",
+        "Талғат",
+        "Ғалым",
+        "Азамат",
+        "Жандос",
+        "Мұрат",
+        "Арман",
+        "Нұрсұлтан",
+        "Ерболат",
+        "Бекзат",
+    ]
+)
 _RU_MEN = [
-    ("Сергей", "Сергеевич", "Сергеевна"), ("Алексей", "Алексеевич", "Алексеевна"),
-    ("Андрей", "Андреевич", "Андреевна"), ("Дмитрий", "Дмитриевич", "Дмитриевна"),
-    ("Николай", "Николаевич", "Николаевна"), ("Александр", "Александрович", "Александровна"),
-    ("Иван", "Иванович", "Ивановна"), ("Михаил", "Михайлович", "Михайловна"),
-    ("Владимир", "Владимирович", "Владимировна"), ("Евгений", "Евгеньевич", "Евгеньевна"),
-    ("Артём", "Артёмович", "Артёмовна"), ("Максим", "Максимович", "Максимовна"),
-    ("Денис", "Денисович", "Денисовна"), ("Павел", "Павлович", "Павловна"), ("Олег", "Олегович", "Олеговна"),
-    ("Игорь", "Игоревич", "Игоревна"), ("Виктор", "Викторович", "Викторовна"),
-    ("Роман", "Романович", "Романовна"), ("Юрий", "Юрьевич", "Юрьевна"), ("Антон", "Антонович", "Антоновна")]
+    ("Сергей", "Сергеевич", "Сергеевна"),
+    ("Алексей", "Алексеевич", "Алексеевна"),
+    ("Андрей", "Андреевич", "Андреевна"),
+    ("Дмитрий", "Дмитриевич", "Дмитриевна"),
+    ("Николай", "Николаевич", "Николаевна"),
+    ("Александр", "Александрович", "Александровна"),
+    ("Иван", "Иванович", "Ивановна"),
+    ("Михаил", "Михайлович", "Михайловна"),
+    ("Владимир", "Владимирович", "Владимировна"),
+    ("Евгений", "Евгеньевич", "Евгеньевна"),
+    ("Артём", "Артёмович", "Артёмовна"),
+    ("Максим", "Максимович", "Максимовна"),
+    ("Денис", "Денисович", "Денисовна"),
+    ("Павел", "Павлович", "Павловна"),
+    ("Олег", "Олегович", "Олеговна"),
+    ("Игорь", "Игоревич", "Игоревна"),
+    ("Виктор", "Викторович", "Викторовна"),
+    ("Роман", "Романович", "Романовна"),
+    ("Юрий", "Юрьевич", "Юрьевна"),
+    ("Антон", "Антонович", "Антоновна"),
+]
 _KK_SURNAMES = [
-    "Серіков", "Ахметов", "Нұрланов", "Жұмабаев", "Сәрсенбаев", "Омаров", "Қасымов", "Әбдіров", "Тоқтаров",
-    "Байжанов", "Есенов", "Мұқанов", "Исаев", "Бекмағамбетов", "Оспанов", "Төлеуов", "Сейітов", "Құрманов",
-    "Ермеков", "Жақыпов", "Сұлтанов", "Әлиев"]
+    "Серіков",
+    "Ахметов",
+    "Нұрланов",
+    "Жұмабаев",
+    "Сәрсенбаев",
+    "Омаров",
+    "Қасымов",
+    "Әбдіров",
+    "Тоқтаров",
+    "Байжанов",
+    "Есенов",
+    "Мұқанов",
+    "Исаев",
+    "Бекмағамбетов",
+    "Оспанов",
+    "Төлеуов",
+    "Сейітов",
+    "Құрманов",
+    "Ермеков",
+    "Жақыпов",
+    "Сұлтанов",
+    "Әлиев",
+]
 _RU_SURNAMES = [
-    "Иванов", "Петров", "Смирнов", "Кузнецов", "Попов", "Васильев", "Соколов", "Михайлов", "Новиков",
-    "Фёдоров", "Морозов", "Волков", "Алексеев", "Лебедев", "Семёнов", "Егоров", "Павлов", "Козлов",
-    "Степанов", "Николаев", "Орлов", "Зайцев"]
-_KK_WOMEN = ["Айгерім", "Гүлназ", "Динара", "Жанар", "Әсел", "Мадина", "Ақерке", "Назерке", "Балнұр",
-             "Жансая", "Аяжан", "Сабина", "Салтанат", "Гүлмира", "Ботагөз", "Ләззат", "Меруерт", "Айжан"]
-_RU_WOMEN = ["Анна", "Елена", "Ольга", "Наталья", "Татьяна", "Ирина", "Екатерина", "Мария", "Светлана",
-             "Юлия", "Анастасия", "Дарья", "Ксения", "Виктория", "Оксана", "Галина"]
-_KK_BOYS = ["Әли", "Алихан", "Нұрислам", "Айсұлтан", "Ернар", "Санжар", "Ислам", "Мағжан", "Темірлан",
-            "Алдияр", "Әмір", "Арсен", "Ерасыл", "Нұрали", "Бексұлтан", "Даниял", "Ансар", "Айбар"]
-_KK_GIRLS = ["Аружан", "Томирис", "Айым", "Іңкәр", "Дана", "Камила", "Айша", "Әйгерім", "Амина", "Медина",
-             "Сезім", "Жасмин", "Раяна", "Айару", "Нұрай", "Адия"]
-_RU_BOYS = ["Артём", "Максим", "Михаил", "Александр", "Матвей", "Иван", "Даниил", "Кирилл", "Тимофей",
-            "Марк", "Лев", "Егор", "Никита", "Фёдор", "Роман", "Арсений"]
-_RU_GIRLS = ["София", "Алиса", "Ева", "Вероника", "Полина", "Анна", "Мария", "Варвара", "Виктория",
-             "Милана", "Дарья", "Ульяна", "Василиса", "Кира", "Есения", "Злата"]
+    "Иванов",
+    "Петров",
+    "Смирнов",
+    "Кузнецов",
+    "Попов",
+    "Васильев",
+    "Соколов",
+    "Михайлов",
+    "Новиков",
+    "Фёдоров",
+    "Морозов",
+    "Волков",
+    "Алексеев",
+    "Лебедев",
+    "Семёнов",
+    "Егоров",
+    "Павлов",
+    "Козлов",
+    "Степанов",
+    "Николаев",
+    "Орлов",
+    "Зайцев",
+]
+_KK_WOMEN = [
+    "Айгерім",
+    "Гүлназ",
+    "Динара",
+    "Жанар",
+    "Әсел",
+    "Мадина",
+    "Ақерке",
+    "Назерке",
+    "Балнұр",
+    "Жансая",
+    "Аяжан",
+    "Сабина",
+    "Салтанат",
+    "Гүлмира",
+    "Ботагөз",
+    "Ләззат",
+    "Меруерт",
+    "Айжан",
+]
+_RU_WOMEN = [
+    "Анна",
+    "Елена",
+    "Ольга",
+    "Наталья",
+    "Татьяна",
+    "Ирина",
+    "Екатерина",
+    "Мария",
+    "Светлана",
+    "Юлия",
+    "Анастасия",
+    "Дарья",
+    "Ксения",
+    "Виктория",
+    "Оксана",
+    "Галина",
+]
+_KK_BOYS = [
+    "Әли",
+    "Алихан",
+    "Нұрислам",
+    "Айсұлтан",
+    "Ернар",
+    "Санжар",
+    "Ислам",
+    "Мағжан",
+    "Темірлан",
+    "Алдияр",
+    "Әмір",
+    "Арсен",
+    "Ерасыл",
+    "Нұрали",
+    "Бексұлтан",
+    "Даниял",
+    "Ансар",
+    "Айбар",
+]
+_KK_GIRLS = [
+    "Аружан",
+    "Томирис",
+    "Айым",
+    "Іңкәр",
+    "Дана",
+    "Камила",
+    "Айша",
+    "Әйгерім",
+    "Амина",
+    "Медина",
+    "Сезім",
+    "Жасмин",
+    "Раяна",
+    "Айару",
+    "Нұрай",
+    "Адия",
+]
+_RU_BOYS = [
+    "Артём",
+    "Максим",
+    "Михаил",
+    "Александр",
+    "Матвей",
+    "Иван",
+    "Даниил",
+    "Кирилл",
+    "Тимофей",
+    "Марк",
+    "Лев",
+    "Егор",
+    "Никита",
+    "Фёдор",
+    "Роман",
+    "Арсений",
+]
+_RU_GIRLS = [
+    "София",
+    "Алиса",
+    "Ева",
+    "Вероника",
+    "Полина",
+    "Анна",
+    "Мария",
+    "Варвара",
+    "Виктория",
+    "Милана",
+    "Дарья",
+    "Ульяна",
+    "Василиса",
+    "Кира",
+    "Есения",
+    "Злата",
+]
 _PHONE_CODES = ["700", "701", "702", "705", "707", "708", "747", "771", "775", "776", "777", "778"]
 _CHILD_FIRST, _CHILD_LAST = _D(2020, 1, 1), _D(2026, 1, 31)
 _DOCS_UNTIL = _D(2026, 2, 28)
@@ -201,8 +476,15 @@ class _Family:
 
 
 def _person(number: str, name: str, born: dt.date, district: str, phone: str | None) -> dict[str, Any]:
-    return {"iin": number, "fullName": name, "birthDate": born.isoformat(), "sex": iin.sex(number),
-            "alive": True, "districtCode": district, "phone": phone}
+    return {
+        "iin": number,
+        "fullName": name,
+        "birthDate": born.isoformat(),
+        "sex": iin.sex(number),
+        "alive": True,
+        "districtCode": district,
+        "phone": phone,
+    }
 
 
 class _Registry:
@@ -262,10 +544,7 @@ def _random_family(reg: _Registry, n_children: int, twins: bool) -> _Family:
         fam.adults.append(_person(reg.iin(born, True), name, born, fam.district, reg.phone()))
     for born in _birth_dates(reg, n_children, twins):
         male = rng.random() < 0.5
-        if male:
-            name = f"{surname} {rng.choice(boys)} {father[1]}"
-        else:
-            name = f"{surname}а {rng.choice(girls)} {father[2]}"
+        name = f"{surname} {rng.choice(boys)} {father[1]}" if male else f"{surname}а {rng.choice(girls)} {father[2]}"
         fam.children.append(_person(reg.iin(born, male), name, born, fam.district, None))
     return fam
 
@@ -289,9 +568,13 @@ def _families(reg: _Registry, count: int) -> list[_Family]:
 
 # category -> how many random families get it (LARGE_FAMILY goes to every family with 4+ children)
 _BENEFIT_COUNTS = {
-    PriorityCategory.MILITARY: 4, PriorityCategory.SPECIAL_STATE_BODY: 4, PriorityCategory.ORPHAN: 4,
-    PriorityCategory.DISABLED_CHILD: 6, PriorityCategory.SPECIAL_NEEDS: 7,
-    PriorityCategory.DISABLED_PARENT: 5, PriorityCategory.TEACHER_CHILD: 7,
+    PriorityCategory.MILITARY: 4,
+    PriorityCategory.SPECIAL_STATE_BODY: 4,
+    PriorityCategory.ORPHAN: 4,
+    PriorityCategory.DISABLED_CHILD: 6,
+    PriorityCategory.SPECIAL_NEEDS: 7,
+    PriorityCategory.DISABLED_PARENT: 5,
+    PriorityCategory.TEACHER_CHILD: 7,
 }
 _ON_CHILD = {PriorityCategory.ORPHAN, PriorityCategory.DISABLED_CHILD, PriorityCategory.SPECIAL_NEEDS}
 
@@ -305,8 +588,9 @@ def demo_sandbox(seed: int = 2026) -> dict[str, Any]:
     benefits: list[dict[str, Any]] = []
 
     def grant(person: dict[str, Any], category: PriorityCategory) -> None:
-        benefits.append({"iin": person["iin"], "category": category.value,
-                         "evidenceId": f"BEN-{len(benefits) + 1:06d}"})
+        benefits.append(
+            {"iin": person["iin"], "category": category.value, "evidenceId": f"BEN-{len(benefits) + 1:06d}"}
+        )
 
     for (_, _, _, granted), fam in zip(_WELL_KNOWN, fams, strict=False):
         for adult in fam.adults:
@@ -341,8 +625,14 @@ def demo_sandbox(seed: int = 2026) -> dict[str, Any]:
     def document(child: dict[str, Any], kind: str, issued: dt.date) -> None:
         issued_count[kind] += 1
         doc_id = f"{prefixes[kind]}-{issued_count[kind]:06d}"
-        health.append({"childIin": child["iin"], "kind": kind, "documentId": doc_id,
-                       "issuedOn": min(issued, _DOCS_UNTIL).isoformat()})
+        health.append(
+            {
+                "childIin": child["iin"],
+                "kind": kind,
+                "documentId": doc_id,
+                "issuedOn": min(issued, _DOCS_UNTIL).isoformat(),
+            }
+        )
 
     for index, fam in enumerate(fams):
         for child in fam.children:
@@ -352,15 +642,21 @@ def demo_sandbox(seed: int = 2026) -> dict[str, Any]:
             if index < known or rng.random() < 0.94:
                 document(child, "VACCINATION_CARD", born + dt.timedelta(days=rng.randint(1, 14)))
             if index < known or rng.random() < 0.9:
-                document(child, "MEDICAL_RECORD", reg.date(max(born + dt.timedelta(days=21), _D(2025, 3, 1)),
-                                                           _DOCS_UNTIL))
+                document(
+                    child,
+                    "MEDICAL_RECORD",
+                    reg.date(max(born + dt.timedelta(days=21), _D(2025, 3, 1)), _DOCS_UNTIL),
+                )
             if child["iin"] in special_needs:
                 document(child, "SPECIAL_NEEDS_CONCLUSION", reg.date(max(born, _D(2024, 6, 1)), _DOCS_UNTIL))
 
     return {
         "persons": [p for fam in fams for p in fam.adults + fam.children],
-        "families": [{"childIin": c["iin"], "representativeIins": [a["iin"] for a in fam.adults]}
-                     for fam in fams for c in fam.children],
+        "families": [
+            {"childIin": c["iin"], "representativeIins": [a["iin"] for a in fam.adults]}
+            for fam in fams
+            for c in fam.children
+        ],
         "benefits": benefits,
         "health": health,
     }

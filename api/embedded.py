@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,16 @@ def start_embedded(data_dir: Path, *, cleanup: str | None = "stop") -> tuple[Any
     pgserver runs initdb as an unprivileged system user when we are root (initdb refuses root) and
     listens on a Unix socket only, so nothing on the network can reach a development database.
     """
-    import pgserver
+    # pgserver keeps its lock file under XDG_RUNTIME_DIR, which CI and shells often leave unset.
+    runtime = (data_dir / "run").resolve()
+    runtime.mkdir(parents=True, exist_ok=True)
+    runtime.chmod(0o700)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
+    from pgserver.postgres_server import get_server
 
     pgdata = (data_dir / "pg").resolve()
     pgdata.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(pgdata, cleanup_mode=cleanup)
+    server = get_server(pgdata, cleanup_mode=cleanup)
     socket_dir = server.get_postmaster_info().socket_dir
     return server, f"postgresql://postgres@/postgres?host={socket_dir}"
 

@@ -6,6 +6,7 @@ Every pass claims its rows with FOR UPDATE SKIP LOCKED, so any number of workers
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from api.container import Container
@@ -32,7 +33,5 @@ async def run_forever(c: Container, interval: float, stop: asyncio.Event) -> Non
                 log.info("worker pass %s", done)
         except Exception:  # one failed pass must not end the loop; the next pass retries
             log.exception("worker pass failed")
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)
-        except TimeoutError:
-            pass

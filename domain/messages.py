@@ -98,8 +98,7 @@ TEMPLATES_KK: dict[MessageKind, str] = {
     ),
     _K.OFFER_CANCELLED: "{number}: «{kindergarten}» балабақшасына жолдаманың күші жойылды.",
     _K.CONTRACT_READY: (
-        "{number}: «{kindergarten}» балабақшасымен шарт дайын. "
-        "Kezek/eGov арқылы қол қойыңыз, мерзімі: {deadline}."
+        "{number}: «{kindergarten}» балабақшасымен шарт дайын. Kezek/eGov арқылы қол қойыңыз, мерзімі: {deadline}."
     ),
     _K.CONTRACT_LAPSED: (
         "{number}: «{kindergarten}» балабақшасымен шартқа мерзімінде қол қойылмады, жолдаманың күші жойылды."
@@ -122,23 +121,13 @@ TEMPLATES_RU: dict[MessageKind, str] = {
         "Его можно один раз восстановить в приложении Kezek/eGov."
     ),
     _K.APPLICATION_RESTORED: "{number}: заявление восстановлено в очереди с прежней датой постановки.",
-    _K.OFFER_MADE: (
-        "{number}: направление в детский сад «{kindergarten}». Подтвердите в Kezek/eGov до {deadline}."
-    ),
-    _K.OFFER_REMINDER: (
-        "{number}: напоминаем подтвердить направление в «{kindergarten}» в Kezek/eGov до {deadline}."
-    ),
+    _K.OFFER_MADE: ("{number}: направление в детский сад «{kindergarten}». Подтвердите в Kezek/eGov до {deadline}."),
+    _K.OFFER_REMINDER: ("{number}: напоминаем подтвердить направление в «{kindergarten}» в Kezek/eGov до {deadline}."),
     _K.OFFER_LAPSED: "{number}: срок направления в «{kindergarten}» истёк.",
-    _K.OFFER_SUPERSEDED: (
-        "{number}: направление в «{kindergarten}» заменено направлением в сад выше в вашем списке."
-    ),
+    _K.OFFER_SUPERSEDED: ("{number}: направление в «{kindergarten}» заменено направлением в сад выше в вашем списке."),
     _K.OFFER_CANCELLED: "{number}: направление в «{kindergarten}» отменено.",
-    _K.CONTRACT_READY: (
-        "{number}: договор с «{kindergarten}» готов. Подпишите его в Kezek/eGov до {deadline}."
-    ),
-    _K.CONTRACT_LAPSED: (
-        "{number}: договор с «{kindergarten}» не подписан в срок, направление аннулировано."
-    ),
+    _K.CONTRACT_READY: ("{number}: договор с «{kindergarten}» готов. Подпишите его в Kezek/eGov до {deadline}."),
+    _K.CONTRACT_LAPSED: ("{number}: договор с «{kindergarten}» не подписан в срок, направление аннулировано."),
     _K.ENROLLED: "{number}: ребёнок зачислен в детский сад «{kindergarten}».",
 }
 
@@ -153,13 +142,10 @@ TEMPLATES_EN: dict[MessageKind, str] = {
     _K.APPLICATION_CLOSED: "{number}: application closed.",
     _K.APPLICATION_AGED_OUT: "{number}: application closed: the child has reached school age.",
     _K.APPLICATION_INACTIVE: (
-        "{number}: offer not confirmed in time; application suspended. "
-        "You may restore it once in the Kezek/eGov app."
+        "{number}: offer not confirmed in time; application suspended. You may restore it once in the Kezek/eGov app."
     ),
     _K.APPLICATION_RESTORED: "{number}: application restored to the queue with its original queue date.",
-    _K.OFFER_MADE: (
-        '{number}: offer of a seat at "{kindergarten}". Confirm in the Kezek/eGov app by {deadline}.'
-    ),
+    _K.OFFER_MADE: ('{number}: offer of a seat at "{kindergarten}". Confirm in the Kezek/eGov app by {deadline}.'),
     _K.OFFER_REMINDER: (
         '{number}: reminder: confirm the offer for "{kindergarten}" in the Kezek/eGov app by {deadline}.'
     ),
@@ -171,9 +157,7 @@ TEMPLATES_EN: dict[MessageKind, str] = {
     _K.CONTRACT_READY: (
         '{number}: the contract with "{kindergarten}" is ready. Sign it in the Kezek/eGov app by {deadline}.'
     ),
-    _K.CONTRACT_LAPSED: (
-        '{number}: the contract with "{kindergarten}" was not signed in time; the offer is void.'
-    ),
+    _K.CONTRACT_LAPSED: ('{number}: the contract with "{kindergarten}" was not signed in time; the offer is void.'),
     _K.ENROLLED: '{number}: your child is enrolled at "{kindergarten}".',
 }
 
@@ -255,9 +239,7 @@ def format_deadline(deadline: dt.datetime) -> str:
 
 
 def format_positions(positions: tuple[tuple[int, int | None], ...]) -> str:
-    return ", ".join(
-        f"{rank}) {NO_POSITION if position is None else position}" for rank, position in sorted(positions)
-    )
+    return ", ".join(f"{rank}) {NO_POSITION if position is None else position}" for rank, position in sorted(positions))
 
 
 def _clean_name(name: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
@@ -94,12 +95,15 @@ class ApplicationStatus(enum.StrEnum):
         return self in FINAL_STATUSES
 
 
-FINAL_STATUSES = frozenset(
-    {ApplicationStatus.WITHDRAWN, ApplicationStatus.CLOSED, ApplicationStatus.AGED_OUT}
-)
+FINAL_STATUSES = frozenset({ApplicationStatus.WITHDRAWN, ApplicationStatus.CLOSED, ApplicationStatus.AGED_OUT})
 # Statuses that keep choices standing in queues (INACTIVE is active but out of every queue).
 QUEUE_STATUSES = frozenset(
-    {ApplicationStatus.QUEUED, ApplicationStatus.OFFERED, ApplicationStatus.ENROLLING, ApplicationStatus.ENROLLED}
+    {
+        ApplicationStatus.QUEUED,
+        ApplicationStatus.OFFERED,
+        ApplicationStatus.ENROLLING,
+        ApplicationStatus.ENROLLED,
+    }
 )
 
 
@@ -321,7 +325,7 @@ class AuditRecord:
     entity_type: str
     entity_id: str
     action: str
-    before: dict[str, object] | None
-    after: dict[str, object] | None
+    before: Mapping[str, object] | None
+    after: Mapping[str, object] | None
     reason: str | None
     application_id: int | None = None

@@ -17,8 +17,8 @@ from domain.model import (
     GroupType,
     Kindergarten,
     Language,
-    Ownership,
     OutboxMessage,
+    Ownership,
     Person,
     PriorityClaim,
     QueueKey,
@@ -89,15 +89,19 @@ class ApplicationRepository(Protocol):
     async def save(self, application: Application) -> None:
         """Writes status, flags, tier and the choices (which follow the application's queue fields)."""
         ...
+
     async def positions(self, application_id: int) -> dict[int, int | None]:
         """Kindergarten id → position of that choice (None while not standing in that queue)."""
         ...
+
     async def sibling_kindergartens(self, child_iins: list[str]) -> set[int]:
         """Kindergartens where any of these children is enrolled now."""
         ...
+
     async def areas(self, application_id: int) -> list[tuple[str | None, str | None]]:
         """(region, district) of the child and of every chosen or enrolled kindergarten."""
         ...
+
     async def due_for_aging(self, today: dt.date, limit: int) -> list[int]: ...
     async def due_for_benefit_check(self, now: dt.datetime, limit: int) -> list[int]: ...
     async def schedule_benefit_check(self, application_id: int, at: dt.datetime, failures: int) -> None: ...
@@ -123,11 +127,16 @@ class JournalRepository(Protocol):
 
 
 class UnitOfWork(Protocol):
-    persons: PersonRepository
-    places: PlaceRepository
-    applications: ApplicationRepository
-    claims: ClaimRepository
-    journal: JournalRepository
+    @property
+    def persons(self) -> PersonRepository: ...
+    @property
+    def places(self) -> PlaceRepository: ...
+    @property
+    def applications(self) -> ApplicationRepository: ...
+    @property
+    def claims(self) -> ClaimRepository: ...
+    @property
+    def journal(self) -> JournalRepository: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

@@ -85,9 +85,7 @@ def tier_of(claims: Iterable[PriorityClaim]) -> PriorityTier:
     return PriorityTier.from_rank(min(ranks)) if ranks else PriorityTier.GENERAL
 
 
-def fitting_groups(
-    groups: Iterable[Group], birth_year: int, language: Language, group_type: GroupType
-) -> list[Group]:
+def fitting_groups(groups: Iterable[Group], birth_year: int, language: Language, group_type: GroupType) -> list[Group]:
     return [g for g in groups if g.fits(birth_year, language, group_type)]
 
 

@@ -23,8 +23,8 @@ from domain.model import (
     GroupType,
     Kindergarten,
     Language,
-    Ownership,
     OutboxMessage,
+    Ownership,
     Person,
     PriorityClaim,
     PriorityTier,
@@ -171,9 +171,7 @@ class QueueService:
                     f"the child already has an active application {existing.number}",
                     "childIin",
                 )
-            await self._check_kindergartens(
-                uow, ids, child.birth_date.year, cmd.language, cmd.group_type
-            )
+            await self._check_kindergartens(uow, ids, child.birth_date.year, cmd.language, cmd.group_type)
             district = await uow.places.district(child.district_code) if child.district_code else None
             await uow.persons.upsert([child, *reps], now)
             await uow.persons.set_representatives(child_iin, rep_iins)
@@ -190,9 +188,7 @@ class QueueService:
                     evidence_id=f.evidence_id,
                     source=BENEFITS_SOURCE,
                     manual_deadline=(
-                        policy.manual_verification_window.end(now, self._calendar)
-                        if f.needs_manual_check
-                        else None
+                        policy.manual_verification_window.end(now, self._calendar) if f.needs_manual_check else None
                     ),
                 )
                 for f in {(f.category, f.subject_iin, f.evidence_id): f for f in findings}.values()
@@ -337,7 +333,9 @@ class QueueService:
             await uow.applications.save(app)
             await self._queue_moves(uow, app, leaving, set(), now, "WITHDRAWN")
             await uow.journal.audit(
-                actor, AuditRecord("application", str(app.id), "WITHDRAWN", before, _snapshot(app), reason, app.id), now
+                actor,
+                AuditRecord("application", str(app.id), "WITHDRAWN", before, _snapshot(app), reason, app.id),
+                now,
             )
             await self._notify(uow, app, MessageKind.APPLICATION_WITHDRAWN, now)
             await uow.commit()
@@ -427,7 +425,9 @@ class QueueService:
         positions = await uow.applications.positions(app.id)
         await self._record_own_moves(uow, app, old_positions, positions, now, "TIER_CHANGED")
         await uow.journal.audit(
-            actor, AuditRecord("application", str(app.id), "TIER_CHANGED", before, _snapshot(app), None, app.id), now
+            actor,
+            AuditRecord("application", str(app.id), "TIER_CHANGED", before, _snapshot(app), None, app.id),
+            now,
         )
 
     # --- places ---------------------------------------------------------------------------------
@@ -435,7 +435,11 @@ class QueueService:
     async def create_kindergarten(self, actor: Actor, cmd: NewKindergarten) -> int:
         access.forbid_unless(actor, Role.AKIMAT_OPERATOR)
         now = self._clock.now()
-        for name, value in (("externalId", cmd.external_id), ("nameKk", cmd.name_kk), ("nameRu", cmd.name_ru)):
+        for name, value in (
+            ("externalId", cmd.external_id),
+            ("nameKk", cmd.name_kk),
+            ("nameRu", cmd.name_ru),
+        ):
             if not value.strip():
                 raise DomainError(ErrorCode.INVALID_INPUT, f"{name} must not be empty", name)
         async with self._uow() as uow:
@@ -445,7 +449,12 @@ class QueueService:
             if await uow.places.kindergarten_by_external_id(cmd.external_id) is not None:
                 raise DomainError(ErrorCode.INVALID_INPUT, "externalId is already registered", "externalId")
             kg_id = await uow.places.add_kindergarten(
-                cmd.external_id, cmd.district_code, cmd.name_kk, cmd.name_ru, cmd.address, cmd.ownership,
+                cmd.external_id,
+                cmd.district_code,
+                cmd.name_kk,
+                cmd.name_ru,
+                cmd.address,
+                cmd.ownership,
                 cmd.state_order,
             )
             after = {"externalId": cmd.external_id, "districtCode": cmd.district_code, "nameRu": cmd.name_ru}
@@ -474,7 +483,12 @@ class QueueService:
             if any(g.external_id == cmd.external_id for g in await uow.places.groups_of([kg.id])):
                 raise DomainError(ErrorCode.INVALID_INPUT, "the group externalId is already used", "externalId")
             group_id = await uow.places.add_group(
-                kg.id, cmd.external_id, cmd.birth_year_from, cmd.birth_year_to, cmd.language, cmd.group_type,
+                kg.id,
+                cmd.external_id,
+                cmd.birth_year_from,
+                cmd.birth_year_to,
+                cmd.language,
+                cmd.group_type,
                 cmd.capacity,
             )
             after = {"kindergartenId": kg.id, "externalId": cmd.external_id, "capacity": cmd.capacity}
@@ -491,8 +505,10 @@ class QueueService:
         async with self._uow() as uow:
             group = await uow.places.group(gid, for_update=True)
             kg = (await uow.places.kindergartens([group.kindergarten_id])).get(group.kindergarten_id) if group else None
-            if group is None or kg is None or not access.can_manage_kindergarten(
-                actor, kg.external_id, kg.region_code, kg.district_code
+            if (
+                group is None
+                or kg is None
+                or not access.can_manage_kindergarten(actor, kg.external_id, kg.region_code, kg.district_code)
             ):
                 raise access.not_found("group", "groupId")
             if capacity < group.occupied or not await uow.places.set_capacity(gid, capacity):
@@ -504,7 +520,12 @@ class QueueService:
             await uow.journal.audit(
                 actor,
                 AuditRecord(
-                    "group", str(gid), "CAPACITY_CHANGED", {"capacity": group.capacity}, {"capacity": capacity}, reason
+                    "group",
+                    str(gid),
+                    "CAPACITY_CHANGED",
+                    {"capacity": group.capacity},
+                    {"capacity": capacity},
+                    reason,
                 ),
                 now,
             )
@@ -544,7 +565,8 @@ class QueueService:
                 await uow.applications.save(app)
                 await self._queue_moves(uow, app, leaving, set(), now, "LEFT_QUEUE")
                 await uow.journal.audit(
-                    SYSTEM, AuditRecord("application", str(app.id), "AGED_OUT", before, _snapshot(app), None, app.id),
+                    SYSTEM,
+                    AuditRecord("application", str(app.id), "AGED_OUT", before, _snapshot(app), None, app.id),
                     now,
                 )
                 await self._notify(uow, app, MessageKind.APPLICATION_AGED_OUT, now)
@@ -584,9 +606,7 @@ class QueueService:
                         evidence_id=f.evidence_id,
                         source=BENEFITS_SOURCE,
                         manual_deadline=(
-                            policy.manual_verification_window.end(now, self._calendar)
-                            if f.needs_manual_check
-                            else None
+                            policy.manual_verification_window.end(now, self._calendar) if f.needs_manual_check else None
                         ),
                     )
                     claim.id = await uow.claims.add(claim)
@@ -613,7 +633,13 @@ class QueueService:
     # --- shared steps ---------------------------------------------------------------------------
 
     async def _queue_moves(
-        self, uow: UnitOfWork, app: Application, left: set[int], joined: set[int], now: dt.datetime, reason: str
+        self,
+        uow: UnitOfWork,
+        app: Application,
+        left: set[int],
+        joined: set[int],
+        now: dt.datetime,
+        reason: str,
     ) -> None:
         """Record choices leaving and joining queues, so positions behind them can explain their moves."""
         gone, new = left - joined, joined - left
@@ -670,16 +696,16 @@ class QueueService:
     ) -> None:
         if not app.phone:
             return
-        ranked = tuple((c.rank, (positions or {}).get(c.kindergarten_id)) for c in sorted(app.choices, key=lambda c: c.rank))
+        ranked = tuple(
+            (c.rank, (positions or {}).get(c.kindergarten_id)) for c in sorted(app.choices, key=lambda c: c.rank)
+        )
         params = MessageParams(
             application_number=app.number,
             positions=ranked if positions is not None else (),
             category=category.category if category else None,
         )
         text = render(kind, app.notification_language, params)
-        await uow.journal.message(
-            OutboxMessage(app.phone, text, app.notification_language, kind.value, app.id), now
-        )
+        await uow.journal.message(OutboxMessage(app.phone, text, app.notification_language, kind.value, app.id), now)
 
 
 __all__ = ["NewGroup", "NewKindergarten", "Person", "QueueService", "SubmitApplication"]

@@ -35,4 +35,12 @@ def should_mask(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, GraphQLError | DomainError)
 
 
-__all__ = ["ErrorCode", "api_error", "forbidden", "from_domain", "not_found", "should_mask", "unauthenticated"]
+__all__ = [
+    "ErrorCode",
+    "api_error",
+    "forbidden",
+    "from_domain",
+    "not_found",
+    "should_mask",
+    "unauthenticated",
+]

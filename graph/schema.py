@@ -12,11 +12,11 @@ from typing import Any, TypeVar
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    DisableIntrospection,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     QueryDepthLimiter,
-    SchemaExtension,
 )
 from strawberry.schema.config import StrawberryConfig
 
@@ -25,11 +25,12 @@ from domain.errors import DomainError, RegistryUnavailable
 from domain.model import Actor, ErrorCode, Role
 from domain.services import NewGroup, NewKindergarten, SubmitApplication
 from graph.access import can_see_application, can_see_child, require_role
-from graph.errors import api_error, forbidden, from_domain, not_found, should_mask
+from graph.errors import api_error, forbidden, not_found, should_mask
 from graph.types import (
     ApplicationNode,
     AreaStats,
     ChildNode,
+    DistrictType,
     GroupNode,
     GroupType,
     I,
@@ -46,7 +47,6 @@ from graph.types import (
     QueueEntryConnection,
     QueueEntryEdge,
     RegionType,
-    DistrictType,
     SentMessage,
     UserError,
     Viewer,
@@ -55,6 +55,9 @@ from graph.types import (
 from persistence.readers import decode_cursor
 
 MAX_PAGE = 100
+MAX_DEPTH = 12
+MAX_ALIASES = 30
+MAX_TOKENS = 3000
 
 
 def _page_size(first: int | None) -> int:
@@ -149,9 +152,7 @@ class Query:
     @strawberry.field
     async def regions(self, info: I) -> list[RegionType]:
         return [
-            RegionType(
-                code=r.code, name_kk=r.name_kk, name_ru=r.name_ru, districts=[DistrictType.of(d) for d in ds]
-            )
+            RegionType(code=r.code, name_kk=r.name_kk, name_ru=r.name_ru, districts=[DistrictType.of(d) for d in ds])
             for r, ds in await info.context.services.reader.regions()
         ]
 
@@ -177,7 +178,10 @@ class Query:
             after=int(cursor) if isinstance(cursor, int) else None,
         )
         return KindergartenConnection(
-            edges=[KindergartenEdge(node=KindergartenNode(m=k), cursor=c) for k, c in zip(page.items, page.cursors, strict=True)],
+            edges=[
+                KindergartenEdge(node=KindergartenNode(m=k), cursor=c)
+                for k, c in zip(page.items, page.cursors, strict=True)
+            ],
             page_info=PageInfo(has_next_page=page.has_next, end_cursor=page.cursors[-1] if page.cursors else None),
         )
 
@@ -238,10 +242,16 @@ class Query:
         cursor = _cursor(after)
         assert actor.region_code is not None
         page = await info.context.services.reader.claims_to_verify(
-            actor.region_code, actor.district_code, _page_size(first), cursor if isinstance(cursor, int) else None
+            actor.region_code,
+            actor.district_code,
+            _page_size(first),
+            cursor if isinstance(cursor, int) else None,
         )
         return PriorityClaimConnection(
-            edges=[PriorityClaimEdge(node=PriorityClaimNode(m=c), cursor=k) for c, k in zip(page.items, page.cursors, strict=True)],
+            edges=[
+                PriorityClaimEdge(node=PriorityClaimNode(m=c), cursor=k)
+                for c, k in zip(page.items, page.cursors, strict=True)
+            ],
             page_info=PageInfo(has_next_page=page.has_next, end_cursor=page.cursors[-1] if page.cursors else None),
         )
 
@@ -426,7 +436,10 @@ async def _mutate(
     digest = _input_hash(data)
     if key is not None:
         if not key.strip() or len(key) > 200:
-            return await wrap(None, [UserError(code=ErrorCode.INVALID_INPUT, message="bad idempotencyKey", field="idempotencyKey")])
+            return await wrap(
+                None,
+                [UserError(code=ErrorCode.INVALID_INPUT, message="bad idempotencyKey", field="idempotencyKey")],
+            )
         assert actor.channel is not None and actor.subject is not None
         remembered = await store.find(actor.channel, actor.subject, name, key)
         if remembered is not None:
@@ -443,7 +456,11 @@ async def _mutate(
                 )
             payload = remembered[1]
             return await wrap(
-                payload["id"], [UserError(code=ErrorCode(e["code"]), message=e["message"], field=e["field"]) for e in payload["errors"]]
+                payload["id"],
+                [
+                    UserError(code=ErrorCode(e["code"]), message=e["message"], field=e["field"])
+                    for e in payload["errors"]
+                ],
             )
     object_id: int | None = None
     errors: list[UserError] = []
@@ -452,7 +469,9 @@ async def _mutate(
     except DomainError as exc:
         errors = [UserError(code=exc.code, message=exc.message, field=exc.field)]
     except RegistryUnavailable as exc:
-        errors = [UserError(code=ErrorCode.REGISTRY_UNAVAILABLE, message=f"{exc.service} is unavailable, try again later")]
+        errors = [
+            UserError(code=ErrorCode.REGISTRY_UNAVAILABLE, message=f"{exc.service} is unavailable, try again later")
+        ]
     if errors and errors[0].code == ErrorCode.FORBIDDEN:
         raise forbidden()
     if key is not None and not (errors and errors[0].code == ErrorCode.REGISTRY_UNAVAILABLE):
@@ -463,7 +482,10 @@ async def _mutate(
             name,
             key,
             digest,
-            {"id": object_id, "errors": [{"code": e.code.value, "message": e.message, "field": e.field} for e in errors]},
+            {
+                "id": object_id,
+                "errors": [{"code": e.code.value, "message": e.message, "field": e.field} for e in errors],
+            },
         )
     return await wrap(object_id, errors)
 
@@ -532,9 +554,7 @@ class Mutation:
         async def wrap(i: int | None, e: list[UserError]) -> WithdrawApplicationPayload:
             return WithdrawApplicationPayload(application=await _application(info, i), errors=e)
 
-        return await _mutate(
-            info, "withdrawApplication", input, (Role.CITIZEN, Role.AKIMAT_OPERATOR), run, wrap
-        )
+        return await _mutate(info, "withdrawApplication", input, (Role.CITIZEN, Role.AKIMAT_OPERATOR), run, wrap)
 
     @strawberry.mutation
     async def create_kindergarten(self, info: I, input: CreateKindergartenInput) -> CreateKindergartenPayload:
@@ -618,14 +638,12 @@ class Mutation:
 
 def build_schema(*, production: bool) -> strawberry.Schema:
     extensions: list[Any] = [
-        QueryDepthLimiter(max_depth=12),
-        MaxAliasesLimiter(max_alias_count=30),
-        MaxTokensLimiter(max_token_count=3000),
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
     ]
     if production:
-        from strawberry.extensions import DisableIntrospection
-
-        extensions += [DisableIntrospection(), MaskErrors(should_mask_error=should_mask)]
+        extensions += [DisableIntrospection, lambda: MaskErrors(should_mask_error=should_mask)]
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,

@@ -14,16 +14,30 @@ from graph.access import can_see_application
 from graph.context import Context
 from persistence import readers
 
-Role = strawberry.enum(model.Role, name="Role")
-Language = strawberry.enum(model.Language, name="Language")
-GroupType = strawberry.enum(model.GroupType, name="GroupType")
-Ownership = strawberry.enum(model.Ownership, name="Ownership")
-PriorityTier = strawberry.enum(model.PriorityTier, name="PriorityTier")
-PriorityCategory = strawberry.enum(model.PriorityCategory, name="PriorityCategory")
-ClaimStatus = strawberry.enum(model.ClaimStatus, name="ClaimStatus")
-ApplicationStatus = strawberry.enum(model.ApplicationStatus, name="ApplicationStatus")
-OfferStatus = strawberry.enum(model.OfferStatus, name="OfferStatus")
-ErrorCode = strawberry.enum(model.ErrorCode, name="ErrorCode")
+# The domain's enums, registered with Strawberry once; annotations use the domain classes themselves.
+Role = model.Role
+Language = model.Language
+GroupType = model.GroupType
+Ownership = model.Ownership
+PriorityTier = model.PriorityTier
+PriorityCategory = model.PriorityCategory
+ClaimStatus = model.ClaimStatus
+ApplicationStatus = model.ApplicationStatus
+OfferStatus = model.OfferStatus
+ErrorCode = model.ErrorCode
+for _enum in (
+    Role,
+    Language,
+    GroupType,
+    Ownership,
+    PriorityTier,
+    PriorityCategory,
+    ClaimStatus,
+    ApplicationStatus,
+    OfferStatus,
+    ErrorCode,
+):
+    strawberry.enum(_enum, name=_enum.__name__)
 
 I = Info[Context, None]  # noqa: E741
 

@@ -108,9 +108,7 @@ class _Client:
                 detail = f"HTTP {response.status_code}"
             if attempt < self._retries:
                 delay = min(_MAX_BACKOFF, self._backoff * 2**attempt)
-                log.warning(
-                    "%s failed (%s), retry %d/%d in %.2fs", label, detail, attempt + 1, self._retries, delay
-                )
+                log.warning("%s failed (%s), retry %d/%d in %.2fs", label, detail, attempt + 1, self._retries, delay)
                 await asyncio.sleep(delay)
         log.error("%s failed (%s) after %d attempts", label, detail, self._retries + 1)
         raise fail(detail)
@@ -238,9 +236,7 @@ class HttpPopulationRegistry(_Registry):
             raise self._malformed(exc) from exc
 
     async def representatives(self, child_iin: str) -> list[str]:
-        return await self._iin_list(
-            f"/persons/{_seg(child_iin)}/representatives", "representatives", child_iin
-        )
+        return await self._iin_list(f"/persons/{_seg(child_iin)}/representatives", "representatives", child_iin)
 
     async def children(self, iin: str) -> list[str]:
         return await self._iin_list(f"/persons/{_seg(iin)}/children", "children", iin)
@@ -296,9 +292,7 @@ class HttpHealthRegistry(_Registry):
     service = "health-registry"
 
     async def documents(self, child_iin: str) -> list[HealthDocument]:
-        body = await self._call(
-            "GET", f"/health/{_seg(child_iin)}/documents", f"documents of {mask(child_iin)}"
-        )
+        body = await self._call("GET", f"/health/{_seg(child_iin)}/documents", f"documents of {mask(child_iin)}")
         if body is None:
             return []
         try:

@@ -60,7 +60,9 @@ class SandboxHealthRegistry:
         self._store = store
 
     async def documents(self, child_iin: str) -> list[HealthDocument]:
-        return [HealthDocument(r["kind"], r["document_id"], r["issued_on"]) for r in await self._store.health(child_iin)]
+        return [
+            HealthDocument(r["kind"], r["document_id"], r["issued_on"]) for r in await self._store.health(child_iin)
+        ]
 
 
 def sandbox_signature(signer_iin: str, document_hash: str) -> str:

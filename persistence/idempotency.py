@@ -42,5 +42,12 @@ class IdempotencyStore:
                         SET input_hash = EXCLUDED.input_hash, payload = EXCLUDED.payload, created_at = now()
                         WHERE idempotency_keys.created_at <= now() - interval '24 hours'"""
                 ),
-                {"c": channel, "s": subject, "m": mutation, "k": key, "h": input_hash, "p": json.dumps(payload)},
+                {
+                    "c": channel,
+                    "s": subject,
+                    "m": mutation,
+                    "k": key,
+                    "h": input_hash,
+                    "p": json.dumps(payload),
+                },
             )

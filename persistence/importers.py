@@ -90,9 +90,7 @@ async def import_sandbox(conn: AsyncConnection, sandbox: Any) -> dict[str, int]:
     await conn.execute(text("TRUNCATE sandbox_persons, sandbox_families, sandbox_benefits, sandbox_health"))
     await driver.copy_records_to_table(
         "sandbox_persons",
-        records=[
-            (p.iin, p.full_name, p.birth_date, p.sex, p.alive, p.district_code, p.phone) for p in sandbox.persons
-        ],
+        records=[(p.iin, p.full_name, p.birth_date, p.sex, p.alive, p.district_code, p.phone) for p in sandbox.persons],
         columns=["iin", "full_name", "birth_date", "sex", "alive", "district_code", "phone"],
     )
     pairs = {(f.child_iin, r) for f in sandbox.families for r in f.representative_iins}
@@ -105,6 +103,13 @@ async def import_sandbox(conn: AsyncConnection, sandbox: Any) -> dict[str, int]:
     )
     health = {(h.child_iin, h.document_id): (h.child_iin, h.kind, h.document_id, h.issued_on) for h in sandbox.health}
     await driver.copy_records_to_table(
-        "sandbox_health", records=list(health.values()), columns=["child_iin", "kind", "document_id", "issued_on"]
+        "sandbox_health",
+        records=list(health.values()),
+        columns=["child_iin", "kind", "document_id", "issued_on"],
     )
-    return {"persons": len(sandbox.persons), "families": len(pairs), "benefits": len(benefits), "health": len(health)}
+    return {
+        "persons": len(sandbox.persons),
+        "families": len(pairs),
+        "benefits": len(benefits),
+        "health": len(health),
+    }

@@ -51,7 +51,8 @@ async def dispatch_outbox(engine: AsyncEngine, gateway: SmsGateway, limit: int =
                 failed += 1
             else:
                 await conn.execute(
-                    text("UPDATE outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = :i"), {"i": row.id}
+                    text("UPDATE outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = :i"),
+                    {"i": row.id},
                 )
                 sent += 1
         await conn.commit()

@@ -40,7 +40,6 @@ from persistence.repositories import (
     person_from,
 )
 
-
 T = TypeVar("T")
 
 
@@ -262,7 +261,8 @@ class Reader:
 
     async def claims(self, application_ids: Sequence[int]) -> dict[int, list[PriorityClaim]]:
         rows = await self._rows(
-            "SELECT * FROM priority_claims WHERE application_id = ANY(:i) ORDER BY id", i=list(application_ids)
+            "SELECT * FROM priority_claims WHERE application_id = ANY(:i) ORDER BY id",
+            i=list(application_ids),
         )
         out: dict[int, list[PriorityClaim]] = defaultdict(list)
         for r in rows:
@@ -295,7 +295,10 @@ class Reader:
             WHERE p.status = 'PENDING_MANUAL' AND a.region_code = :r
               AND (CAST(:d AS text) IS NULL OR a.district_code = :d) AND p.id > :after
             ORDER BY p.id LIMIT :n""",
-            r=region, d=district, after=after or 0, n=first + 1,
+            r=region,
+            d=district,
+            after=after or 0,
+            n=first + 1,
         )
         items = [claim_from(r) for r in rows[:first]]
         return Page(items, len(rows) > first, [encode_cursor(c.id) for c in items])
@@ -308,9 +311,7 @@ class Reader:
         by_region: dict[str, list[District]] = defaultdict(list)
         for d in districts:
             by_region[d["region_code"]].append(District(d["code"], d["region_code"], d["name_kk"], d["name_ru"]))
-        return [
-            (Region(r["code"], r["name_kk"], r["name_ru"]), by_region[r["code"]]) for r in regions
-        ]
+        return [(Region(r["code"], r["name_kk"], r["name_ru"]), by_region[r["code"]]) for r in regions]
 
     async def districts(self, codes: Sequence[str]) -> dict[str, District]:
         rows = await self._rows("SELECT * FROM districts WHERE code = ANY(:c)", c=list(codes))
@@ -430,10 +431,15 @@ class Reader:
               AND (CAST(:has_key AS boolean) IS FALSE
                    OR (c.tier_rank, c.sibling_rank, c.queue_date, c.application_id) > (:t, :s, :q, :a))
             ORDER BY c.tier_rank, c.sibling_rank, c.queue_date, c.application_id LIMIT :n""",
-            kg=kindergarten_id, by=birth_year, lang=language.value, gt=group_type.value,
+            kg=kindergarten_id,
+            by=birth_year,
+            lang=language.value,
+            gt=group_type.value,
             has_key=key is not None,
-            t=key[0] if key else 0, s=key[1] if key else 0,
-            q=key[2] if key else dt.datetime(2000, 1, 1, tzinfo=dt.UTC), a=key[3] if key else 0,
+            t=key[0] if key else 0,
+            s=key[1] if key else 0,
+            q=key[2] if key else dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
+            a=key[3] if key else 0,
             n=first + 1,
         )
         items = []
@@ -443,7 +449,14 @@ class Reader:
                 [pos, r["tier_rank"], r["sibling_rank"], r["queue_date"].isoformat(), r["application_id"]]
             )
             items.append(
-                QueueRow(pos, r["number"], birth_year, PriorityTier.from_rank(r["tier_rank"]), r["queue_date"], cursor)
+                QueueRow(
+                    pos,
+                    r["number"],
+                    birth_year,
+                    PriorityTier.from_rank(r["tier_rank"]),
+                    r["queue_date"],
+                    cursor,
+                )
             )
         return Page(items, len(rows) > first, [q.cursor for q in items])
 
@@ -453,14 +466,16 @@ class Reader:
             WHERE active AND status = 'QUEUED' AND region_code = :r
               AND (CAST(:d AS text) IS NULL OR district_code = :d)
             GROUP BY 1, 2 ORDER BY 1, 2""",
-            r=region, d=district,
+            r=region,
+            d=district,
         )
         seats = await self._rows(
             """SELECT COALESCE(sum(g.capacity), 0) AS capacity, COALESCE(sum(g.enrolled), 0) AS enrolled,
                 COALESCE(sum(g.held), 0) AS held
             FROM groups g JOIN kindergartens k ON k.id = g.kindergarten_id JOIN districts d ON d.code = k.district_code
             WHERE d.region_code = :r AND (CAST(:d AS text) IS NULL OR k.district_code = :d)""",
-            r=region, d=district,
+            r=region,
+            d=district,
         )
         median = await self._rows(
             """SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY e.since - CAST(a.queue_date AS date)) AS m
@@ -468,7 +483,8 @@ class Reader:
               JOIN kindergartens k ON k.id = e.kindergarten_id JOIN districts d ON d.code = k.district_code
             WHERE e.since >= CURRENT_DATE - 365 AND d.region_code = :r
               AND (CAST(:d AS text) IS NULL OR k.district_code = :d)""",
-            r=region, d=district,
+            r=region,
+            d=district,
         )
         by_year = [WaitingCount(r["birth_year"], PriorityTier.from_rank(r["tier_rank"]), int(r["n"])) for r in waiting]
         s = seats[0]

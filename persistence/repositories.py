@@ -25,8 +25,8 @@ from domain.model import (
     GroupType,
     Kindergarten,
     Language,
-    Ownership,
     OutboxMessage,
+    Ownership,
     Person,
     PriorityCategory,
     PriorityClaim,
@@ -264,7 +264,8 @@ class SqlPlaceRepository(_Repo):
 
     async def groups_of(self, kindergarten_ids: list[int]) -> list[Group]:
         rows = await self._rows(
-            "SELECT * FROM groups WHERE kindergarten_id = ANY(:ids) ORDER BY kindergarten_id, id", ids=kindergarten_ids
+            "SELECT * FROM groups WHERE kindergarten_id = ANY(:ids) ORDER BY kindergarten_id, id",
+            ids=kindergarten_ids,
         )
         return [group_from(r) for r in rows]
 
@@ -286,7 +287,13 @@ class SqlPlaceRepository(_Repo):
         row = await self._one(
             """INSERT INTO kindergartens (external_id, district_code, name_kk, name_ru, address, ownership, state_order)
             VALUES (:e, :d, :kk, :ru, :a, :o, :s) RETURNING id""",
-            e=external_id, d=district_code, kk=name_kk, ru=name_ru, a=address, o=ownership.value, s=state_order,
+            e=external_id,
+            d=district_code,
+            kk=name_kk,
+            ru=name_ru,
+            a=address,
+            o=ownership.value,
+            s=state_order,
         )
         assert row is not None
         return int(row["id"])
@@ -304,8 +311,13 @@ class SqlPlaceRepository(_Repo):
         row = await self._one(
             """INSERT INTO groups (kindergarten_id, external_id, birth_year_from, birth_year_to, language,
                 group_type, capacity) VALUES (:k, :e, :f, :t, :l, :g, :c) RETURNING id""",
-            k=kindergarten_id, e=external_id, f=birth_year_from, t=birth_year_to, l=language.value,
-            g=group_type.value, c=capacity,
+            k=kindergarten_id,
+            e=external_id,
+            f=birth_year_from,
+            t=birth_year_to,
+            l=language.value,
+            g=group_type.value,
+            c=capacity,
         )
         assert row is not None
         return int(row["id"])
@@ -428,11 +440,12 @@ class SqlApplicationRepository(_Repo):
             },
         )
         current = await self._rows(
-            "SELECT rank, kindergarten_id, held_here, sibling_rank FROM choices WHERE application_id = :i ORDER BY rank",
+            """SELECT rank, kindergarten_id, held_here, sibling_rank FROM choices
+            WHERE application_id = :i ORDER BY rank""",
             i=a.id,
         )
         wanted = [(c.rank, c.kindergarten_id, c.held_here, 0 if c.sibling_priority else 1) for c in a.choices]
-        if [tuple(r.values()) for r in current] != wanted:
+        if [(r["rank"], r["kindergarten_id"], r["held_here"], r["sibling_rank"]) for r in current] != wanted:
             await self.conn.execute(text("DELETE FROM choices WHERE application_id = :i"), {"i": a.id})
             await self._insert_choices(a)
 
@@ -469,7 +482,8 @@ class SqlApplicationRepository(_Repo):
             """SELECT id FROM applications
             WHERE active AND birth_year <= :cutoff AND status IN ('QUEUED','INACTIVE','ENROLLED')
             ORDER BY id LIMIT :n FOR UPDATE SKIP LOCKED""",
-            cutoff=cutoff, n=limit,
+            cutoff=cutoff,
+            n=limit,
         )
         return [r["id"] for r in rows]
 
@@ -477,7 +491,8 @@ class SqlApplicationRepository(_Repo):
         rows = await self._rows(
             """SELECT id FROM applications WHERE active AND next_benefit_check_at <= :now
             ORDER BY next_benefit_check_at LIMIT :n FOR UPDATE SKIP LOCKED""",
-            now=now, n=limit,
+            now=now,
+            n=limit,
         )
         return [r["id"] for r in rows]
 
@@ -501,8 +516,13 @@ class SqlClaimRepository(_Repo):
         row = await self._one(
             """INSERT INTO priority_claims (application_id, category, status, subject_iin, evidence_id, source,
                 manual_deadline) VALUES (:a, :c, :s, :i, :e, :src, :d) RETURNING id""",
-            a=claim.application_id, c=claim.category.value, s=claim.status.value, i=claim.subject_iin,
-            e=claim.evidence_id, src=claim.source, d=claim.manual_deadline,
+            a=claim.application_id,
+            c=claim.category.value,
+            s=claim.status.value,
+            i=claim.subject_iin,
+            e=claim.evidence_id,
+            src=claim.source,
+            d=claim.manual_deadline,
         )
         assert row is not None
         return int(row["id"])
@@ -520,14 +540,21 @@ class SqlClaimRepository(_Repo):
                 """UPDATE priority_claims SET status = :s, decided_at = :at, decided_by = :by, note = :note
                 WHERE id = :i"""
             ),
-            {"s": status.value, "at": at, "by": f"{actor.role or 'system'}:{actor.subject}", "note": note, "i": claim_id},
+            {
+                "s": status.value,
+                "at": at,
+                "by": f"{actor.role or 'system'}:{actor.subject}",
+                "note": note,
+                "i": claim_id,
+            },
         )
 
     async def due_manual(self, now: dt.datetime, limit: int) -> list[int]:
         rows = await self._rows(
             """SELECT id FROM priority_claims WHERE status = 'PENDING_MANUAL' AND manual_deadline <= :now
             ORDER BY manual_deadline LIMIT :n FOR UPDATE SKIP LOCKED""",
-            now=now, n=limit,
+            now=now,
+            n=limit,
         )
         return [r["id"] for r in rows]
 

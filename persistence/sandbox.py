@@ -35,7 +35,8 @@ class SandboxStore:
 
     async def benefits(self, iins: list[str]) -> list[dict[str, Any]]:
         return await self._rows(
-            "SELECT iin, category, evidence_id FROM sandbox_benefits WHERE iin = ANY(:i) ORDER BY 1, 2, 3", i=iins
+            "SELECT iin, category, evidence_id FROM sandbox_benefits WHERE iin = ANY(:i) ORDER BY 1, 2, 3",
+            i=iins,
         )
 
     async def health(self, child_iin: str) -> list[dict[str, Any]]:
@@ -59,5 +60,6 @@ class SandboxStore:
         return await self._rows(
             """SELECT message_id AS id, recipient AS to, text, language, created_at FROM sandbox_sms
             WHERE recipient = :p ORDER BY id DESC LIMIT :n""",
-            p=phone, n=limit,
+            p=phone,
+            n=limit,
         )

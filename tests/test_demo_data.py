@@ -53,7 +53,10 @@ def test_regions(places: dict[str, Any]) -> None:
     assert set(regions) == {"350000000", "590000000"}
     assert regions["350000000"]["nameRu"] == "Карагандинская область"
     assert regions["350000000"]["districts"][0] == {
-        "code": "352400000", "nameKk": "Шахтинск қаласы", "nameRu": "город Шахтинск"}
+        "code": "352400000",
+        "nameKk": "Шахтинск қаласы",
+        "nameRu": "город Шахтинск",
+    }
     assert regions["590000000"]["nameKk"] == "Солтүстік Қазақстан облысы"
     assert regions["590000000"]["districts"][0]["code"] == "591000000"
 
@@ -81,8 +84,12 @@ def test_kindergartens(places: dict[str, Any]) -> None:
 def test_groups_cover_years_and_languages(places: dict[str, Any]) -> None:
     for district in DISTRICTS:
         groups = [g for k in places["kindergartens"] if k["districtCode"] == district for g in k["groups"]]
-        covered = {(y, g["language"]) for g in groups if g["groupType"] == "GENERAL"
-                   for y in range(g["birthYearFrom"], g["birthYearTo"] + 1)}
+        covered = {
+            (y, g["language"])
+            for g in groups
+            if g["groupType"] == "GENERAL"
+            for y in range(g["birthYearFrom"], g["birthYearTo"] + 1)
+        }
         assert {(y, lang) for y in range(2020, 2026) for lang in ("KK", "RU")} <= covered
         assert any(g["groupType"] == "SPECIAL" for g in groups)
     groups = [g for k in places["kindergartens"] for g in k["groups"]]
@@ -106,8 +113,9 @@ def test_persons_and_iins(sandbox: dict[str, Any], persons: dict[str, dict[str, 
     assert 3 <= sum(not p["alive"] for p in sandbox["persons"]) <= 20
 
 
-def test_families(sandbox: dict[str, Any], persons: dict[str, dict[str, Any]],
-                  households: dict[tuple[str, ...], list[str]]) -> None:
+def test_families(
+    sandbox: dict[str, Any], persons: dict[str, dict[str, Any]], households: dict[tuple[str, ...], list[str]]
+) -> None:
     assert len(households) >= 500
     children = [f["childIin"] for f in sandbox["families"]]
     assert len(set(children)) == len(children)
@@ -122,16 +130,16 @@ def test_families(sandbox: dict[str, Any], persons: dict[str, dict[str, Any]],
             assert 2020 <= dt.date.fromisoformat(persons[c]["birthDate"]).year <= 2026
             assert persons[c]["districtCode"] == persons[reps[0]]["districtCode"]
     assert sum(len(kids) >= 3 for kids in households.values()) >= 30
-    twins = [kids for kids in households.values()
-             if len({persons[c]["birthDate"] for c in kids}) < len(kids)]
+    twins = [kids for kids in households.values() if len({persons[c]["birthDate"] for c in kids}) < len(kids)]
     assert len(twins) >= 3
     years = Counter(dt.date.fromisoformat(persons[c]["birthDate"]).year for c in children)
     assert years[2026] < len(children) * 0.05  # mostly 2020-2025
     assert set(children) | set(adults) == set(persons)
 
 
-def test_benefits(sandbox: dict[str, Any], persons: dict[str, dict[str, Any]],
-                  households: dict[tuple[str, ...], list[str]]) -> None:
+def test_benefits(
+    sandbox: dict[str, Any], persons: dict[str, dict[str, Any]], households: dict[tuple[str, ...], list[str]]
+) -> None:
     benefits = sandbox["benefits"]
     counts = Counter(b["category"] for b in benefits)
     assert all(counts[c.value] >= 3 for c in PriorityCategory), counts
@@ -174,10 +182,16 @@ def test_health(sandbox: dict[str, Any], persons: dict[str, dict[str, Any]]) -> 
     assert all("SPECIAL_NEEDS_CONCLUSION" in kinds[c] for c in special)
 
 
-def test_well_known(sandbox: dict[str, Any], persons: dict[str, dict[str, Any]],
-                    households: dict[tuple[str, ...], list[str]]) -> None:
-    known = (demo.DEMO_PARENT_IIN, demo.DEMO_OTHER_PARENT_IIN, demo.DEMO_MILITARY_PARENT_IIN,
-             *demo.DEMO_PARENT_CHILD_IINS, demo.DEMO_MILITARY_CHILD_IIN)
+def test_well_known(
+    sandbox: dict[str, Any], persons: dict[str, dict[str, Any]], households: dict[tuple[str, ...], list[str]]
+) -> None:
+    known = (
+        demo.DEMO_PARENT_IIN,
+        demo.DEMO_OTHER_PARENT_IIN,
+        demo.DEMO_MILITARY_PARENT_IIN,
+        *demo.DEMO_PARENT_CHILD_IINS,
+        demo.DEMO_MILITARY_CHILD_IIN,
+    )
     assert all(iin.is_valid(i) and i in persons for i in known)
     first = [f["childIin"] for f in sandbox["families"][:4]]
     assert first[:2] == list(demo.DEMO_PARENT_CHILD_IINS)
@@ -200,5 +214,6 @@ def test_well_known(sandbox: dict[str, Any], persons: dict[str, dict[str, Any]],
     mil_reps, mil_kids = family_of(demo.DEMO_MILITARY_PARENT_IIN)
     assert mil_kids == [demo.DEMO_MILITARY_CHILD_IIN]
     assert persons[demo.DEMO_MILITARY_CHILD_IIN]["birthDate"].startswith("2023")
-    assert {(b["iin"], b["category"]) for b in sandbox["benefits"]
-            if b["iin"] in (*mil_reps, *mil_kids)} == {(demo.DEMO_MILITARY_PARENT_IIN, "MILITARY")}
+    assert {(b["iin"], b["category"]) for b in sandbox["benefits"] if b["iin"] in (*mil_reps, *mil_kids)} == {
+        (demo.DEMO_MILITARY_PARENT_IIN, "MILITARY")
+    }

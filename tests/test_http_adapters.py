@@ -139,9 +139,7 @@ def _app(stub: Stub) -> Starlette:
             return r
         if request.path_params["iin"] != CHILD:
             return JSONResponse({"documents": []})
-        return JSONResponse(
-            {"documents": [{"kind": "FORM_026", "documentId": "H-42", "issuedOn": "2026-02-01"}]}
-        )
+        return JSONResponse({"documents": [{"kind": "FORM_026", "documentId": "H-42", "issuedOn": "2026-02-01"}]})
 
     async def verify(request: Request) -> Response:
         if (r := await misbehave(request)) is not None:

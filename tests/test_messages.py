@@ -30,9 +30,7 @@ KAZAKH_LETTERS = set("әғқңөұүһіӘҒҚҢӨҰҮҺІ")
 ALL = [(kind, language) for kind in MessageKind for language in Language]
 
 
-def full_params(
-    name: str = LONG_NAME, category: PriorityCategory = PriorityCategory.SPECIAL_NEEDS
-) -> MessageParams:
+def full_params(name: str = LONG_NAME, category: PriorityCategory = PriorityCategory.SPECIAL_NEEDS) -> MessageParams:
     return MessageParams(
         application_number=NUMBER,
         positions=BIG_POSITIONS,

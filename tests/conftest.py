@@ -1,0 +1,220 @@
+"""Test harness: a real PostgreSQL (embedded 16, or KEZEK_TEST_DATABASE_URL), a migrated template
+database cloned per test, and the real Starlette app called over HTTP (httpx's ASGI transport)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy import event
+
+from api.app import create_app
+from api.auth import mint
+from api.config_files import load_channels, parse_places, parse_sandbox
+from api.container import Container, build_container
+from api.embedded import start_embedded, with_database
+from api.settings import DEV_DIR, Settings
+from api.worker import run_once
+from domain.model import Role
+from persistence.db import migrate
+from tests import data
+
+TEMPLATE = "kezek_template"
+CHANNELS = {c.id: c for c in load_channels(DEV_DIR / "channels.json")}
+
+
+def _params(url: str) -> tuple[str, str | None]:
+    base, _, query = url.partition("?")
+    params = dict(p.split("=", 1) for p in query.split("&") if p)
+    return base, params.get("host")
+
+
+async def admin_connect(url: str) -> asyncpg.Connection:
+    base, host = _params(url)
+    return await asyncpg.connect(base, host=host) if host else await asyncpg.connect(base)
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    url = os.environ.get("KEZEK_TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    tmp = Path(tempfile.mkdtemp(prefix="kezek-test-"))
+    server, url = start_embedded(tmp, cleanup=None)
+    try:
+        yield url
+    finally:
+        server.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+async def _build_template(pg: str) -> str:
+    from api.cli import _import
+
+    conn = await admin_connect(pg)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{TEMPLATE}"')
+    finally:
+        await conn.close()
+    url = with_database(pg, TEMPLATE)
+    await asyncio.to_thread(migrate, url)
+    await _import(url, places=parse_places(data.PLACES), sandbox=parse_sandbox(data.SANDBOX))
+    return url
+
+
+@pytest.fixture(scope="session")
+def template_url(pg_url: str) -> str:
+    return asyncio.run(_build_template(pg_url))
+
+
+@pytest.fixture
+async def db_url(pg_url: str, template_url: str) -> AsyncIterator[str]:
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    conn = await admin_connect(pg_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
+        yield with_database(pg_url, name)
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+class MovableClock:
+    """Real time plus an offset that tests move forward instead of sleeping (QUALITY §2)."""
+
+    def __init__(self) -> None:
+        self.offset = dt.timedelta(0)
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC) + self.offset
+
+    def advance(self, delta: dt.timedelta) -> None:
+        self.offset += delta
+
+
+class Kezek:
+    """A client of the running app, with tokens for each role."""
+
+    def __init__(self, container: Container, client: httpx.AsyncClient, clock: MovableClock) -> None:
+        self.container = container
+        self.client = client
+        self.clock = clock
+        self._kg_ids: dict[str, str] = {}
+
+    async def post(self, query: str, variables: dict[str, Any] | None = None, token: str | None = None) -> Any:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = await self.client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def gql(self, query: str, variables: dict[str, Any] | None = None, token: str | None = None) -> Any:
+        """The data of a request that must not fail at the GraphQL level."""
+        body = await self.post(query, variables, token)
+        assert "errors" not in body, body
+        return body["data"]
+
+    @staticmethod
+    def citizen(iin: str, channel: str = "egov") -> str:
+        return mint(CHANNELS[channel], Role.CITIZEN, iin)
+
+    @staticmethod
+    def operator(region: str = data.KARAGANDA_REGION, district: str | None = None, channel: str | None = None) -> str:
+        channel = channel or ("akimat-sko" if region == data.SKO_REGION else "akimat-karaganda")
+        return mint(CHANNELS[channel], Role.AKIMAT_OPERATOR, "operator-1", region=region, district=district)
+
+    @staticmethod
+    def staff(kindergarten: str, channel: str = "akimat-karaganda") -> str:
+        return mint(CHANNELS[channel], Role.KINDERGARTEN_STAFF, "staff-1", kindergarten=kindergarten)
+
+    @staticmethod
+    def ministry() -> str:
+        return mint(CHANNELS["ministry"], Role.MINISTRY, "analyst-1")
+
+    async def kg(self, external_id: str) -> str:
+        if external_id not in self._kg_ids:
+            rows = await self.container.services.reader.kindergarten_ids_by_external([external_id])
+            self._kg_ids[external_id] = str(rows[0])
+        return self._kg_ids[external_id]
+
+    async def kgs(self, *external_ids: str) -> list[str]:
+        return [await self.kg(e) for e in external_ids]
+
+    async def submit(self, parent: str, child: str, kindergartens: list[str], **extra: Any) -> Any:
+        variables = {
+            "input": {
+                "childIin": child,
+                "kindergartenIds": await self.kgs(*kindergartens),
+                "language": "RU",
+                **extra,
+            }
+        }
+        data_ = await self.gql(SUBMIT, variables, self.citizen(parent))
+        return data_["submitApplication"]
+
+    async def worker_pass(self) -> dict[str, int]:
+        return await run_once(self.container)
+
+    @contextlib.contextmanager
+    def count_statements(self) -> Iterator[list[str]]:
+        statements: list[str] = []
+
+        def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            statements.append(statement)
+
+        engine = self.container.engine.sync_engine
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            yield statements
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+
+    async def sql(self, statement: str, *args: Any) -> list[asyncpg.Record]:
+        """Direct reads (and set-up writes) against the test database, outside the app."""
+        conn = await admin_connect(self.db_url)
+        try:
+            return list(await conn.fetch(statement, *args))
+        finally:
+            await conn.close()
+
+    db_url: str = ""
+
+
+APPLICATION_FIELDS = """id number status queueDate tier channel language groupType desiredStartDate
+    claims { id category tier status evidenceId }
+    choices { rank kindergarten { id externalId } position positionChanges { delta reason } }"""
+
+SUBMIT = f"""mutation($input: SubmitApplicationInput!) {{
+  submitApplication(input: $input) {{ application {{ {APPLICATION_FIELDS} }} errors {{ code message field }} }}
+}}"""
+
+
+def make_settings(**overrides: Any) -> Settings:
+    return Settings(profile="development", data_dir=Path(tempfile.gettempdir()), **overrides)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def kezek(db_url: str) -> AsyncIterator[Kezek]:
+    clock = MovableClock()
+    container = build_container(make_settings(), db_url, clock=clock)
+    app = create_app(container)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://kezek.test") as client:
+        k = Kezek(container, client, clock)
+        k.db_url = db_url
+        yield k
+    await container.aclose()
