@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-import asyncpg
+from persistence.db import ensure_database
 
 
 def start_embedded(data_dir: Path, *, cleanup: str | None = "stop") -> tuple[Any, str]:
@@ -36,24 +36,7 @@ def with_database(url: str, name: str) -> str:
     return f"{prefix}/{name}" + (f"?{query}" if query else "")
 
 
-async def ensure_database(url: str, name: str) -> str:
-    """Creates database `name` on the server of `url` if missing; returns its URL."""
-    conn = await _connect(url)
-    try:
-        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
-        if not exists:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return with_database(url, name)
-
-
-async def _connect(url: str) -> asyncpg.Connection:
-    base, _, query = url.partition("?")
-    params = dict(p.split("=", 1) for p in query.split("&") if p)
-    dsn = base.replace("postgresql+asyncpg://", "postgresql://")
-    return await asyncpg.connect(dsn, host=params.get("host"))
-
-
 def ensure_database_sync(url: str, name: str) -> str:
-    return asyncio.run(ensure_database(url, name))
+    """Creates database `name` on the server of `url` if missing; returns its URL."""
+    asyncio.run(ensure_database(url, name))
+    return with_database(url, name)

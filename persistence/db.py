@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import asyncpg
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
@@ -58,6 +59,19 @@ async def migrate_async(url: str) -> None:
 
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(_config("postgresql://x@y/z")).get_current_head()
+
+
+async def ensure_database(url: str, name: str) -> None:
+    """Creates database `name` on the server of `url` when it does not exist yet."""
+    base, _, query = url.partition("?")
+    params = dict(p.split("=", 1) for p in query.split("&") if p)
+    dsn = base.replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(dsn, host=params.get("host"))
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
 
 
 async def ready(engine: AsyncEngine) -> tuple[bool, str]:

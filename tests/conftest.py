@@ -80,8 +80,9 @@ def template_url(pg_url: str) -> str:
     return asyncio.run(_build_template(pg_url))
 
 
-@pytest.fixture
-async def db_url(pg_url: str, template_url: str) -> AsyncIterator[str]:
+@contextlib.asynccontextmanager
+async def cloned_database(pg_url: str) -> AsyncIterator[str]:
+    """A fresh database copied from the migrated template; dropped afterwards."""
     name = f"t_{uuid.uuid4().hex[:16]}"
     conn = await admin_connect(pg_url)
     try:
@@ -90,6 +91,12 @@ async def db_url(pg_url: str, template_url: str) -> AsyncIterator[str]:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
+
+
+@pytest.fixture
+async def db_url(pg_url: str, template_url: str) -> AsyncIterator[str]:
+    async with cloned_database(pg_url) as url:
+        yield url
 
 
 class MovableClock:
@@ -207,14 +214,23 @@ def make_settings(**overrides: Any) -> Settings:
     return Settings(profile="development", data_dir=Path(tempfile.gettempdir()), **overrides)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-async def kezek(db_url: str) -> AsyncIterator[Kezek]:
+@contextlib.asynccontextmanager
+async def open_kezek(db_url: str, **settings: Any) -> AsyncIterator[Kezek]:
+    """The real app on a database, called over HTTP through httpx's ASGI transport."""
     clock = MovableClock()
-    container = build_container(make_settings(), db_url, clock=clock)
+    container = build_container(make_settings(**settings), db_url, clock=clock)
     app = create_app(container)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://kezek.test") as client:
-        k = Kezek(container, client, clock)
-        k.db_url = db_url
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://kezek.test") as client:
+            k = Kezek(container, client, clock)
+            k.db_url = db_url
+            yield k
+    finally:
+        await container.aclose()
+
+
+@pytest.fixture
+async def kezek(db_url: str) -> AsyncIterator[Kezek]:
+    async with open_kezek(db_url) as k:
         yield k
-    await container.aclose()
