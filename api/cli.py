@@ -57,6 +57,8 @@ def check_files(settings: Settings) -> None:
 
 
 async def _import(url: str, places: Any = None, sandbox: Any = None) -> dict[str, Any]:
+    from sqlalchemy.exc import IntegrityError
+
     from persistence.db import make_engine
     from persistence.importers import import_sandbox, upsert_places
 
@@ -68,6 +70,9 @@ async def _import(url: str, places: Any = None, sandbox: Any = None) -> dict[str
                 counts["places"] = await upsert_places(conn, places)
             if sandbox is not None:
                 counts["sandbox"] = await import_sandbox(conn, sandbox)
+    except IntegrityError as exc:
+        # Nothing was imported: the whole file is one transaction.
+        _fail(f"import refused by the database, nothing imported: {exc.orig}")
     finally:
         await engine.dispose()
     return counts

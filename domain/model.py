@@ -329,3 +329,78 @@ class AuditRecord:
     after: Mapping[str, object] | None
     reason: str | None
     application_id: int | None = None
+
+
+LIVE_OFFER_STATUSES = frozenset({OfferStatus.PENDING, OfferStatus.CONFIRMED})
+
+
+@dataclass(slots=True)
+class Offer:
+    id: int
+    application_id: int
+    child_iin: str
+    kindergarten_id: int
+    group_id: int
+    status: OfferStatus
+    tier: PriorityTier
+    upgrade: bool  # made to a child already enrolled at a kindergarten ranked lower
+    created_at: dt.datetime
+    respond_by: dt.datetime
+    sibling_group_id: int | None = None
+    remind_at: dt.datetime | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.status in LIVE_OFFER_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class HealthDocumentRecord:
+    kind: str
+    document_id: str
+    issued_on: dt.date
+
+
+@dataclass(slots=True)
+class Contract:
+    id: int
+    offer_id: int
+    text: str
+    document_hash: str
+    language: Language
+    issued_at: dt.datetime
+    sign_by: dt.datetime
+    signed_at: dt.datetime | None
+    extended: bool
+    health_documents: list[HealthDocumentRecord]
+    missing_documents: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Enrollment:
+    id: int
+    child_iin: str
+    group_id: int
+    kindergarten_id: int
+    application_id: int | None
+    since: dt.date
+
+
+class EventStream(enum.StrEnum):
+    VACANCY = "vacancy"
+    OFFER = "offer"
+    APPLICATION = "application"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEvent:
+    """One row of the subscription feed, written in the same transaction as the change."""
+
+    stream: EventStream
+    kind: str
+    kindergarten_id: int | None = None
+    group_id: int | None = None
+    free_seats: int | None = None
+    offer_id: int | None = None
+    application_id: int | None = None
+    child_iin: str | None = None

@@ -34,9 +34,12 @@ def parse_ids(raw: Sequence[str], field: str) -> list[int]:
     ids: list[int] = []
     for value in raw:
         try:
-            ids.append(int(value))
+            n = int(value)
         except ValueError:
-            raise DomainError(ErrorCode.NOT_FOUND, f"no kindergarten with id {value!r}", field) from None
+            n = 0
+        if not 0 < n < 2**63:  # ids are positive bigints; anything else names nothing
+            raise DomainError(ErrorCode.NOT_FOUND, f"no kindergarten with id {value!r}", field)
+        ids.append(n)
     return ids
 
 

@@ -263,7 +263,7 @@ class QueueService:
             app_id = int(application_id)
         except ValueError:
             raise access.not_found("application", "applicationId") from None
-        app = await uow.applications.get(app_id, for_update=True)
+        app = await uow.applications.get(app_id, for_update=True) if 0 < app_id < 2**63 else None
         if app is None:
             raise access.not_found("application", "applicationId")
         reps = await uow.persons.representatives(app.child_iin)
@@ -348,7 +348,7 @@ class QueueService:
             cid = int(claim_id)
         except ValueError:
             raise access.not_found("claim", "claimId") from None
-        claim = await uow.claims.get(cid, for_update=True)
+        claim = await uow.claims.get(cid, for_update=True) if 0 < cid < 2**63 else None
         if claim is None:
             raise access.not_found("claim", "claimId")
         app = await uow.applications.get(claim.application_id, for_update=True)
@@ -643,7 +643,7 @@ class QueueService:
     ) -> None:
         """Record choices leaving and joining queues, so positions behind them can explain their moves."""
         gone, new = left - joined, joined - left
-        if not (gone or new) or not app.in_queue:
+        if not (gone or new):
             return
         sibling = {c.kindergarten_id for c in app.choices if c.sibling_priority}
         events = [

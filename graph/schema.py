@@ -75,6 +75,14 @@ def _cursor(after: str | None) -> Any:
         raise api_error("INVALID_INPUT", "malformed cursor") from None
 
 
+def _id_cursor(after: str | None) -> int | None:
+    """The cursor of an id-ordered connection: an id within bigint range, else INVALID_INPUT."""
+    cursor = _cursor(after)
+    if cursor is not None and not (type(cursor) is int and 0 <= cursor < 2**63):
+        raise api_error("INVALID_INPUT", "malformed cursor")
+    return int(cursor) if cursor is not None else None
+
+
 def _int_id(value: str) -> int | None:
     try:
         n = int(value)
@@ -165,7 +173,7 @@ class Query:
         after: str | None = None,
     ) -> KindergartenConnection:
         f = filter or KindergartenFilter()
-        cursor = _cursor(after)
+        cursor = _id_cursor(after)
         page = await info.context.services.reader.search_kindergartens(
             region=f.region_code,
             district=f.district_code,
@@ -175,7 +183,7 @@ class Query:
             group_type=f.group_type,
             search=(f.search or "").strip()[:100] or None,
             first=_page_size(first),
-            after=int(cursor) if isinstance(cursor, int) else None,
+            after=cursor,
         )
         return KindergartenConnection(
             edges=[
@@ -209,7 +217,12 @@ class Query:
         if kg is None:
             raise not_found("kindergarten")
         cursor = _cursor(after)
-        if cursor is not None and not (isinstance(cursor, list) and len(cursor) == 5):
+        if cursor is not None and not (
+            isinstance(cursor, list)
+            and len(cursor) == 5
+            and all(type(cursor[i]) is int and 0 <= cursor[i] < 2**63 for i in (0, 1, 2, 4))
+            and isinstance(cursor[3], str)
+        ):
             raise api_error("INVALID_INPUT", "malformed cursor")
         try:
             page = await info.context.services.reader.public_queue(
@@ -239,13 +252,13 @@ class Query:
         self, info: I, first: int | None = 20, after: str | None = None
     ) -> PriorityClaimConnection:
         actor = require_role(info, Role.AKIMAT_OPERATOR)
-        cursor = _cursor(after)
+        cursor = _id_cursor(after)
         assert actor.region_code is not None
         page = await info.context.services.reader.claims_to_verify(
             actor.region_code,
             actor.district_code,
             _page_size(first),
-            cursor if isinstance(cursor, int) else None,
+            cursor,
         )
         return PriorityClaimConnection(
             edges=[

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Annotated
 
@@ -10,7 +11,7 @@ from strawberry.types import Info
 
 from domain import iin as iin_rules
 from domain import model
-from graph.access import can_see_application
+from graph.access import can_see_application, can_see_child
 from graph.context import Context
 from persistence import readers
 
@@ -406,7 +407,9 @@ class ChildNode:
         loaders = info.context.loaders
         iins = await loaders.siblings_by_child_iin.load(self.m.iin)
         persons = await loaders.person_by_iin.load_many(iins)
-        return [ChildNode(m=p) for p in persons if p is not None]
+        # A sibling is another child: shown only to those who may see that child too.
+        visible = await asyncio.gather(*(can_see_child(info, iin) for iin in iins))
+        return [ChildNode(m=p) for p, ok in zip(persons, visible, strict=True) if p is not None and ok]
 
 
 @strawberry.type

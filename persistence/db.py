@@ -61,12 +61,21 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(_config("postgresql://x@y/z")).get_current_head()
 
 
-async def ensure_database(url: str, name: str) -> None:
-    """Creates database `name` on the server of `url` when it does not exist yet."""
+def asyncpg_params(url: str) -> tuple[str, str | None]:
+    """(dsn, socket directory) for a raw asyncpg connection; the host may come as ?host=/path."""
     base, _, query = url.partition("?")
     params = dict(p.split("=", 1) for p in query.split("&") if p)
-    dsn = base.replace("postgresql+asyncpg://", "postgresql://")
-    conn = await asyncpg.connect(dsn, host=params.get("host"))
+    return base.replace("postgresql+asyncpg://", "postgresql://"), params.get("host")
+
+
+async def raw_connect(url: str) -> asyncpg.Connection:
+    dsn, host = asyncpg_params(url)
+    return await (asyncpg.connect(dsn, host=host) if host else asyncpg.connect(dsn))
+
+
+async def ensure_database(url: str, name: str) -> None:
+    """Creates database `name` on the server of `url` when it does not exist yet."""
+    conn = await raw_connect(url)
     try:
         if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
             await conn.execute(f'CREATE DATABASE "{name}"')

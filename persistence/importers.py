@@ -57,6 +57,26 @@ async def upsert_places(conn: AsyncConnection, places: Any) -> dict[str, int]:
             )
         ).one()
         counts["kindergartens"] += 1
+        before = {
+            r.external_id: r.capacity
+            for r in await conn.execute(
+                text("SELECT external_id, capacity FROM groups WHERE kindergarten_id = :k"), {"k": row.id}
+            )
+        }
+        changed = [g for g in kg.groups if before.get(g.external_id, g.capacity) != g.capacity]
+        if changed:
+            # A capacity changed by an import is a state change like any other: it is audited.
+            await conn.execute(
+                text(
+                    """INSERT INTO audit_log (at, actor_role, actor_subject, channel, entity_type, entity_id, action,
+                        before, after, reason)
+                    SELECT now(), 'system', 'kezek import places', 'kezek-cli', 'group', g.id::text,
+                        'CAPACITY_CHANGED', jsonb_build_object('capacity', CAST(:old AS int)),
+                        jsonb_build_object('capacity', CAST(:new AS int)), 'places import'
+                    FROM groups g WHERE g.kindergarten_id = :k AND g.external_id = :e"""
+                ),
+                [{"k": row.id, "e": g.external_id, "old": before[g.external_id], "new": g.capacity} for g in changed],
+            )
         if kg.groups:
             await conn.execute(
                 text(

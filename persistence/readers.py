@@ -234,7 +234,7 @@ class Reader:
                     SELECT q.at, q.delta::int AS delta, q.reason, q.id FROM queue_events q
                     WHERE q.kindergarten_id = c.kindergarten_id AND q.birth_year = c.birth_year
                       AND q.language = c.language AND q.group_type = c.group_type
-                      AND q.at >= c.joined_at AND q.application_id <> c.application_id
+                      AND q.at >= c.joined_at AND q.application_id <> c.application_id AND q.own_delta IS NULL
                       AND (q.tier_rank, q.sibling_rank, q.queue_date, q.application_id)
                         < (c.tier_rank, c.sibling_rank, c.queue_date, c.application_id)
                     ORDER BY q.at DESC LIMIT :n

@@ -59,7 +59,7 @@ class SandboxStore:
     async def sent_messages(self, phone: str, limit: int = 100) -> list[dict[str, Any]]:
         return await self._rows(
             """SELECT message_id AS id, recipient AS to, text, language, created_at FROM sandbox_sms
-            WHERE recipient = :p ORDER BY id DESC LIMIT :n""",
+            WHERE recipient = :p ORDER BY sandbox_sms.id DESC LIMIT :n""",
             p=phone,
             n=limit,
         )

@@ -14,6 +14,7 @@ from persistence.repositories import (
     SqlPersonRepository,
     SqlPlaceRepository,
 )
+from persistence.seats import SqlSeatRepository
 
 
 class SqlUnitOfWork:
@@ -22,6 +23,7 @@ class SqlUnitOfWork:
     applications: SqlApplicationRepository
     claims: SqlClaimRepository
     journal: SqlJournalRepository
+    seats: SqlSeatRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -36,6 +38,7 @@ class SqlUnitOfWork:
         self.applications = SqlApplicationRepository(conn)
         self.claims = SqlClaimRepository(conn)
         self.journal = SqlJournalRepository(conn)
+        self.seats = SqlSeatRepository(conn)
         return self
 
     async def __aexit__(

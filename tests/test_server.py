@@ -179,7 +179,7 @@ def test_dev_token_is_accepted_by_the_app() -> None:
         check=True,
         timeout=30,
     ).stdout.strip()
-    header, payload, _ = out.split(".")
+    _, payload, _ = out.split(".")
     import base64
 
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
