@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import contextlib
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -37,8 +39,19 @@ def database_url(settings: Settings) -> str:
         _fail("KEZEK_DATABASE_URL is required in the production profile")
     from api.embedded import ensure_database_sync, start_embedded
 
-    _, url = start_embedded(settings.data_dir)
+    server, url = start_embedded(settings.data_dir)
+    _EMBEDDED.append(server)
     return ensure_database_sync(url, "kezek")
+
+
+# The embedded server this process started; stopped when the command ends.
+_EMBEDDED: list[Any] = []
+
+
+def _stop_embedded() -> None:
+    while _EMBEDDED:
+        with contextlib.suppress(Exception):
+            _EMBEDDED.pop().cleanup()
 
 
 def check_files(settings: Settings) -> None:
@@ -129,6 +142,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     os.environ["KEZEK_DATABASE_URL"] = url
     os.environ["KEZEK_PROFILE"] = settings.profile.value
     os.environ["KEZEK_RUN_WORKER"] = "0" if args.no_worker else "1"
+    # uvicorn re-raises the signal that stopped it once it has shut down; exiting through SystemExit
+    # instead lets the embedded database stop with us.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
         "api.main:create",
         factory=True,
@@ -157,6 +173,7 @@ def cmd_worker(settings: Settings, _: argparse.Namespace) -> None:
         finally:
             await container.aclose()
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())
 
@@ -222,6 +239,7 @@ def main(argv: list[str] | None = None) -> None:
     tok.set_defaults(run=cmd_dev_token)
     sub.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(run=cmd_export_schema)
     args = parser.parse_args(argv)
+    atexit.register(_stop_embedded)
     try:
         settings = Settings()
     except Exception as exc:  # pydantic names the variable and the problem

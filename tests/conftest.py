@@ -52,7 +52,7 @@ def pg_url() -> Iterator[str]:
         yield url
         return
     tmp = Path(tempfile.mkdtemp(prefix="kezek-test-"))
-    server, url = start_embedded(tmp, cleanup=None)
+    server, url = start_embedded(tmp)
     try:
         yield url
     finally:

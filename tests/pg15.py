@@ -42,7 +42,20 @@ def main(pytest_cmd: list[str]) -> int:
         os.chown(tmp, pw.pw_uid, pw.pw_gid)
     try:
         subprocess.run(
-            _as_postgres([str(BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"]),
+            _as_postgres(
+                [
+                    str(BIN / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--lc-collate=C",
+                    "--lc-ctype=C.UTF-8",
+                ]
+            ),
             check=True,
             stdout=subprocess.DEVNULL,
         )
