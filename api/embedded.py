@@ -64,9 +64,8 @@ def _pg_ctl(args: list[str], user: str | None, *, check: bool = True) -> subproc
 
 def _prepare_for(user: str, pgdata: Path) -> None:
     """The unprivileged user must reach the binaries and own the data directory."""
+    POSTGRES_BIN_PATH = _bin_path()
     from pgserver.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
-
-    POSTGRES_BIN_PATH = _bin_path()  # noqa: N806
 
     ensure_user_exists(user)
     ensure_prefix_permissions(pgdata)
