@@ -131,7 +131,7 @@ class PolicyEntry(_Strict):
     restore_window: WindowText | None = Field(default=None, alias="restoreWindow")
     manual_verification_window: WindowText | None = Field(default=None, alias="manualVerificationWindow")
     decline_effect: DeclineEffect | None = Field(default=None, alias="declineEffect")
-    min_admission_age_months: int | None = Field(default=None, alias="minAdmissionAgeMonths", ge=0, le=72)
+    min_admission_age_months: int | None = Field(default=None, alias="minAdmissionAgeMonths", ge=0, le=120)
     primary_ratio: tuple[int, int] | None = Field(default=None, alias="primaryRatio")
 
     @field_validator("response_window", "contract_window", "extension", "restore_window", "manual_verification_window")

@@ -11,18 +11,27 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.auth import Authenticator
 from api.config_files import load_channels, load_policy
 from api.settings import Settings
-from domain.ports import BenefitsRegistry, Clock, HealthRegistry, PopulationRegistry, SmsGateway
+from domain.ports import BenefitsRegistry, Clock, ESignature, HealthRegistry, PopulationRegistry, SmsGateway
 from domain.services import QueueService
+from graph.broker import Broker
 from graph.context import Services
 from integrations.calendar import KazakhstanCalendar
-from integrations.http import HttpBenefitsRegistry, HttpPopulationRegistry, HttpSmsGateway
+from integrations.http import (
+    HttpBenefitsRegistry,
+    HttpESignature,
+    HttpHealthRegistry,
+    HttpPopulationRegistry,
+    HttpSmsGateway,
+)
 from integrations.sandbox import (
     SandboxBenefitsRegistry,
+    SandboxESignature,
     SandboxHealthRegistry,
     SandboxPopulationRegistry,
     SandboxSmsGateway,
 )
 from persistence.db import make_engine
+from persistence.feed import FeedStore
 from persistence.idempotency import IdempotencyStore
 from persistence.readers import Reader
 from persistence.sandbox import SandboxStore
@@ -46,6 +55,8 @@ class Container:
     sms: SmsGateway
     queue: QueueService
     services: Services
+    feed: FeedStore
+    broker: Broker
     closers: list[Any] = field(default_factory=list)
 
     async def aclose(self) -> None:
@@ -87,10 +98,30 @@ def build_container(settings: Settings, database_url: str, clock: Clock | None =
         sms = http_sms
     else:
         sms = SandboxSmsGateway(store)
+    health: HealthRegistry
+    esign: ESignature
+    if settings.health_registry_url:
+        http_health = HttpHealthRegistry(settings.health_registry_url, timeout=timeout, retries=retries)
+        closers.append(http_health.aclose)
+        health = http_health
+    else:
+        health = SandboxHealthRegistry(store)
+    if settings.esign_url:
+        http_esign = HttpESignature(settings.esign_url, timeout=timeout, retries=retries)
+        closers.append(http_esign.aclose)
+        esign = http_esign
+    else:
+        esign = SandboxESignature()
     policies = load_policy(settings.policy_file)
-    queue = QueueService(lambda: SqlUnitOfWork(engine), clock, population, benefits, KazakhstanCalendar(), policies)
+    queue = QueueService(
+        lambda: SqlUnitOfWork(engine), clock, population, benefits, KazakhstanCalendar(), policies, health, esign
+    )
+    feed = FeedStore(engine)
+    broker = Broker(feed, database_url)
     services = Services(
         queue=queue,
+        feed=feed,
+        broker=broker,
         reader=reader,
         idempotency=IdempotencyStore(engine),
         sandbox=store if settings.development or not settings.sms_gateway_url else None,
@@ -103,9 +134,11 @@ def build_container(settings: Settings, database_url: str, clock: Clock | None =
         authenticator=authenticator,
         population=population,
         benefits=benefits,
-        health=SandboxHealthRegistry(store),
+        health=health,
         sms=sms,
         queue=queue,
         services=services,
+        feed=feed,
+        broker=broker,
         closers=closers,
     )

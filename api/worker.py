@@ -17,11 +17,17 @@ log = logging.getLogger("kezek.worker")
 
 async def run_once(c: Container) -> dict[str, int]:
     done: dict[str, int] = {}
-    result = await dispatch_outbox(c.engine, c.sms)
-    done["sms_sent"], done["sms_failed"] = result.sent, result.failed
+    done["offers_lapsed"] = await c.queue.lapse_offers()
+    done["reminders"] = await c.queue.send_reminders()
     done["claims_expired"] = await c.queue.expire_manual_claims()
     done["aged_out"] = await c.queue.age_out()
+    done["unrestored_closed"] = await c.queue.close_unrestored()
     done["benefits_rechecked"] = await c.queue.recheck_benefits()
+    done["offers_made"] = await c.queue.allocation_pass()
+    done["events_pruned"] = await c.feed.prune(c.clock.now())
+    # Last, so that messages written by this pass go out in it.
+    result = await dispatch_outbox(c.engine, c.sms)
+    done["sms_sent"], done["sms_failed"] = result.sent, result.failed
     return done
 
 

@@ -285,6 +285,7 @@ class Application:
     sibling_group_id: int | None = None
     created_at: dt.datetime | None = None
     choices: list[Choice] = field(default_factory=list)
+    dropped_kindergartens: list[int] = field(default_factory=list)  # ranked below an enrolment: never again
 
     @property
     def in_queue(self) -> bool:

@@ -19,10 +19,13 @@ from domain.model import (
     Choice,
     ClaimStatus,
     ErrorCode,
+    EventStream,
+    FeedEvent,
     Group,
     GroupType,
     Kindergarten,
     Language,
+    OfferStatus,
     OutboxMessage,
     Ownership,
     Person,
@@ -31,8 +34,9 @@ from domain.model import (
     QueueKey,
     Role,
 )
+from domain.offers import OffersMixin
 from domain.policy import ALMATY, PolicyBook
-from domain.ports import BenefitsRegistry, Clock, HolidayCalendar, PopulationRegistry
+from domain.ports import BenefitsRegistry, Clock, ESignature, HealthRegistry, HolidayCalendar, PopulationRegistry
 from domain.repositories import QueueEvent, UnitOfWork
 
 BENEFITS_SOURCE = "benefits-registry"
@@ -84,7 +88,7 @@ def _claim_snapshot(claim: PriorityClaim) -> dict[str, object]:
     return {"category": claim.category.value, "status": claim.status.value, "evidenceId": claim.evidence_id}
 
 
-class QueueService:
+class QueueService(OffersMixin):
     def __init__(
         self,
         uow: Callable[[], UnitOfWork],
@@ -93,6 +97,8 @@ class QueueService:
         benefits: BenefitsRegistry,
         calendar: HolidayCalendar,
         policies: PolicyBook,
+        health: HealthRegistry,
+        esign: ESignature,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -100,6 +106,8 @@ class QueueService:
         self._benefits = benefits
         self._calendar = calendar
         self._policies = policies
+        self._health = health
+        self._esign = esign
 
     # --- family snapshot -------------------------------------------------------------------------
 
@@ -163,6 +171,7 @@ class QueueService:
         phone = phone or (applicant.phone if applicant else None) or child.phone
 
         async with self._uow() as uow:
+            await uow.seats.lock_allocation()
             await uow.applications.lock_child(child_iin)
             existing = await uow.applications.active_for_child(child_iin)
             if existing is not None:
@@ -235,6 +244,8 @@ class QueueService:
             await self._queue_moves(uow, app, set(), {c.kindergarten_id for c in app.choices}, now, "JOINED")
             positions = await uow.applications.positions(app_id)
             await self._notify(uow, app, MessageKind.POSITIONS_ASSIGNED, now, positions=positions)
+            await uow.seats.publish([FeedEvent(EventStream.APPLICATION, "STATUS_CHANGED", application_id=app.id)], now)
+            await self._allocate(uow, await uow.seats.groups_with_free_seats(ids), now)
             await uow.commit()
         return app
 
@@ -278,12 +289,28 @@ class QueueService:
         rules.check_choices(ids)
         now = self._clock.now()
         async with self._uow() as uow:
+            await uow.seats.lock_allocation()
             app = await self._load_owned(uow, actor, application_id)
-            if app.status not in (ApplicationStatus.QUEUED, ApplicationStatus.ENROLLED) or not app.active:
+            live = await uow.seats.live_offer(app.id)
+            if app.status not in (ApplicationStatus.QUEUED, ApplicationStatus.ENROLLED) or not app.active or live:
                 raise DomainError(
                     ErrorCode.INVALID_STATE,
-                    f"choices cannot change while the application is {app.status.value}",
+                    f"choices cannot change while the application is {app.status.value}"
+                    + (" with a live offer" if live else ""),
                     "applicationId",
+                )
+            held = {c.kindergarten_id for c in app.choices if c.held_here}
+            if set(app.dropped_kindergartens) & set(ids):
+                raise DomainError(
+                    ErrorCode.INVALID_INPUT,
+                    "kindergartens ranked below the enrolment cannot be added back",
+                    "kindergartenIds",
+                )
+            if held - set(ids):
+                raise DomainError(
+                    ErrorCode.INVALID_INPUT,
+                    "the kindergarten the child is enrolled in must stay listed",
+                    "kindergartenIds",
                 )
             await self._check_kindergartens(uow, ids, app.birth_year, app.language, app.group_type)
             reps = await uow.persons.representatives(app.child_iin)
@@ -310,6 +337,14 @@ class QueueService:
                 now,
             )
             await self._notify(uow, app, MessageKind.POSITIONS_CHANGED, now, positions=positions)
+            await uow.seats.publish([FeedEvent(EventStream.APPLICATION, "CHOICES_CHANGED", application_id=app.id)], now)
+            if held:
+                # Choices now ranked below the enrolment are dropped, as after signing.
+                enrolled_rank = min(c.rank for c in app.choices if c.kindergarten_id in held)
+                below = {c.kindergarten_id for c in app.choices if c.rank > enrolled_rank}
+                app.dropped_kindergartens = sorted(set(app.dropped_kindergartens) | below)
+                await self._drop_choices(uow, app, below, now, "CHOICES_CHANGED")
+            await self._allocate(uow, await uow.seats.groups_with_free_seats(ids), now)
             await uow.commit()
         return app
 
@@ -319,9 +354,15 @@ class QueueService:
             raise DomainError(ErrorCode.INVALID_INPUT, "an operator must give a reason", "reason")
         now = self._clock.now()
         async with self._uow() as uow:
+            await uow.seats.lock_allocation()
             app = await self._load_owned(uow, actor, application_id)
             if not app.active or app.status.final:
                 raise DomainError(ErrorCode.INVALID_STATE, f"the application is {app.status.value}", "applicationId")
+            freed = []
+            live = await uow.seats.live_offer(app.id, for_update=True)
+            if live is not None:
+                # The offer is cancelled and its seat goes to the next child at once.
+                freed.append(await self._end_offer(uow, actor, app, live, OfferStatus.CANCELLED, now, reason))
             before = _snapshot(app)
             leaving = {c.kindergarten_id for c in app.choices if not c.held_here} if app.in_queue else set()
             if app.status == ApplicationStatus.ENROLLED:
@@ -338,6 +379,8 @@ class QueueService:
                 now,
             )
             await self._notify(uow, app, MessageKind.APPLICATION_WITHDRAWN, now)
+            await uow.seats.publish([FeedEvent(EventStream.APPLICATION, "STATUS_CHANGED", application_id=app.id)], now)
+            await self._allocate(uow, freed, now)
             await uow.commit()
         return app
 
@@ -361,6 +404,7 @@ class QueueService:
         access.forbid_unless(actor, Role.AKIMAT_OPERATOR)
         now = self._clock.now()
         async with self._uow() as uow:
+            await uow.seats.lock_allocation()
             claim, app = await self._load_claim(uow, actor, claim_id)
             if claim.status not in (ClaimStatus.PENDING_MANUAL, ClaimStatus.EXPIRED):
                 raise DomainError(ErrorCode.INVALID_STATE, f"the claim is {claim.status.value}", "claimId")
@@ -375,6 +419,7 @@ class QueueService:
             raise DomainError(ErrorCode.INVALID_INPUT, "a revocation needs a note", "note")
         now = self._clock.now()
         async with self._uow() as uow:
+            await uow.seats.lock_allocation()
             claim, app = await self._load_claim(uow, actor, claim_id)
             if claim.status != ClaimStatus.VERIFIED:
                 raise DomainError(ErrorCode.INVALID_STATE, f"the claim is {claim.status.value}", "claimId")
@@ -407,6 +452,7 @@ class QueueService:
             ClaimStatus.REVOKED: MessageKind.CLAIM_REVOKED,
         }[status]
         await self._notify(uow, app, kind, now, category=claim)
+        await uow.seats.publish([FeedEvent(EventStream.APPLICATION, "CLAIM_CHANGED", application_id=app.id)], now)
         await self._retier(uow, actor, app, now)
 
     async def _retier(self, uow: UnitOfWork, actor: Actor, app: Application, now: dt.datetime) -> None:
@@ -429,6 +475,14 @@ class QueueService:
             AuditRecord("application", str(app.id), "TIER_CHANGED", before, _snapshot(app), None, app.id),
             now,
         )
+        await uow.seats.publish([FeedEvent(EventStream.APPLICATION, "POSITION_CHANGED", application_id=app.id)], now)
+        # Offers record the tier they were made on: a live one made on a better tier is cancelled.
+        freed = [
+            await self._end_offer(uow, actor, app, o, OfferStatus.CANCELLED, now, "priority revoked")
+            for o in await uow.seats.live_offers_above_tier(app.id, tier)
+        ]
+        kgs = [c.kindergarten_id for c in app.choices]
+        await self._allocate(uow, [*freed, *await uow.seats.groups_with_free_seats(kgs)], now)
 
     # --- places ---------------------------------------------------------------------------------
 
@@ -503,6 +557,7 @@ class QueueService:
         gid = rules.parse_ids([group_id], "groupId")[0]
         now = self._clock.now()
         async with self._uow() as uow:
+            await uow.seats.lock_allocation()
             group = await uow.places.group(gid, for_update=True)
             kg = (await uow.places.kindergartens([group.kindergarten_id])).get(group.kindergarten_id) if group else None
             if (
@@ -529,6 +584,19 @@ class QueueService:
                 ),
                 now,
             )
+            await uow.seats.publish(
+                [
+                    FeedEvent(
+                        EventStream.VACANCY,
+                        "CAPACITY_CHANGED",
+                        kindergarten_id=kg.id,
+                        group_id=gid,
+                        free_seats=capacity - group.occupied,
+                    )
+                ],
+                now,
+            )
+            await self._allocate(uow, [gid], now)
             await uow.commit()
         return gid
 
@@ -537,6 +605,7 @@ class QueueService:
     async def expire_manual_claims(self, limit: int = 100) -> int:
         now = self._clock.now()
         async with self._uow() as uow:
+            await uow.seats.lock_allocation()
             ids = await uow.claims.due_manual(now, limit)
             for cid in ids:
                 claim = await uow.claims.get(cid)
@@ -550,6 +619,7 @@ class QueueService:
         now = self._clock.now()
         today = now.astimezone(ALMATY).date()
         async with self._uow() as uow:
+            await uow.seats.lock_allocation()
             ids = await uow.applications.due_for_aging(today, limit)
             for app_id in ids:
                 app = await uow.applications.get(app_id, for_update=True)
@@ -577,6 +647,7 @@ class QueueService:
         """Daily re-check of waiting applications; a registry that is down is retried with back-off."""
         now = self._clock.now()
         async with self._uow() as uow:
+            await uow.seats.lock_allocation()
             ids = await uow.applications.due_for_benefit_check(now, limit)
             for app_id in ids:
                 app = await uow.applications.get(app_id, for_update=True)
@@ -693,6 +764,8 @@ class QueueService:
         now: dt.datetime,
         positions: dict[int, int | None] | None = None,
         category: PriorityClaim | None = None,
+        kindergarten: Kindergarten | None = None,
+        deadline: dt.datetime | None = None,
     ) -> None:
         if not app.phone:
             return
@@ -703,6 +776,12 @@ class QueueService:
             application_number=app.number,
             positions=ranked if positions is not None else (),
             category=category.category if category else None,
+            kindergarten_name=(
+                (kindergarten.name_kk if app.notification_language == Language.KK else kindergarten.name_ru)
+                if kindergarten
+                else None
+            ),
+            deadline=deadline,
         )
         text = render(kind, app.notification_language, params)
         await uow.journal.message(OutboxMessage(app.phone, text, app.notification_language, kind.value, app.id), now)

@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 
 from domain.model import Actor
 from domain.services import QueueService
+from graph.broker import Broker
 from graph.loaders import Loaders
+from persistence.feed import FeedStore
 from persistence.idempotency import IdempotencyStore
 from persistence.readers import Reader
 from persistence.sandbox import SandboxStore
@@ -15,6 +17,8 @@ from persistence.sandbox import SandboxStore
 @dataclass(frozen=True, slots=True)
 class Services:
     queue: QueueService
+    feed: FeedStore
+    broker: Broker
     reader: Reader
     idempotency: IdempotencyStore
     sandbox: SandboxStore | None

@@ -113,6 +113,7 @@ def application_from(row: RowMapping, choices: Sequence[RowMapping]) -> Applicat
         inactive_since=row["inactive_since"],
         sibling_group_id=row["sibling_group_id"],
         created_at=row["created_at"],
+        dropped_kindergartens=list(row.get("dropped_kindergartens") or []),
         choices=[
             Choice(
                 application_id=c["application_id"],
@@ -424,7 +425,8 @@ class SqlApplicationRepository(_Repo):
             text(
                 """UPDATE applications SET status = :status, active = :active, in_queue = :in_queue,
                     tier_rank = :tier, restored = :restored, inactive_since = :inactive_since,
-                    sibling_group_id = :sg, phone = :phone, updated_at = now()
+                    sibling_group_id = :sg, phone = :phone, dropped_kindergartens = :dropped,
+                    updated_at = now()
                 WHERE id = :id"""
             ),
             {
@@ -436,6 +438,7 @@ class SqlApplicationRepository(_Repo):
                 "inactive_since": a.inactive_since,
                 "sg": a.sibling_group_id,
                 "phone": a.phone,
+                "dropped": a.dropped_kindergartens,
                 "id": a.id,
             },
         )
@@ -483,6 +486,14 @@ class SqlApplicationRepository(_Repo):
             WHERE active AND birth_year <= :cutoff AND status IN ('QUEUED','INACTIVE','ENROLLED')
             ORDER BY id LIMIT :n FOR UPDATE SKIP LOCKED""",
             cutoff=cutoff,
+            n=limit,
+        )
+        return [r["id"] for r in rows]
+
+    async def inactive(self, limit: int) -> list[int]:
+        rows = await self._rows(
+            """SELECT id FROM applications WHERE status = 'INACTIVE'
+            ORDER BY inactive_since LIMIT :n FOR UPDATE SKIP LOCKED""",
             n=limit,
         )
         return [r["id"] for r in rows]

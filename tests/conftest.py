@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import os
 import shutil
 import tempfile
@@ -210,7 +211,20 @@ SUBMIT = f"""mutation($input: SubmitApplicationInput!) {{
 }}"""
 
 
+def _policy_file(name: str, policy: dict[str, Any]) -> Path:
+    path = Path(tempfile.gettempdir()) / f"kezek-test-policy-{name}-{os.getpid()}.json"
+    path.write_text(json.dumps(policy))
+    return path
+
+
+# Stage-1 tests look at queues alone: no child is old enough for an offer, so free seats stay free.
+QUEUE_ONLY_POLICY = _policy_file("queue-only", {"default": {"minAdmissionAgeMonths": 120}})
+# Stage-2 tests: national defaults, except a shorter restore window for one region to test policy lookup.
+OFFERS_POLICY = _policy_file("offers", {"default": {}, "regions": {"590000000": {"declineEffect": "ANNUL"}}})
+
+
 def make_settings(**overrides: Any) -> Settings:
+    overrides.setdefault("policy_file", QUEUE_ONLY_POLICY)
     return Settings(profile="development", data_dir=Path(tempfile.gettempdir()), **overrides)  # type: ignore[arg-type]
 
 

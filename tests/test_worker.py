@@ -32,7 +32,7 @@ from domain.model import Language
 from persistence.db import make_engine
 from persistence.outbox import dispatch_outbox
 from tests import data
-from tests.conftest import Kezek, open_kezek
+from tests.conftest import QUEUE_ONLY_POLICY, Kezek, open_kezek
 
 ALMATY = ZoneInfo("Asia/Almaty")
 
@@ -483,6 +483,7 @@ async def test_kezek_worker_command_sends_and_stops(kezek: Kezek, tmp_path: Path
         "KEZEK_DATABASE_URL": kezek.db_url,
         "KEZEK_PROFILE": "development",
         "KEZEK_WORKER_INTERVAL": "0.2",
+        "KEZEK_POLICY_FILE": str(QUEUE_ONLY_POLICY),
         "KEZEK_DATA_DIR": str(tmp_path),
     }
     kezek_bin = Path(sys.executable).parent / "kezek"
