@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -15,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
@@ -42,9 +43,12 @@ class KezekGraphQL(GraphQL[Context, None]):
         self.container = container
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
-        # The token was checked in handle_request; a WebSocket is public until its connection_init.
+        # The token was checked in __call__; a WebSocket is public until its connection_init.
         actor = request.scope.get("kezek.actor", PUBLIC)
-        return Context(actor=actor, services=self.container.services, request_id=str(uuid.uuid4()))
+        context = Context(actor=actor, services=self.container.services, request_id=str(uuid.uuid4()))
+        if isinstance(request, WebSocket):
+            context.websocket = request
+        return context
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -64,8 +68,31 @@ class KezekGraphQL(GraphQL[Context, None]):
         await super().__call__(scope, receive, send)
 
     async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
-        # Subscriptions arrive with the stage-2 issue; the handshake already checks the token.
+        """The token travels in connection_init; a bad one closes the socket with 4403 (API.md §1)."""
+        params = context.connection_params or {}
+        header = params.get("authorization") or params.get("Authorization")
+        try:
+            identity = await self.container.authenticator.authenticate(header if isinstance(header, str) else None)
+        except Unauthenticated as exc:
+            log.info("websocket token refused: %s", exc)
+            raise ConnectionRejectionError() from None
+        if identity is not None:
+            context.actor = identity.actor
+            delay = (identity.expires_at - dt.datetime.now(dt.UTC)).total_seconds()
+            task = asyncio.create_task(_close_at_expiry(context.websocket, max(delay, 0.0)))
+            _EXPIRY_TASKS.add(task)
+            task.add_done_callback(_EXPIRY_TASKS.discard)
         return None
+
+
+_EXPIRY_TASKS: set[asyncio.Task[None]] = set()
+
+
+async def _close_at_expiry(websocket: WebSocket | None, delay: float) -> None:
+    await asyncio.sleep(delay)
+    if websocket is not None and websocket.client_state == WebSocketState.CONNECTED:
+        with contextlib.suppress(Exception):
+            await websocket.close(code=4403, reason="token expired")
 
 
 def create_app(container: Container, *, run_worker: bool = False) -> Starlette:
@@ -80,6 +107,7 @@ def create_app(container: Container, *, run_worker: bool = False) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await container.broker.start()
         stop = asyncio.Event()
         task = (
             asyncio.create_task(worker.run_forever(container, container.settings.worker_interval, stop))
@@ -92,6 +120,9 @@ def create_app(container: Container, *, run_worker: bool = False) -> Starlette:
             stop.set()
             if task is not None:
                 await task
+            await container.broker.stop()
+            for pending in list(_EXPIRY_TASKS):
+                pending.cancel()
             await container.aclose()
 
     return Starlette(

@@ -44,11 +44,16 @@ async def can_see_child(info: Info[Context, None], iin: str) -> bool:
     if actor.role == Role.CITIZEN:
         return access.is_owner(actor, await loaders.representatives_by_child_iin.load(iin))
     if actor.role == Role.KINDERGARTEN_STAFF:
-        enrollment = await loaders.enrollment_by_child_iin.load(iin)
-        if enrollment is None:
-            return False
-        kg = await loaders.kindergarten_by_id.load(enrollment.kindergarten_id)
-        return kg is not None and kg.external_id == actor.kindergarten
+        # Staff see the children enrolled at their kindergarten and those offered a seat there.
+        for place in (
+            await loaders.enrollment_by_child_iin.load(iin),
+            await loaders.live_offer_by_child_iin.load(iin),
+        ):
+            if place is not None:
+                kg = await loaders.kindergarten_by_id.load(place.kindergarten_id)
+                if kg is not None and kg.external_id == actor.kindergarten:
+                    return True
+        return False
     if actor.role == Role.AKIMAT_OPERATOR:
         person = await loaders.person_by_iin.load(iin)
         if person is not None and person.district_code:

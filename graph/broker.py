@@ -36,9 +36,14 @@ class Broker:
         self._task: asyncio.Task[None] | None = None
         self._conn: Any = None
         self.last_id = 0
+        self._needs_start = False
 
     async def start(self) -> None:
-        self.last_id = await self._store.last_id()
+        try:
+            self.last_id = await self._store.last_id()
+        except Exception:  # an unmigrated database: /readyz says so; the listener retries until it is ready
+            log.warning("event feed not readable yet")
+            self._needs_start = True
         self._task = asyncio.create_task(self._run(), name="kezek-broker")
 
     async def stop(self) -> None:
@@ -77,6 +82,9 @@ class Broker:
         backoff = 0.5
         while True:
             try:
+                if self._needs_start:
+                    self.last_id = await self._store.last_id()
+                    self._needs_start = False
                 if self._conn is None or self._conn.is_closed():
                     self._conn = await listen(self._url, self._wake.set)
                     backoff = 0.5

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from domain.model import Actor
 from domain.services import QueueService
@@ -31,6 +32,9 @@ class Context:
     services: Services
     request_id: str
     loaders: Loaders = field(init=False)
+    # WebSocket connections only: the connection_init payload and the socket (to close it at token expiry).
+    connection_params: dict[str, Any] | None = None
+    websocket: Any = None
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.services.reader)

@@ -7,7 +7,7 @@ from typing import Generic, TypeVar
 
 from strawberry.dataloader import DataLoader
 
-from domain.model import Application, District, Group, Kindergarten, Person, PriorityClaim
+from domain.model import Application, Contract, District, Group, Kindergarten, Offer, Person, PriorityClaim
 from persistence.readers import AuditEvent, Enrollment, PositionChange, Reader
 
 K = TypeVar("K", bound=Hashable)
@@ -120,6 +120,26 @@ class DistrictByCodeLoader(_MapLoader[str, District | None]):
         super().__init__(r.districts, None)
 
 
+class LiveOfferByApplicationIdLoader(_MapLoader[int, Offer | None]):
+    def __init__(self, r: Reader) -> None:
+        super().__init__(r.live_offers, None)
+
+
+class LiveOfferByChildIinLoader(_MapLoader[str, Offer | None]):
+    def __init__(self, r: Reader) -> None:
+        super().__init__(r.live_offers_by_child, None)
+
+
+class OfferByIdLoader(_MapLoader[int, Offer | None]):
+    def __init__(self, r: Reader) -> None:
+        super().__init__(r.offers, None)
+
+
+class ContractByOfferIdLoader(_MapLoader[int, Contract | None]):
+    def __init__(self, r: Reader) -> None:
+        super().__init__(r.contracts_by_offer, None)
+
+
 class Loaders:
     """Built per request, so nothing cached outlives the request that read it."""
 
@@ -141,3 +161,7 @@ class Loaders:
         self.group_by_id = GroupByIdLoader(r)
         self.queue_length_by_group_id = QueueLengthByGroupIdLoader(r)
         self.district_by_code = DistrictByCodeLoader(r)
+        self.live_offer_by_application_id = LiveOfferByApplicationIdLoader(r)
+        self.live_offer_by_child_iin = LiveOfferByChildIinLoader(r)
+        self.offer_by_id = OfferByIdLoader(r)
+        self.contract_by_offer_id = ContractByOfferIdLoader(r)

@@ -26,11 +26,13 @@ from domain.model import Actor, ErrorCode, Role
 from domain.services import NewGroup, NewKindergarten, SubmitApplication
 from graph.access import can_see_application, can_see_child, require_role
 from graph.errors import api_error, forbidden, not_found, should_mask
+from graph.subscriptions import Subscription
 from graph.types import (
     ApplicationNode,
     AreaStats,
     ChildNode,
     DistrictType,
+    EnrollmentNode,
     GroupNode,
     GroupType,
     I,
@@ -38,6 +40,7 @@ from graph.types import (
     KindergartenEdge,
     KindergartenNode,
     Language,
+    OfferNode,
     Ownership,
     PageInfo,
     PriorityClaimConnection,
@@ -521,6 +524,98 @@ async def _claim(info: I, claim_id: int | None) -> PriorityClaimNode | None:
     return PriorityClaimNode(m=claim) if claim else None
 
 
+@strawberry.input
+class RestoreApplicationInput:
+    application_id: strawberry.ID
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class ConfirmOfferInput:
+    offer_id: strawberry.ID
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class DeclineOfferInput:
+    offer_id: strawberry.ID
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class ExtendContractInput:
+    offer_id: strawberry.ID
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class SignContractInput:
+    contract_id: strawberry.ID
+    signature: str
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class LinkSiblingsInput:
+    application_ids: list[strawberry.ID]
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class LeaveKindergartenInput:
+    child_iin: str
+    reason: str | None = None
+    idempotency_key: str | None = None
+
+
+@strawberry.type
+class RestoreApplicationPayload:
+    application: ApplicationNode | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ConfirmOfferPayload:
+    offer: OfferNode | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class DeclineOfferPayload:
+    offer: OfferNode | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ExtendContractPayload:
+    offer: OfferNode | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class SignContractPayload:
+    offer: OfferNode | None = None
+    enrollment: EnrollmentNode | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class LinkSiblingsPayload:
+    applications: list[ApplicationNode] = strawberry.field(default_factory=list)
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class LeaveKindergartenPayload:
+    child: ChildNode | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+async def _offer(info: I, offer_id: int | None) -> OfferNode | None:
+    offer = await info.context.loaders.offer_by_id.load(offer_id) if offer_id else None
+    return OfferNode(m=offer) if offer else None
+
+
 @strawberry.type
 class Mutation:
     @strawberry.mutation
@@ -648,6 +743,102 @@ class Mutation:
 
         return await _mutate(info, "revokePriorityClaim", input, (Role.AKIMAT_OPERATOR,), run, wrap)
 
+    @strawberry.mutation
+    async def restore_application(self, info: I, input: RestoreApplicationInput) -> RestoreApplicationPayload:
+        async def run(actor: Actor) -> int:
+            return (await info.context.services.queue.restore_application(actor, input.application_id)).id
+
+        async def wrap(i: int | None, e: list[UserError]) -> RestoreApplicationPayload:
+            return RestoreApplicationPayload(application=await _application(info, i), errors=e)
+
+        return await _mutate(info, "restoreApplication", input, (Role.CITIZEN,), run, wrap)
+
+    @strawberry.mutation
+    async def confirm_offer(self, info: I, input: ConfirmOfferInput) -> ConfirmOfferPayload:
+        async def run(actor: Actor) -> int:
+            return (await info.context.services.queue.confirm_offer(actor, input.offer_id)).id
+
+        async def wrap(i: int | None, e: list[UserError]) -> ConfirmOfferPayload:
+            return ConfirmOfferPayload(offer=await _offer(info, i), errors=e)
+
+        return await _mutate(info, "confirmOffer", input, (Role.CITIZEN,), run, wrap)
+
+    @strawberry.mutation
+    async def decline_offer(self, info: I, input: DeclineOfferInput) -> DeclineOfferPayload:
+        async def run(actor: Actor) -> int:
+            return (await info.context.services.queue.decline_offer(actor, input.offer_id)).id
+
+        async def wrap(i: int | None, e: list[UserError]) -> DeclineOfferPayload:
+            return DeclineOfferPayload(offer=await _offer(info, i), errors=e)
+
+        return await _mutate(info, "declineOffer", input, (Role.CITIZEN,), run, wrap)
+
+    @strawberry.mutation
+    async def extend_contract(self, info: I, input: ExtendContractInput) -> ExtendContractPayload:
+        async def run(actor: Actor) -> int:
+            return (await info.context.services.queue.extend_contract(actor, input.offer_id)).id
+
+        async def wrap(i: int | None, e: list[UserError]) -> ExtendContractPayload:
+            return ExtendContractPayload(offer=await _offer(info, i), errors=e)
+
+        return await _mutate(info, "extendContract", input, (Role.CITIZEN,), run, wrap)
+
+    @strawberry.mutation
+    async def sign_contract(self, info: I, input: SignContractInput) -> SignContractPayload:
+        async def run(actor: Actor) -> int:
+            return (await info.context.services.queue.sign_contract(actor, input.contract_id, input.signature)).id
+
+        async def wrap(i: int | None, e: list[UserError]) -> SignContractPayload:
+            offer = await _offer(info, i)
+            enrollment = None
+            if offer is not None:
+                found = await info.context.loaders.enrollment_by_child_iin.load(offer.m.child_iin)
+                enrollment = (
+                    EnrollmentNode(m=found) if found and found.kindergarten_id == offer.m.kindergarten_id else None
+                )
+            return SignContractPayload(offer=offer, enrollment=enrollment, errors=e)
+
+        return await _mutate(info, "signContract", input, (Role.CITIZEN,), run, wrap)
+
+    @strawberry.mutation
+    async def link_siblings(self, info: I, input: LinkSiblingsInput) -> LinkSiblingsPayload:
+        async def run(actor: Actor) -> int:
+            apps = await info.context.services.queue.link_siblings(actor, list(input.application_ids))
+            return apps[0].sibling_group_id or 0
+
+        async def wrap(i: int | None, e: list[UserError]) -> LinkSiblingsPayload:
+            nodes = []
+            if i:
+                for app_id in input.application_ids:
+                    node = await _application(info, _int_id(app_id))
+                    if node is not None:
+                        nodes.append(node)
+            return LinkSiblingsPayload(applications=nodes, errors=e)
+
+        return await _mutate(info, "linkSiblings", input, (Role.CITIZEN,), run, wrap)
+
+    @strawberry.mutation
+    async def leave_kindergarten(self, info: I, input: LeaveKindergartenInput) -> LeaveKindergartenPayload:
+        child_iin = input.child_iin.strip()
+
+        async def run(actor: Actor) -> int:
+            await info.context.services.queue.leave_kindergarten(actor, child_iin, input.reason)
+            return 1
+
+        async def wrap(i: int | None, e: list[UserError]) -> LeaveKindergartenPayload:
+            person = await info.context.loaders.person_by_iin.load(child_iin) if i else None
+            visible = person is not None and await can_see_child(info, person.iin)
+            return LeaveKindergartenPayload(child=ChildNode(m=person) if person and visible else None, errors=e)
+
+        return await _mutate(
+            info,
+            "leaveKindergarten",
+            input,
+            (Role.CITIZEN, Role.KINDERGARTEN_STAFF, Role.AKIMAT_OPERATOR),
+            run,
+            wrap,
+        )
+
 
 def build_schema(*, production: bool) -> strawberry.Schema:
     extensions: list[Any] = [
@@ -660,6 +851,7 @@ def build_schema(*, production: bool) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
     )

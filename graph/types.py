@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import enum
 from typing import Annotated
 
 import strawberry
@@ -285,6 +286,125 @@ class AuditEvent:
     reason: str | None
 
 
+@strawberry.type
+class HealthDocument:
+    kind: str
+    document_id: str
+    issued_on: dt.date
+
+
+@strawberry.type(name="Contract")
+class ContractNode:
+    m: strawberry.Private[model.Contract]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.m.id))
+
+    @strawberry.field
+    def text(self) -> str:
+        return self.m.text
+
+    @strawberry.field(description="Lowercase hex SHA-256 of the UTF-8 text: what the e-signature covers.")
+    def document_hash(self) -> str:
+        return self.m.document_hash
+
+    @strawberry.field
+    def language(self) -> Language:
+        return self.m.language
+
+    @strawberry.field
+    def issued_at(self) -> dt.datetime:
+        return self.m.issued_at
+
+    @strawberry.field
+    def sign_by(self) -> dt.datetime:
+        return self.m.sign_by
+
+    @strawberry.field
+    def signed_at(self) -> dt.datetime | None:
+        return self.m.signed_at
+
+    @strawberry.field
+    def extended(self) -> bool:
+        return self.m.extended
+
+    @strawberry.field
+    def health_documents(self) -> list[HealthDocument]:
+        return [
+            HealthDocument(kind=d.kind, document_id=d.document_id, issued_on=d.issued_on)
+            for d in self.m.health_documents
+        ]
+
+    @strawberry.field(description="Kinds of health documents the health registry does not hold for the child.")
+    def missing_documents(self) -> list[str]:
+        return list(self.m.missing_documents)
+
+
+@strawberry.type(name="Offer")
+class OfferNode:
+    m: strawberry.Private[model.Offer]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.m.id))
+
+    @strawberry.field
+    def status(self) -> OfferStatus:
+        return self.m.status
+
+    @strawberry.field
+    async def kindergarten(self, info: I) -> KindergartenNode:
+        kg = await info.context.loaders.kindergarten_by_id.load(self.m.kindergarten_id)
+        assert kg is not None
+        return KindergartenNode(m=kg)
+
+    @strawberry.field
+    async def group(self, info: I) -> GroupNode:
+        g = await info.context.loaders.group_by_id.load(self.m.group_id)
+        assert g is not None
+        return GroupNode(m=g)
+
+    @strawberry.field
+    async def child(self, info: I) -> Annotated[ChildNode, strawberry.lazy("graph.types")] | None:
+        person = await info.context.loaders.person_by_iin.load(self.m.child_iin)
+        return ChildNode(m=person) if person else None
+
+    @strawberry.field
+    def created_at(self) -> dt.datetime:
+        return self.m.created_at
+
+    @strawberry.field(
+        description="Deadline of the current step: the answer while PENDING, the signature while CONFIRMED."
+    )
+    def respond_by(self) -> dt.datetime:
+        return self.m.respond_by
+
+    @strawberry.field(description="The tier the offer was made on.")
+    def tier(self) -> PriorityTier:
+        return self.m.tier
+
+    @strawberry.field(description="Made to a child already enrolled at a kindergarten ranked lower.")
+    def upgrade(self) -> bool:
+        return self.m.upgrade
+
+    @strawberry.field
+    def sibling_group_id(self) -> strawberry.ID | None:
+        return strawberry.ID(str(self.m.sibling_group_id)) if self.m.sibling_group_id else None
+
+    @strawberry.field
+    async def contract(self, info: I) -> ContractNode | None:
+        c = await info.context.loaders.contract_by_offer_id.load(self.m.id)
+        return ContractNode(m=c) if c else None
+
+    @strawberry.field
+    async def application(self, info: I) -> Annotated[ApplicationNode, strawberry.lazy("graph.types")] | None:
+        app = await info.context.loaders.application_by_id.load(self.m.application_id)
+        if app is None or not await can_see_application(info, app):
+            return None
+        return ApplicationNode(m=app)
+
+
 @strawberry.type(name="Application")
 class ApplicationNode:
     m: strawberry.Private[model.Application]
@@ -340,6 +460,11 @@ class ApplicationNode:
     @strawberry.field
     def sibling_group_id(self) -> strawberry.ID | None:
         return strawberry.ID(str(self.m.sibling_group_id)) if self.m.sibling_group_id else None
+
+    @strawberry.field(description="The live offer (PENDING or CONFIRMED), or null.")
+    async def offer(self, info: I) -> OfferNode | None:
+        o = await info.context.loaders.live_offer_by_application_id.load(self.m.id)
+        return OfferNode(m=o) if o else None
 
     @strawberry.field(description="Audit events, newest first (the latest 50).")
     async def history(self, info: I) -> list[AuditEvent]:
@@ -473,3 +598,59 @@ class SentMessage:
 
 def masked(iin: str) -> str:
     return iin_rules.mask(iin)
+
+
+class OfferEventKind(enum.Enum):
+    OFFERED = "OFFERED"
+    REMINDER = "REMINDER"
+    LAPSED = "LAPSED"
+    SUPERSEDED = "SUPERSEDED"
+    CANCELLED = "CANCELLED"
+
+
+class ApplicationEventKind(enum.Enum):
+    STATUS_CHANGED = "STATUS_CHANGED"
+    POSITION_CHANGED = "POSITION_CHANGED"
+    CHOICES_CHANGED = "CHOICES_CHANGED"
+    CLAIM_CHANGED = "CLAIM_CHANGED"
+    OFFER_CHANGED = "OFFER_CHANGED"
+
+
+class VacancyEventKind(enum.Enum):
+    SEAT_FREED = "SEAT_FREED"
+    OFFER_MADE = "OFFER_MADE"
+    OFFER_CONFIRMED = "OFFER_CONFIRMED"
+    OFFER_DECLINED = "OFFER_DECLINED"
+    OFFER_LAPSED = "OFFER_LAPSED"
+    OFFER_SUPERSEDED = "OFFER_SUPERSEDED"
+    OFFER_CANCELLED = "OFFER_CANCELLED"
+    CONTRACT_LAPSED = "CONTRACT_LAPSED"
+    ENROLLED = "ENROLLED"
+    LEFT = "LEFT"
+    CAPACITY_CHANGED = "CAPACITY_CHANGED"
+
+
+for _kind in (OfferEventKind, ApplicationEventKind, VacancyEventKind):
+    strawberry.enum(_kind, name=_kind.__name__)
+
+
+@strawberry.type
+class OfferEvent:
+    kind: OfferEventKind
+    offer: OfferNode
+
+
+@strawberry.type
+class ApplicationEvent:
+    kind: ApplicationEventKind
+    application: ApplicationNode
+
+
+@strawberry.type
+class VacancyEvent:
+    cursor: str
+    kind: VacancyEventKind
+    kindergarten: KindergartenNode | None
+    group: GroupNode | None
+    free_seats: int | None
+    at: dt.datetime

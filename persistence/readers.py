@@ -20,11 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.model import (
     Application,
+    Contract,
     District,
     Group,
     GroupType,
     Kindergarten,
     Language,
+    Offer,
     Person,
     PriorityClaim,
     PriorityTier,
@@ -39,6 +41,7 @@ from persistence.repositories import (
     kindergarten_from,
     person_from,
 )
+from persistence.seats import contract_from, offer_from
 
 T = TypeVar("T")
 
@@ -328,6 +331,28 @@ class Reader:
     async def kindergarten_ids_by_external(self, external_ids: Sequence[str]) -> list[int]:
         rows = await self._rows("SELECT id FROM kindergartens WHERE external_id = ANY(:e)", e=list(external_ids))
         return [r["id"] for r in rows]
+
+    async def live_offers(self, application_ids: Sequence[int]) -> dict[int, Offer]:
+        rows = await self._rows(
+            "SELECT * FROM offers WHERE application_id = ANY(:a) AND status IN ('PENDING','CONFIRMED')",
+            a=list(application_ids),
+        )
+        return {r["application_id"]: offer_from(r) for r in rows}
+
+    async def live_offers_by_child(self, child_iins: Sequence[str]) -> dict[str, Offer]:
+        rows = await self._rows(
+            "SELECT * FROM offers WHERE child_iin = ANY(:c) AND status IN ('PENDING','CONFIRMED')",
+            c=list(child_iins),
+        )
+        return {r["child_iin"]: offer_from(r) for r in rows}
+
+    async def offers(self, ids: Sequence[int]) -> dict[int, Offer]:
+        rows = await self._rows("SELECT * FROM offers WHERE id = ANY(:i)", i=list(ids))
+        return {r["id"]: offer_from(r) for r in rows}
+
+    async def contracts_by_offer(self, offer_ids: Sequence[int]) -> dict[int, Contract]:
+        rows = await self._rows("SELECT * FROM contracts WHERE offer_id = ANY(:o)", o=list(offer_ids))
+        return {r["offer_id"]: contract_from(r) for r in rows}
 
     async def kindergarten_region(self, external_id: str) -> str | None:
         rows = await self._rows(

@@ -1,0 +1,176 @@
+"""Subscriptions over graphql-transport-ws (API.md §3): seat offers, application updates, vacancies.
+
+Each subscription registers with the process's broker before it reads any backlog, so nothing committed
+in between is missed; events already yielded are skipped by id. Loaders are rebuilt for every event so a
+long-lived subscription never serves what it cached for an earlier one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncGenerator, Callable
+
+import strawberry
+
+from domain import access
+from domain.model import Role
+from graph.access import can_see_application, require_role
+from graph.broker import Subscriber
+from graph.errors import api_error, not_found
+from graph.loaders import Loaders
+from graph.types import (
+    ApplicationEvent,
+    ApplicationEventKind,
+    ApplicationNode,
+    GroupNode,
+    I,
+    KindergartenNode,
+    OfferEvent,
+    OfferEventKind,
+    OfferNode,
+    VacancyEvent,
+    VacancyEventKind,
+)
+from persistence.feed import RETENTION, StoredEvent
+from persistence.readers import decode_cursor, encode_cursor
+
+
+def _fresh(info: I) -> None:
+    info.context.loaders = Loaders(info.context.services.reader)
+
+
+async def _live(info: I, sub: Subscriber, after_id: int) -> AsyncGenerator[StoredEvent, None]:
+    broker = info.context.services.broker
+    last = after_id
+    try:
+        while True:
+            if sub.overflowed and sub.queue.empty():
+                raise api_error("SLOW_SUBSCRIBER", "events arrived faster than they were read; resubscribe")
+            event = await sub.queue.get()
+            if event is None:
+                return
+            if event.id <= last:
+                continue
+            last = event.id
+            yield event
+    finally:
+        broker.unsubscribe(sub)
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(description="Offers to the caller's children.")
+    async def seat_offers(self, info: I) -> AsyncGenerator[OfferEvent, None]:
+        actor = require_role(info, Role.CITIZEN)
+        children = set(await info.context.services.queue.my_children(actor))
+        sub = info.context.services.broker.subscribe(lambda e: e.stream == "offer" and e.child_iin in children)
+        async for event in _live(info, sub, 0):
+            _fresh(info)
+            offer = await info.context.loaders.offer_by_id.load(event.offer_id or 0)
+            if offer is not None:
+                yield OfferEvent(kind=OfferEventKind(event.kind), offer=OfferNode(m=offer))
+
+    @strawberry.subscription
+    async def application_updates(
+        self, info: I, application_id: strawberry.ID
+    ) -> AsyncGenerator[ApplicationEvent, None]:
+        require_role(info, Role.CITIZEN, Role.AKIMAT_OPERATOR)
+        app_id = int(application_id) if application_id.isdigit() and int(application_id) < 2**63 else 0
+        app = await info.context.loaders.application_by_id.load(app_id) if app_id else None
+        if app is None or not await can_see_application(info, app):
+            raise not_found("application")
+        sub = info.context.services.broker.subscribe(lambda e: e.stream == "application" and e.application_id == app_id)
+        async for event in _live(info, sub, 0):
+            _fresh(info)
+            current = await info.context.loaders.application_by_id.load(app_id)
+            if current is not None:
+                yield ApplicationEvent(kind=ApplicationEventKind(event.kind), application=ApplicationNode(m=current))
+
+    @strawberry.subscription(description="Seat events in commit order; `after` replays what a client missed.")
+    async def vacancy_updates(
+        self,
+        info: I,
+        region_code: str | None = None,
+        district_code: str | None = None,
+        kindergarten_id: strawberry.ID | None = None,
+        after: str | None = None,
+    ) -> AsyncGenerator[VacancyEvent, None]:
+        actor = require_role(info, Role.AKIMAT_OPERATOR, Role.MINISTRY)
+        kg_id = None
+        if kindergarten_id is not None:
+            kg = await info.context.loaders.kindergarten_by_id.load(
+                int(kindergarten_id) if kindergarten_id.isdigit() and int(kindergarten_id) < 2**63 else 0
+            )
+            if kg is None or (
+                actor.role == Role.AKIMAT_OPERATOR and not access.in_area(actor, kg.region_code, kg.district_code)
+            ):
+                raise not_found("kindergarten")
+            kg_id = kg.id
+        if actor.role == Role.AKIMAT_OPERATOR:
+            # An operator watches their own area: a region-wide one may narrow it to a district.
+            region_code = region_code or actor.region_code
+            district_code = district_code or actor.district_code
+            if not access.in_area(actor, region_code, district_code):
+                raise not_found("area")
+        after_id = await _check_cursor(info, after)
+        accept = _vacancy_filter(region_code, district_code, kg_id)
+        sub = info.context.services.broker.subscribe(accept)
+        last = after_id
+        if after is not None:
+            feed = info.context.services.feed
+            while True:
+                backlog = await feed.after(last)
+                for event in backlog:
+                    last = event.id
+                    if accept(event):
+                        yield await _vacancy(info, event)
+                if len(backlog) < 500:
+                    break
+        async for event in _live(info, sub, last):
+            yield await _vacancy(info, event)
+
+
+def _vacancy_filter(region: str | None, district: str | None, kg_id: int | None) -> Callable[[StoredEvent], bool]:
+    def accept(e: StoredEvent) -> bool:
+        return (
+            e.stream == "vacancy"
+            and (region is None or e.region_code == region)
+            and (district is None or e.district_code == district)
+            and (kg_id is None or e.kindergarten_id == kg_id)
+        )
+
+    return accept
+
+
+async def _check_cursor(info: I, after: str | None) -> int:
+    if after is None:
+        return 0
+    try:
+        value = decode_cursor(after)
+    except ValueError:
+        raise api_error("INVALID_INPUT", "malformed cursor") from None
+    if type(value) is not int or not 0 <= value < 2**63:
+        raise api_error("INVALID_INPUT", "malformed cursor")
+    feed = info.context.services.feed
+    oldest = await feed.oldest_kept()
+    now = dt.datetime.now(dt.UTC)
+    expired = (oldest is not None and value < oldest[0] - 1) or (
+        (event := await feed.event(value)) is not None and event.at < now - RETENTION
+    )
+    if expired:
+        raise api_error("CURSOR_EXPIRED", "events after this cursor are no longer kept; re-read and subscribe afresh")
+    return value
+
+
+async def _vacancy(info: I, event: StoredEvent) -> VacancyEvent:
+    _fresh(info)
+    kg = await info.context.loaders.kindergarten_by_id.load(event.kindergarten_id or 0)
+    group = await info.context.loaders.group_by_id.load(event.group_id or 0)
+    return VacancyEvent(
+        cursor=encode_cursor(event.id),
+        kind=VacancyEventKind(event.kind),
+        kindergarten=KindergartenNode(m=kg) if kg else None,
+        group=GroupNode(m=group) if group else None,
+        free_seats=event.free_seats,
+        at=event.at,
+    )
