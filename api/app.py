@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import datetime as dt
+import json
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,7 +18,7 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -23,49 +26,167 @@ from strawberry.exceptions import ConnectionRejectionError
 from api import worker
 from api.auth import Unauthenticated
 from api.container import Container
+from api.logging_setup import bind_context
 from domain.model import Actor
 from graph.context import Context
+from graph.limits import RateLimiter, retry_after
 from graph.schema import build_schema
 from persistence.db import ready
+from persistence.documents import document_sha256
 
 log = logging.getLogger("kezek.api")
+REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+CHANNEL: contextvars.ContextVar[str | None] = contextvars.ContextVar("channel", default=None)
+OPERATION: contextvars.ContextVar[str | None] = contextvars.ContextVar("operation", default=None)
+bind_context(request_id=REQUEST_ID, channel=CHANNEL, operation=OPERATION)
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    return receive
+
+
 PUBLIC = Actor(role=None, subject=None, channel=None)
+
+
+def _error(code: str, message: str, status: int = 200, **extensions: object) -> JSONResponse:
+    return JSONResponse(
+        {"data": None, "errors": [{"message": message, "extensions": {"code": code, **extensions}}]},
+        status_code=status,
+    )
 
 
 class KezekGraphQL(GraphQL[Context, None]):
     def __init__(self, container: Container) -> None:
         dev = container.settings.development
+        settings = container.settings
         super().__init__(
             build_schema(production=not dev),
             graphql_ide="graphiql" if dev else None,
             allow_queries_via_get=True,
+            max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+            connection_init_wait_timeout=dt.timedelta(seconds=settings.connection_init_timeout),
         )
         self.container = container
+        self.per_channel = RateLimiter(settings.rate_channel_per_second, settings.rate_channel_burst)
+        self.per_person = RateLimiter(settings.rate_person_per_second, settings.rate_person_burst)
+        self.per_address = RateLimiter(settings.rate_public_per_second, settings.rate_public_burst)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         # The token was checked in __call__; a WebSocket is public until its connection_init.
         actor = request.scope.get("kezek.actor", PUBLIC)
-        context = Context(actor=actor, services=self.container.services, request_id=str(uuid.uuid4()))
+        context = Context(
+            actor=actor, services=self.container.services, request_id=REQUEST_ID.get() or str(uuid.uuid4())
+        )
         if isinstance(request, WebSocket):
             context.websocket = request
         return context
 
+    def _limited(self, actor: Actor, scope: Scope) -> float:
+        if actor.channel is None:
+            client = scope.get("client") or ("unknown", 0)
+            return self.per_address.take(f"ip:{client[0]}")
+        return max(
+            self.per_channel.take(f"channel:{actor.channel}"),
+            self.per_person.take(f"person:{actor.channel}:{actor.subject}"),
+        )
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            try:
-                identity = await self.container.authenticator.authenticate(Headers(scope=scope).get("authorization"))
-            except Unauthenticated as exc:
-                log.info("token refused: %s", exc)
-                refusal = JSONResponse(
-                    {
-                        "data": None,
-                        "errors": [{"message": "invalid token", "extensions": {"code": "UNAUTHENTICATED"}}],
-                    }
-                )
-                await refusal(scope, receive, send)
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        REQUEST_ID.set(str(uuid.uuid4()))
+        try:
+            identity = await self.container.authenticator.authenticate(Headers(scope=scope).get("authorization"))
+        except Unauthenticated as exc:
+            log.info("token refused: %s", exc)
+            await _error("UNAUTHENTICATED", "invalid token")(scope, receive, send)
+            return
+        actor = identity.actor if identity else PUBLIC
+        CHANNEL.set(actor.channel)
+        scope["kezek.actor"] = actor
+        wait = self._limited(actor, scope)
+        if wait > 0:
+            seconds = retry_after(wait)
+            refusal = _error("RATE_LIMITED", "too many requests", 429, retryAfter=seconds)
+            refusal.headers["Retry-After"] = str(seconds)
+            await refusal(scope, receive, send)
+            return
+        channel = self.container.authenticator.channel(actor.channel) if actor.channel else None
+        if scope["method"] == "POST":
+            body = await _read_body(receive)
+            operation, body, problem = await self._trusted(body, channel is not None and channel.trusted_documents_only)
+            OPERATION.set(operation)
+            if problem is not None:
+                await _error("DOCUMENT_NOT_TRUSTED", problem)(scope, receive, send)
                 return
-            scope["kezek.actor"] = identity.actor if identity else PUBLIC
-        await super().__call__(scope, receive, send)
+            receive = _replay(body)
+        elif channel is not None and channel.trusted_documents_only:
+            await _error("DOCUMENT_NOT_TRUSTED", "this channel sends registered documents by POST")(
+                scope, receive, send
+            )
+            return
+        started = time.perf_counter()
+        status: list[int] = []
+
+        async def recording_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status.append(int(message["status"]))
+            await send(message)
+
+        await super().__call__(scope, receive, recording_send)
+        log.info(
+            "%s %s %s in %.1f ms",
+            scope["method"],
+            scope["path"],
+            status[0] if status else "-",
+            (time.perf_counter() - started) * 1000,
+        )
+
+    async def _trusted(self, body: bytes, trusted_only: bool) -> tuple[str | None, bytes, str | None]:
+        """(operation name, body to pass on, refusal): a trusted-only channel runs registered documents only."""
+        try:
+            data = json.loads(body) if body else {}
+        except ValueError:
+            return None, body, None  # Strawberry answers malformed JSON itself
+        if not isinstance(data, dict):
+            return None, body, None
+        operation = data.get("operationName") if isinstance(data.get("operationName"), str) else None
+        if not trusted_only:
+            return operation, body, None
+        digest = data.get("documentId") or ((data.get("extensions") or {}).get("persistedQuery") or {}).get(
+            "sha256Hash"
+        )
+        query = data.get("query")
+        if isinstance(digest, str):
+            digest = digest.removeprefix("sha256:")
+        elif isinstance(query, str):
+            digest = document_sha256(query)
+        else:
+            return operation, body, "send documentId: the SHA-256 of a registered document"
+        document = await self.container.documents.get(digest)
+        if document is None:
+            return operation, body, "this document is not registered for trusted channels"
+        data["query"] = document
+        data.pop("documentId", None)
+        return operation, json.dumps(data).encode(), None
 
     async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
         """The token travels in connection_init; a bad one closes the socket with 4403 (API.md §1)."""

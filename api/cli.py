@@ -204,6 +204,33 @@ def cmd_dev_token(settings: Settings, args: argparse.Namespace) -> None:
     )
 
 
+def cmd_documents(settings: Settings, args: argparse.Namespace) -> None:
+    """Registers an operation document for channels that accept only registered documents."""
+    from graphql import GraphQLError, parse
+
+    from persistence.db import make_engine
+    from persistence.documents import TrustedDocuments
+
+    path = Path(args.file)
+    try:
+        document = path.read_text(encoding="utf-8")
+        parse(document)
+    except OSError as exc:
+        _fail(f"{path}: {exc.strerror}")
+    except GraphQLError as exc:
+        _fail(f"{path}: not a GraphQL document: {exc.message}")
+    url = database_url(settings)
+
+    async def add() -> str:
+        engine = make_engine(url, pool_size=1)
+        try:
+            return await TrustedDocuments(engine).add(document, args.name or path.name)
+        finally:
+            await engine.dispose()
+
+    print(asyncio.run(add()))
+
+
 def cmd_export_schema(_: Settings, __: argparse.Namespace) -> None:
     from graph.schema import build_schema
 
@@ -237,6 +264,11 @@ def main(argv: list[str] | None = None) -> None:
     tok.add_argument("--district")
     tok.add_argument("--kindergarten")
     tok.set_defaults(run=cmd_dev_token)
+    docs = sub.add_parser("documents", help="trusted documents of bank apps")
+    docs.add_argument("action", choices=["add"])
+    docs.add_argument("file")
+    docs.add_argument("--name")
+    docs.set_defaults(run=cmd_documents)
     sub.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(run=cmd_export_schema)
     args = parser.parse_args(argv)
     atexit.register(_stop_embedded)

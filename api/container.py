@@ -31,6 +31,7 @@ from integrations.sandbox import (
     SandboxSmsGateway,
 )
 from persistence.db import make_engine
+from persistence.documents import TrustedDocuments
 from persistence.feed import FeedStore
 from persistence.idempotency import IdempotencyStore
 from persistence.readers import Reader
@@ -57,6 +58,7 @@ class Container:
     services: Services
     feed: FeedStore
     broker: Broker
+    documents: TrustedDocuments
     closers: list[Any] = field(default_factory=list)
 
     async def aclose(self) -> None:
@@ -140,5 +142,6 @@ def build_container(settings: Settings, database_url: str, clock: Clock | None =
         services=services,
         feed=feed,
         broker=broker,
+        documents=TrustedDocuments(engine),
         closers=closers,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import re
@@ -14,6 +15,14 @@ def mask_iins(text: str) -> str:
     return _IIN.sub(lambda m: m.group(1) + "*" * 9 + m.group(2), text)
 
 
+# Request id, channel and operation name of the request being served (set by api/app.py).
+_CONTEXT: dict[str, contextvars.ContextVar[str | None]] = {}
+
+
+def bind_context(**variables: contextvars.ContextVar[str | None]) -> None:
+    _CONTEXT.update(variables)
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
@@ -22,8 +31,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": mask_iins(record.getMessage()),
         }
-        for key in ("request_id", "channel", "operation"):
-            value = getattr(record, key, None)
+        for key, var in _CONTEXT.items():
+            value = getattr(record, key, None) or var.get()
             if value is not None:
                 entry[key] = value
         if record.exc_info:

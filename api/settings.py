@@ -38,6 +38,15 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, le=200)
     worker_interval: float = Field(default=5.0, gt=0)
     log_level: str = "INFO"
+    # Abuse bounds (docs/security.md); rates are requests a second per process, bursts in requests.
+    rate_channel_per_second: float = Field(default=2000.0, gt=0)
+    rate_channel_burst: float = Field(default=4000.0, ge=1)
+    rate_person_per_second: float = Field(default=20.0, gt=0)
+    rate_person_burst: float = Field(default=60.0, ge=1)
+    rate_public_per_second: float = Field(default=50.0, gt=0)
+    rate_public_burst: float = Field(default=200.0, ge=1)
+    max_subscriptions_per_connection: int = Field(default=20, ge=1, le=1000)
+    connection_init_timeout: float = Field(default=10.0, gt=0)
 
     @property
     def development(self) -> bool:

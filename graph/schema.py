@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import hashlib
@@ -12,6 +13,7 @@ from typing import Any, TypeVar
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaskErrors,
     MaxAliasesLimiter,
@@ -26,6 +28,7 @@ from domain.model import Actor, ErrorCode, Role
 from domain.services import NewGroup, NewKindergarten, SubmitApplication
 from graph.access import can_see_application, can_see_child, require_role
 from graph.errors import api_error, forbidden, not_found, should_mask
+from graph.limits import CostLimitRule
 from graph.subscriptions import Subscription
 from graph.types import (
     ApplicationNode,
@@ -448,62 +451,76 @@ async def _mutate(
     """Runs one mutation: role gate, idempotency, and expected failures as payload errors."""
     actor = require_role(info, *roles)
     key = getattr(data, "idempotency_key", None)
+    if key is None:
+        object_id, errors = await _attempt(actor, run)
+        return await wrap(object_id, errors)
+    if not key.strip() or len(key) > 200:
+        return await wrap(
+            None, [UserError(code=ErrorCode.INVALID_INPUT, message="bad idempotencyKey", field="idempotencyKey")]
+        )
+    assert actor.channel is not None and actor.subject is not None
     store = info.context.services.idempotency
+    scope = (actor.channel, actor.subject, name, key)
     digest = _input_hash(data)
-    if key is not None:
-        if not key.strip() or len(key) > 200:
+    if not await store.claim(*scope, digest):
+        remembered = await store.find(*scope)
+        for _ in range(50):  # the first call may still be running: wait for its payload, up to 5 s
+            if remembered is None or remembered[1] is not None:
+                break
+            await asyncio.sleep(0.1)
+            remembered = await store.find(*scope)
+        if remembered is not None and remembered[0] != digest:
             return await wrap(
                 None,
-                [UserError(code=ErrorCode.INVALID_INPUT, message="bad idempotencyKey", field="idempotencyKey")],
-            )
-        assert actor.channel is not None and actor.subject is not None
-        remembered = await store.find(actor.channel, actor.subject, name, key)
-        if remembered is not None:
-            if remembered[0] != digest:
-                return await wrap(
-                    None,
-                    [
-                        UserError(
-                            code=ErrorCode.IDEMPOTENCY_KEY_REUSED,
-                            message="this idempotencyKey was used with another input",
-                            field="idempotencyKey",
-                        )
-                    ],
-                )
-            payload = remembered[1]
-            return await wrap(
-                payload["id"],
                 [
-                    UserError(code=ErrorCode(e["code"]), message=e["message"], field=e["field"])
-                    for e in payload["errors"]
+                    _error(
+                        ErrorCode.IDEMPOTENCY_KEY_REUSED,
+                        "this idempotencyKey was used with another input",
+                        "idempotencyKey",
+                    )
                 ],
             )
-    object_id: int | None = None
-    errors: list[UserError] = []
+        if remembered is None or remembered[1] is None:
+            return await wrap(
+                None,
+                [_error(ErrorCode.INVALID_STATE, "a call with this idempotencyKey is still running", "idempotencyKey")],
+            )
+        payload = remembered[1]
+        return await wrap(
+            payload["id"],
+            [UserError(code=ErrorCode(e["code"]), message=e["message"], field=e["field"]) for e in payload["errors"]],
+        )
     try:
-        object_id = await run(actor)
-    except DomainError as exc:
-        errors = [UserError(code=exc.code, message=exc.message, field=exc.field)]
-    except RegistryUnavailable as exc:
-        errors = [
-            UserError(code=ErrorCode.REGISTRY_UNAVAILABLE, message=f"{exc.service} is unavailable, try again later")
-        ]
-    if errors and errors[0].code == ErrorCode.FORBIDDEN:
-        raise forbidden()
-    if key is not None and not (errors and errors[0].code == ErrorCode.REGISTRY_UNAVAILABLE):
-        assert actor.channel is not None and actor.subject is not None
-        await store.remember(
-            actor.channel,
-            actor.subject,
-            name,
-            key,
-            digest,
+        object_id, errors = await _attempt(actor, run)
+    except BaseException:
+        await store.release(*scope)
+        raise
+    if errors and errors[0].code == ErrorCode.REGISTRY_UNAVAILABLE:
+        await store.release(*scope)  # not remembered: a retry should try the registry again
+    else:
+        await store.complete(
+            *scope,
             {
                 "id": object_id,
                 "errors": [{"code": e.code.value, "message": e.message, "field": e.field} for e in errors],
             },
         )
     return await wrap(object_id, errors)
+
+
+def _error(code: ErrorCode, message: str, field: str | None = None) -> UserError:
+    return UserError(code=code, message=message, field=field)
+
+
+async def _attempt(actor: Actor, run: Callable[[Actor], Awaitable[int]]) -> tuple[int | None, list[UserError]]:
+    try:
+        return await run(actor), []
+    except DomainError as exc:
+        if exc.code == ErrorCode.FORBIDDEN:
+            raise forbidden() from None
+        return None, [_error(exc.code, exc.message, exc.field)]
+    except RegistryUnavailable as exc:
+        return None, [_error(ErrorCode.REGISTRY_UNAVAILABLE, f"{exc.service} is unavailable, try again later")]
 
 
 async def _application(info: I, app_id: int | None) -> ApplicationNode | None:
@@ -842,6 +859,7 @@ class Mutation:
 
 def build_schema(*, production: bool) -> strawberry.Schema:
     extensions: list[Any] = [
+        lambda: AddValidationRules([CostLimitRule]),
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),

@@ -1,0 +1,171 @@
+"""Whole-database invariants of seats and offers (QUALITY §4), checked with SQL for tests and benchmarks.
+
+`check_invariants` reads one consistent snapshot and returns one line per violation (an empty list when
+everything holds). Lines name groups, offers and application numbers; IINs appear masked only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from domain.iin import mask
+from domain.model import OfferStatus
+
+LIVE = "('PENDING','CONFIRMED')"
+STATES = "(" + ",".join(f"'{s.value}'" for s in OfferStatus) + ")"
+
+# Groups over capacity, and groups whose counters differ from the rows they count.
+GROUP_COUNTS = f"""
+WITH enrolments AS (
+    SELECT group_id, count(*) AS n FROM enrollments WHERE ended_at IS NULL GROUP BY group_id
+), live AS (
+    SELECT group_id, count(*) AS n FROM offers WHERE status IN {LIVE} GROUP BY group_id
+)
+SELECT k.external_id AS kg, g.external_id AS grp, g.id, g.capacity, g.enrolled, g.held,
+    coalesce(e.n, 0) AS enrolments, coalesce(l.n, 0) AS live
+FROM groups g
+JOIN kindergartens k ON k.id = g.kindergarten_id
+LEFT JOIN enrolments e ON e.group_id = g.id
+LEFT JOIN live l ON l.group_id = g.id
+WHERE g.enrolled + g.held > g.capacity OR g.enrolled < 0 OR g.held < 0
+   OR g.enrolled <> coalesce(e.n, 0) OR g.held <> coalesce(l.n, 0)
+ORDER BY g.id"""
+
+CHILDREN_WITH_TWO_LIVE_OFFERS = f"""
+SELECT child_iin, count(*) AS n, string_agg(id::text, ', ' ORDER BY id) AS offers
+FROM offers WHERE status IN {LIVE}
+GROUP BY child_iin HAVING count(*) > 1 ORDER BY child_iin"""
+
+CHILDREN_WITH_TWO_ENROLMENTS = """
+SELECT child_iin, count(*) AS n, string_agg(group_id::text, ', ' ORDER BY id) AS groups
+FROM enrollments WHERE ended_at IS NULL
+GROUP BY child_iin HAVING count(*) > 1 ORDER BY child_iin"""
+
+OFFERS_IN_NO_STATE = f"""
+SELECT id, status FROM offers WHERE status IS NULL OR status NOT IN {STATES} ORDER BY id"""
+
+# A live offer's application: OFFERED while PENDING, ENROLLING once CONFIRMED; an upgrade offer's stays
+# ENROLLED. Its choice of the offer's kindergarten is marked as held there (out of that queue).
+LIVE_OFFER_APPLICATIONS = f"""
+SELECT o.id, o.status, o.upgrade, a.number, a.status AS app_status,
+    coalesce(c.held_here, false) AS held, c.rank IS NOT NULL AS chosen
+FROM offers o
+JOIN applications a ON a.id = o.application_id
+LEFT JOIN choices c ON c.application_id = a.id AND c.kindergarten_id = o.kindergarten_id
+WHERE o.status IN {LIVE}
+  AND (CASE WHEN o.upgrade THEN a.status <> 'ENROLLED'
+            WHEN o.status = 'PENDING' THEN a.status <> 'OFFERED'
+            ELSE a.status <> 'ENROLLING' END
+       OR NOT coalesce(c.held_here, false))
+ORDER BY o.id"""
+
+# The converse: an OFFERED application has a PENDING offer, an ENROLLING one a CONFIRMED offer.
+APPLICATIONS_WITHOUT_THEIR_OFFER = """
+SELECT a.number, a.status FROM applications a
+WHERE (a.status = 'OFFERED' AND NOT EXISTS (SELECT 1 FROM offers o WHERE o.application_id = a.id
+        AND o.status = 'PENDING' AND NOT o.upgrade))
+   OR (a.status = 'ENROLLING' AND NOT EXISTS (SELECT 1 FROM offers o WHERE o.application_id = a.id
+        AND o.status = 'CONFIRMED' AND NOT o.upgrade))
+ORDER BY a.id"""
+
+# A free seat and a candidate for it at once (PRODUCT §4): an active application standing in a queue the
+# group serves, holding no seat or only one at a kindergarten it ranked lower, whose start date has come
+# and whose child is old enough. Members of sibling groups are left out (they wait for seats together).
+# One line per group, naming its first waiting application in queue order.
+FREE_AND_WANTED = """
+WITH wanted AS (
+    SELECT g.id AS group_id, k.external_id AS kg, g.external_id AS grp,
+        g.capacity - g.enrolled - g.held AS free, a.id AS application_id, a.number, a.child_iin,
+        a.status AS app_status, c.rank,
+        count(*) OVER (PARTITION BY g.id) AS waiting,
+        row_number() OVER (PARTITION BY g.id
+            ORDER BY c.tier_rank, c.sibling_rank, c.queue_date, c.application_id) AS nth
+    FROM groups g
+    JOIN kindergartens k ON k.id = g.kindergarten_id
+    JOIN choices c ON c.kindergarten_id = g.kindergarten_id
+        AND c.birth_year BETWEEN g.birth_year_from AND g.birth_year_to
+        AND c.language = g.language AND c.group_type = g.group_type
+        AND c.app_in_queue AND NOT c.held_here
+    JOIN applications a ON a.id = c.application_id
+    JOIN persons p ON p.iin = a.child_iin
+    LEFT JOIN LATERAL (
+        SELECT min(h.rank) AS rank FROM choices h WHERE h.application_id = a.id AND h.held_here
+    ) holding ON true
+    WHERE g.capacity > g.enrolled + g.held
+      AND a.active AND a.sibling_group_id IS NULL
+      AND a.status IN ('QUEUED','OFFERED','ENROLLING','ENROLLED')
+      AND (holding.rank IS NULL OR holding.rank > c.rank)
+      AND a.desired_start_date <= :today
+      AND (CAST(:year AS integer) - CAST(EXTRACT(YEAR FROM p.birth_date) AS integer)) * 12
+          + (CAST(:month AS integer) - CAST(EXTRACT(MONTH FROM p.birth_date) AS integer))
+          - CASE WHEN CAST(:day AS integer) < CAST(EXTRACT(DAY FROM p.birth_date) AS integer) THEN 1 ELSE 0 END
+          >= :min_age
+)
+SELECT * FROM wanted WHERE nth = 1 ORDER BY group_id"""
+
+
+async def _rows(conn: AsyncConnection, sql: str, **params: Any) -> Sequence[RowMapping]:
+    return (await conn.execute(text(sql), params)).mappings().all()
+
+
+def _group(r: RowMapping) -> str:
+    return f"group {r['kg']}/{r['grp']} (id {r['id']})"
+
+
+async def check_invariants(engine: AsyncEngine, today: dt.date, min_age_months: int = 24) -> list[str]:
+    """Violations of the seat and offer invariants; an empty list when all hold.
+
+    `today` (Asia/Almaty) and `min_age_months` decide who could take a free seat now; run it once
+    allocation has settled (after a worker pass), since a seat may be free and wanted mid-change.
+    """
+    found: list[str] = []
+    async with engine.connect() as raw:
+        conn = await raw.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        for r in await _rows(conn, GROUP_COUNTS):
+            if r["enrolled"] + r["held"] > r["capacity"]:
+                found.append(f"{_group(r)}: enrolled {r['enrolled']} + held {r['held']} > capacity {r['capacity']}")
+            if r["enrolled"] != r["enrolments"]:
+                found.append(f"{_group(r)}: enrolled is {r['enrolled']} but {r['enrolments']} active enrolments")
+            if r["held"] != r["live"]:
+                found.append(f"{_group(r)}: held is {r['held']} but {r['live']} live offers")
+        for r in await _rows(conn, CHILDREN_WITH_TWO_LIVE_OFFERS):
+            found.append(f"child {mask(r['child_iin'])}: {r['n']} live offers ({r['offers']})")
+        for r in await _rows(conn, CHILDREN_WITH_TWO_ENROLMENTS):
+            found.append(f"child {mask(r['child_iin'])}: {r['n']} active enrolments (groups {r['groups']})")
+        for r in await _rows(conn, OFFERS_IN_NO_STATE):
+            found.append(f"offer {r['id']}: status {r['status']!r} is none of the seven offer states")
+        for r in await _rows(conn, LIVE_OFFER_APPLICATIONS):
+            kind = f"{r['status']}{' upgrade' if r['upgrade'] else ''}"
+            expected = "ENROLLED" if r["upgrade"] else "OFFERED" if r["status"] == "PENDING" else "ENROLLING"
+            if r["app_status"] != expected:
+                found.append(
+                    f"offer {r['id']} ({kind}): application {r['number']} is {r['app_status']}, not {expected}"
+                )
+            if not r["held"]:
+                what = "does not hold its choice of" if r["chosen"] else "has no choice of"
+                found.append(f"offer {r['id']} ({kind}): application {r['number']} {what} the offer's kindergarten")
+        for r in await _rows(conn, APPLICATIONS_WITHOUT_THEIR_OFFER):
+            wanted = "PENDING" if r["status"] == "OFFERED" else "CONFIRMED"
+            found.append(f"application {r['number']} is {r['status']} without a {wanted} offer")
+        for r in await _rows(
+            conn,
+            FREE_AND_WANTED,
+            today=today,
+            year=today.year,
+            month=today.month,
+            day=today.day,
+            min_age=min_age_months,
+        ):
+            found.append(
+                f"group {r['kg']}/{r['grp']} (id {r['group_id']}): {r['free']} free seat(s) while "
+                f"{r['waiting']} application(s) wait in a queue it serves, first {r['number']} "
+                f"(child {mask(r['child_iin'])}, {r['app_status']}, choice {r['rank']})"
+            )
+        await conn.rollback()
+    return found
