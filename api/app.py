@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -39,6 +39,14 @@ REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request
 CHANNEL: contextvars.ContextVar[str | None] = contextvars.ContextVar("channel", default=None)
 OPERATION: contextvars.ContextVar[str | None] = contextvars.ContextVar("operation", default=None)
 bind_context(request_id=REQUEST_ID, channel=CHANNEL, operation=OPERATION)
+
+
+NUL_REFUSAL = "text must not contain NUL characters"
+
+
+def _has_nul(text: str) -> bool:
+    """PostgreSQL stores no NUL in text: such input is refused up front, as JSON or GraphQL escapes too."""
+    return "\x00" in text or "\\u0000" in text.lower()
 
 
 async def _read_body(receive: Receive) -> bytes:
@@ -130,8 +138,14 @@ class KezekGraphQL(GraphQL[Context, None]):
             await refusal(scope, receive, send)
             return
         channel = self.container.authenticator.channel(actor.channel) if actor.channel else None
+        if scope["method"] == "GET" and _has_nul(QueryParams(scope["query_string"]).get("query", "")):
+            await _error("INVALID_INPUT", NUL_REFUSAL)(scope, receive, send)
+            return
         if scope["method"] == "POST":
             body = await _read_body(receive)
+            if _has_nul(body.decode("utf-8", "replace")):
+                await _error("INVALID_INPUT", NUL_REFUSAL)(scope, receive, send)
+                return
             operation, body, problem = await self._trusted(body, channel is not None and channel.trusted_documents_only)
             OPERATION.set(operation)
             if problem is not None:

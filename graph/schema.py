@@ -89,6 +89,11 @@ def _id_cursor(after: str | None) -> int | None:
     return int(cursor) if cursor is not None else None
 
 
+def _check_year(year: int) -> None:
+    if not 2000 <= year <= 2100:
+        raise api_error("INVALID_INPUT", "birthYear must be a year between 2000 and 2100")
+
+
 def _int_id(value: str) -> int | None:
     try:
         n = int(value)
@@ -179,6 +184,8 @@ class Query:
         after: str | None = None,
     ) -> KindergartenConnection:
         f = filter or KindergartenFilter()
+        if f.birth_year is not None:
+            _check_year(f.birth_year)
         cursor = _id_cursor(after)
         page = await info.context.services.reader.search_kindergartens(
             region=f.region_code,
@@ -222,6 +229,7 @@ class Query:
         kg = await info.context.loaders.kindergarten_by_id.load(kg_id) if kg_id else None
         if kg is None:
             raise not_found("kindergarten")
+        _check_year(birth_year)
         cursor = _cursor(after)
         if cursor is not None and not (
             isinstance(cursor, list)
@@ -859,10 +867,10 @@ class Mutation:
 
 def build_schema(*, production: bool) -> strawberry.Schema:
     extensions: list[Any] = [
-        lambda: AddValidationRules([CostLimitRule]),
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: AddValidationRules([CostLimitRule]),
     ]
     if production:
         extensions += [DisableIntrospection, lambda: MaskErrors(should_mask_error=should_mask)]

@@ -225,7 +225,8 @@ OFFERS_POLICY = _policy_file("offers", {"default": {}, "regions": {"590000000": 
 
 def make_settings(**overrides: Any) -> Settings:
     overrides.setdefault("policy_file", QUEUE_ONLY_POLICY)
-    return Settings(profile="development", data_dir=Path(tempfile.gettempdir()), **overrides)  # type: ignore[arg-type]
+    overrides.setdefault("profile", "development")
+    return Settings(data_dir=Path(tempfile.gettempdir()), **overrides)
 
 
 @contextlib.asynccontextmanager
