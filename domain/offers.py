@@ -43,6 +43,9 @@ class OffersMixin(SeatsMixin):
     _health: HealthRegistry
     _esign: ESignature
 
+    async def refresh_family(self, representative_iin: str) -> None:  # provided by QueueService
+        raise NotImplementedError
+
     async def _owned_offer(self, uow: UnitOfWork, actor: Actor, offer_id: str) -> tuple[Offer, Application]:
         oid = rules.parse_ids([offer_id], "offerId")[0] if offer_id.strip().isdigit() else 0
         offer = await uow.seats.offer(oid, for_update=True) if oid else None
@@ -206,7 +209,7 @@ class OffersMixin(SeatsMixin):
         standing = {c.kindergarten_id for c in app.choices if not c.held_here} if app.in_queue else set()
         before = _snap(app)
         app.status = status
-        app.active = False
+        app.active = status == ApplicationStatus.INACTIVE  # INACTIVE is kept: out of every queue, restorable
         await uow.applications.save(app)
         await self._queue_moves(uow, app, standing, set(), now, "LEFT_QUEUE")
         await uow.journal.audit(
@@ -269,10 +272,13 @@ class OffersMixin(SeatsMixin):
         now = self._clock.now()
         cid = int(contract_id) if contract_id.strip().isdigit() else 0
         async with self._uow() as uow:
-            contract = await uow.seats.contract(cid) if cid else None
+            contract = await uow.seats.contract(cid) if 0 < cid < 2**63 else None
             if contract is None:
                 raise access.not_found("contract", "contractId")
-            offer, _ = await self._owned_offer(uow, actor, str(contract.offer_id))
+            try:
+                offer, _ = await self._owned_offer(uow, actor, str(contract.offer_id))
+            except DomainError:  # another family's contract is answered exactly as a missing one
+                raise access.not_found("contract", "contractId") from None
             self._check_live(offer, OfferStatus.CONFIRMED, now)
         # The e-signature service is asked outside the transaction: down means nothing written.
         if not await self._esign.verify(actor.subject, contract.document_hash, signature.strip()):
@@ -464,6 +470,9 @@ class OffersMixin(SeatsMixin):
         ids = sorted({int(i) for i in application_ids if i.strip().isdigit() and 0 < int(i) < 2**63})
         if len(ids) < 2 or len(ids) != len(application_ids):
             raise DomainError(ErrorCode.INVALID_INPUT, "link two or more distinct applications", "applicationIds")
+        assert actor.subject is not None
+        # The family's size is the population registry's: refresh the snapshot of the caller's children first.
+        await self.refresh_family(actor.subject)
         now = self._clock.now()
         async with self._uow() as uow:
             await uow.seats.lock_allocation()

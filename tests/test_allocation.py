@@ -1,0 +1,485 @@
+"""Who gets a free seat (PRODUCT §4, §5, §6): queue order, children not yet eligible, upgrades and
+supersedes, seats freed by withdrawal, revoked priority and leaving, sibling priority, sibling groups and
+the primary-to-general ratio. Helpers and the offers-enabled app come from tests/test_offers.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from domain.messages import MessageKind
+from tests import data
+from tests.conftest import Kezek
+from tests.test_offers import (
+    OPERATOR,
+    OTHER_CHILD,
+    OTHER_PARENT,
+    PLAIN_2022,
+    PLAIN_2023,
+    PLAIN_PARENT,
+    add_family,
+    app,
+    choices,
+    codes,
+    confirm,
+    enrol,
+    group,
+    mutate,
+    offer_of,
+    offer_status,
+    offers_app,
+    outbox,
+    pass_deadline,
+    queue,
+    set_capacity,
+    sign,
+    staff_token,
+    today,
+)
+
+ERRORS = "errors { code message field }"
+APP_BRIEF = "id status tier siblingGroupId choices { rank kindergarten { externalId } position }"
+CREATE_GROUP = f"""mutation($input: CreateGroupInput!) {{ createGroup(input: $input) {{
+    group {{ id externalId }} {ERRORS} }} }}"""
+WITHDRAW = f"""mutation($input: WithdrawApplicationInput!) {{ withdrawApplication(input: $input) {{
+    application {{ id status }} {ERRORS} }} }}"""
+REVOKE = f"""mutation($input: RevokePriorityClaimInput!) {{ revokePriorityClaim(input: $input) {{
+    claim {{ id status }} {ERRORS} }} }}"""
+LEAVE = f"""mutation($input: LeaveKindergartenInput!) {{ leaveKindergarten(input: $input) {{
+    child {{ iin }} {ERRORS} }} }}"""
+LINK = f"""mutation($input: LinkSiblingsInput!) {{ linkSiblings(input: $input) {{
+    applications {{ {APP_BRIEF} }} {ERRORS} }} }}"""
+CHANGE = f"""mutation($input: ChangeChoicesInput!) {{ changeChoices(input: $input) {{
+    application {{ id }} {ERRORS} }} }}"""
+DECLINE = f"""mutation($input: DeclineOfferInput!) {{ declineOffer(input: $input) {{
+    offer {{ id status }} {ERRORS} }} }}"""
+SET_CAPACITY = f"""mutation($input: SetGroupCapacityInput!) {{ setGroupCapacity(input: $input) {{
+    group {{ id held freeSeats }} {ERRORS} }} }}"""
+ENROLMENT = """query($iin: String!) { child(iin: $iin) { enrollment { kindergarten { externalId } } } }"""
+
+LARGE_PARENT, LARGE_2023 = data.LARGE.parents[0], data.LARGE.children[1]
+DISABLED_PARENT, DISABLED_2023 = data.DISABLED.parents[0], data.DISABLED.children[0]
+TWINS_PARENT = data.TWINS.parents[0]
+
+
+@pytest.fixture
+async def kezek(db_url: str) -> AsyncIterator[Kezek]:
+    async with offers_app(db_url) as k:
+        yield k
+
+
+async def status(kezek: Kezek, app_id: str) -> str:
+    return str((await app(kezek, app_id))["status"])
+
+
+async def offered_at(kezek: Kezek, app_id: str) -> str | None:
+    """The kindergarten of the application's live offer, or None."""
+    offer = (await app(kezek, app_id))["offer"]
+    return None if offer is None else str(offer["kindergarten"]["externalId"])
+
+
+async def enrolled_at(kezek: Kezek, child: str) -> str | None:
+    enrollment = (await kezek.gql(ENROLMENT, {"iin": child}, OPERATOR))["child"]["enrollment"]
+    return None if enrollment is None else str(enrollment["kindergarten"]["externalId"])
+
+
+# --- queue order and eligibility -----------------------------------------------------------------
+
+
+async def test_a_freed_seat_goes_to_the_first_child_in_queue_order(kezek: Kezek) -> None:
+    other = await queue(kezek, OTHER_PARENT, OTHER_CHILD, ["SHA-1"])
+    plain = await queue(kezek, PLAIN_PARENT, PLAIN_2023, ["SHA-1"])
+    disabled = await queue(kezek, DISABLED_PARENT, DISABLED_2023, ["SHA-1"])
+    assert disabled["tier"] == "PRIMARY"
+    assert [(await app(kezek, a["id"]))["choices"][0]["position"] for a in (disabled, other, plain)] == [1, 2, 3]
+
+    # Tier first: the PRIMARY child, though it applied last.
+    g = await set_capacity(kezek, "SHA-1", 1)
+    assert (g["held"], g["freeSeats"]) == (1, 0)
+    offer = await offer_of(kezek, disabled["id"])
+    assert offer["tier"] == "PRIMARY"
+    assert await status(kezek, disabled["id"]) == "OFFERED"
+    assert [await offered_at(kezek, a["id"]) for a in (other, plain)] == [None, None]
+    assert [(await app(kezek, a["id"]))["choices"][0]["position"] for a in (other, plain)] == [1, 2]
+
+    # Then queue date within the tier: exactly one more child per seat.
+    await set_capacity(kezek, "SHA-1", 2)
+    assert await offered_at(kezek, other["id"]) == "SHA-1"
+    assert await status(kezek, plain["id"]) == "QUEUED"
+    g = await set_capacity(kezek, "SHA-1", 3)
+    assert (g["capacity"], g["held"], g["freeSeats"]) == (3, 3, 0)
+    assert await offered_at(kezek, plain["id"]) == "SHA-1"
+
+
+async def test_children_not_yet_eligible_are_passed_over(kezek: Kezek) -> None:
+    """A child under the minimum admission age (24 months) or whose desired start date has not come yet is
+    skipped; the seat goes to the next child of the mixed-age group's merged queue."""
+    t = today(kezek)
+    born = dt.date(t.year - 1, t.month, 1)  # about 12 months old
+    young = await add_family(kezek, data.SHAKHTINSK, [born])
+    created = await mutate(
+        kezek,
+        CREATE_GROUP,
+        {
+            "kindergartenId": await kezek.kg("SHA-3"),
+            "externalId": "MIX",
+            "birthYearFrom": 2023,
+            "birthYearTo": born.year,
+            "language": "RU",
+            "capacity": 0,
+        },
+        OPERATOR,
+    )
+    assert created["errors"] == []
+    mix = created["group"]["id"]
+
+    baby = await queue(kezek, young.parents[0], young.children[0], ["SHA-3"])
+    later = await queue(
+        kezek, PLAIN_PARENT, PLAIN_2023, ["SHA-3"], desiredStartDate=(t + dt.timedelta(days=1)).isoformat()
+    )
+    other = await queue(kezek, OTHER_PARENT, OTHER_CHILD, ["SHA-3"])
+
+    def capacity(n: int) -> dict[str, Any]:
+        return {"groupId": mix, "capacity": n, "reason": "test"}
+
+    assert (await mutate(kezek, SET_CAPACITY, capacity(1), staff_token("SHA-3")))["errors"] == []
+    offer = await offer_of(kezek, other["id"])
+    assert offer["group"]["externalId"] == "MIX"
+    assert [await status(kezek, a["id"]) for a in (baby, later)] == ["QUEUED", "QUEUED"]
+    # Positions are ranks, not promises: the child waiting for its start date stays first in its queue.
+    assert (await app(kezek, later["id"]))["choices"][0]["position"] == 1
+
+    # A second seat stays free while nobody eligible waits.
+    second = await mutate(kezek, SET_CAPACITY, capacity(2), staff_token("SHA-3"))
+    assert (second["group"]["held"], second["group"]["freeSeats"]) == (1, 1)
+    assert [await status(kezek, a["id"]) for a in (baby, later)] == ["QUEUED", "QUEUED"]
+
+    # The worker's pass catches the start date once it has come; the baby is still too young.
+    kezek.clock.advance(dt.timedelta(days=1))
+    await kezek.worker_pass()
+    assert (await offer_of(kezek, later["id"]))["group"]["externalId"] == "MIX"
+    assert await status(kezek, baby["id"]) == "QUEUED"
+    assert await status(kezek, other["id"]) == "OFFERED"
+
+
+async def test_a_child_with_a_sibling_enrolled_there_comes_first_within_its_tier(kezek: Kezek) -> None:
+    other = await queue(kezek, OTHER_PARENT, OTHER_CHILD, ["SHA-1"])
+    younger = await queue(kezek, PLAIN_PARENT, PLAIN_2023, ["SHA-1"])
+    assert (await app(kezek, younger["id"]))["choices"][0]["position"] == 2
+
+    # The elder sibling is enrolled at SHA-1 through the offer flow.
+    await set_capacity(kezek, "SHA-1", 1, year=2022)
+    elder = await queue(kezek, PLAIN_PARENT, PLAIN_2022, ["SHA-1"])
+    await enrol(kezek, PLAIN_PARENT, elder["id"])
+    assert await enrolled_at(kezek, PLAIN_2022) == "SHA-1"
+
+    assert (await app(kezek, younger["id"]))["choices"][0]["position"] == 1
+    assert (await app(kezek, other["id"]))["choices"][0]["position"] == 2
+    await set_capacity(kezek, "SHA-1", 1)
+    assert await offered_at(kezek, younger["id"]) == "SHA-1"
+    assert await offered_at(kezek, other["id"]) is None
+
+
+# --- upgrades and supersedes ---------------------------------------------------------------------
+
+
+async def _enrolled_at_rank_2(kezek: Kezek) -> tuple[Any, Any]:
+    """OTHER's child enrolled at SHA-2 (its rank 2) waits for SHA-1; PLAIN's 2023 child waits behind it."""
+    upgrading = await queue(kezek, OTHER_PARENT, OTHER_CHILD, ["SHA-1", "SHA-2"])
+    await set_capacity(kezek, "SHA-2", 1)
+    await enrol(kezek, OTHER_PARENT, upgrading["id"])
+    waiting = await queue(kezek, PLAIN_PARENT, PLAIN_2023, ["SHA-1", "SHA-2"])
+    a = await app(kezek, upgrading["id"])
+    assert a["status"] == "ENROLLED"
+    assert choices(a) == [(1, "SHA-1", 1), (2, "SHA-2", None)]
+    return upgrading, waiting
+
+
+async def test_an_enrolled_child_waits_for_better_and_declining_the_upgrade_keeps_the_enrolment(
+    kezek: Kezek,
+) -> None:
+    upgrading, waiting = await _enrolled_at_rank_2(kezek)
+    await set_capacity(kezek, "SHA-1", 1)
+    a = await app(kezek, upgrading["id"])
+    assert a["status"] == "ENROLLED"
+    assert a["offer"] is not None and a["offer"]["upgrade"] is True
+    assert a["offer"]["kindergarten"]["externalId"] == "SHA-1"
+    assert await offered_at(kezek, waiting["id"]) is None
+
+    declined = await mutate(kezek, DECLINE, {"offerId": a["offer"]["id"]}, Kezek.citizen(OTHER_PARENT))
+    assert declined["errors"] == [] and declined["offer"]["status"] == "DECLINED"
+    a = await app(kezek, upgrading["id"])
+    assert a["status"] == "ENROLLED" and a["offer"] is None
+    assert choices(a) == [(1, "SHA-2", None)]
+    assert await enrolled_at(kezek, OTHER_CHILD) == "SHA-2"
+    assert await offered_at(kezek, waiting["id"]) == "SHA-1"
+
+
+async def test_a_lapsed_upgrade_offer_only_drops_that_choice(kezek: Kezek) -> None:
+    upgrading, waiting = await _enrolled_at_rank_2(kezek)
+    await set_capacity(kezek, "SHA-1", 1)
+    offer = await offer_of(kezek, upgrading["id"])
+    pass_deadline(kezek, offer["respondBy"])
+    await kezek.worker_pass()
+
+    assert await offer_status(kezek, offer["id"]) == "LAPSED"
+    a = await app(kezek, upgrading["id"])
+    assert a["status"] == "ENROLLED" and choices(a) == [(1, "SHA-2", None)]
+    assert await enrolled_at(kezek, OTHER_CHILD) == "SHA-2"
+    assert await offered_at(kezek, waiting["id"]) == "SHA-1"
+
+
+async def test_signing_an_upgrade_moves_the_child_and_its_old_seat_goes_on(kezek: Kezek) -> None:
+    upgrading, waiting = await _enrolled_at_rank_2(kezek)
+    await set_capacity(kezek, "SHA-1", 1)
+    offer = await offer_of(kezek, upgrading["id"])
+    assert offer["upgrade"] is True
+
+    confirmed = await confirm(kezek, OTHER_PARENT, offer["id"])
+    assert await status(kezek, upgrading["id"]) == "ENROLLED"  # an upgrade never leaves ENROLLED
+    signed = await sign(kezek, OTHER_PARENT, confirmed["contract"])
+    assert signed["errors"] == [] and signed["offer"]["status"] == "ENROLLED"
+
+    assert await enrolled_at(kezek, OTHER_CHILD) == "SHA-1"
+    a = await app(kezek, upgrading["id"])
+    assert a["status"] == "ENROLLED" and choices(a) == [(1, "SHA-1", None)]
+    # The SHA-2 seat it left went to the next child in the same transaction.
+    assert await offered_at(kezek, waiting["id"]) == "SHA-2"
+    sha2 = await group(kezek, "SHA-2")
+    assert (sha2["enrolled"], sha2["held"]) == (0, 1)
+
+
+async def test_a_better_offer_supersedes_a_pending_one_and_its_seat_goes_on(kezek: Kezek) -> None:
+    holder = await queue(kezek, OTHER_PARENT, OTHER_CHILD, ["SHA-1", "SHA-2", "SHA-3"])
+    await set_capacity(kezek, "SHA-3", 1)
+    lower = await offer_of(kezek, holder["id"])
+    assert lower["kindergarten"]["externalId"] == "SHA-3"
+    waiting = await queue(kezek, PLAIN_PARENT, PLAIN_2023, ["SHA-3"])
+
+    await set_capacity(kezek, "SHA-1", 1)
+    assert await offer_status(kezek, lower["id"]) == "SUPERSEDED"
+    better = await offer_of(kezek, holder["id"])
+    assert better["kindergarten"]["externalId"] == "SHA-1" and better["status"] == "PENDING"
+    assert await status(kezek, holder["id"]) == "OFFERED"
+    assert await offered_at(kezek, waiting["id"]) == "SHA-3"
+    assert len(await outbox(kezek, holder["id"], MessageKind.OFFER_SUPERSEDED)) == 1
+    sha3 = await group(kezek, "SHA-3")
+    assert (sha3["held"], sha3["freeSeats"]) == (1, 0)
+
+
+async def test_a_better_offer_voids_a_confirmed_contract(kezek: Kezek) -> None:
+    holder = await queue(kezek, OTHER_PARENT, OTHER_CHILD, ["SHA-1", "SHA-2"])
+    await set_capacity(kezek, "SHA-2", 1)
+    lower = await confirm(kezek, OTHER_PARENT, (await offer_of(kezek, holder["id"]))["id"])
+    assert await status(kezek, holder["id"]) == "ENROLLING"
+
+    await set_capacity(kezek, "SHA-1", 1)
+    assert await offer_status(kezek, lower["id"]) == "SUPERSEDED"
+    assert await status(kezek, holder["id"]) == "OFFERED"
+    assert await offered_at(kezek, holder["id"]) == "SHA-1"
+    void = await sign(kezek, OTHER_PARENT, lower["contract"])
+    assert codes(void) == ["INVALID_STATE"]
+    assert await enrolled_at(kezek, OTHER_CHILD) is None
+    sha2 = await group(kezek, "SHA-2")
+    assert (sha2["enrolled"], sha2["held"], sha2["freeSeats"]) == (0, 0, 1)
+
+
+# --- seats freed by withdrawal, revoked priority and leaving --------------------------------------
+
+
+async def test_withdrawing_cancels_the_live_offer_and_its_seat_goes_on(kezek: Kezek) -> None:
+    first = await queue(kezek, OTHER_PARENT, OTHER_CHILD, ["SHA-1"])
+    second = await queue(kezek, PLAIN_PARENT, PLAIN_2023, ["SHA-1"])
+    await set_capacity(kezek, "SHA-1", 1)
+    offer = await offer_of(kezek, first["id"])
+
+    withdrawn = await mutate(kezek, WITHDRAW, {"applicationId": first["id"]}, Kezek.citizen(OTHER_PARENT))
+    assert withdrawn["errors"] == [] and withdrawn["application"]["status"] == "WITHDRAWN"
+    assert await offer_status(kezek, offer["id"]) == "CANCELLED"
+    assert await offered_at(kezek, second["id"]) == "SHA-1"
+
+
+async def test_revoking_the_priority_an_offer_was_made_on_cancels_it(kezek: Kezek) -> None:
+    other = await queue(kezek, OTHER_PARENT, OTHER_CHILD, ["SHA-1"])
+    large = await queue(kezek, LARGE_PARENT, LARGE_2023, ["SHA-1"])
+    await set_capacity(kezek, "SHA-1", 1)
+    offer = await offer_of(kezek, large["id"])
+    assert offer["tier"] == "PRIMARY"
+    [claim] = [c for c in (await app(kezek, large["id"]))["claims"] if c["category"] == "LARGE_FAMILY"]
+    assert claim["status"] == "VERIFIED"
+
+    revoked = await mutate(kezek, REVOKE, {"claimId": claim["id"], "note": "not a large family"}, OPERATOR)
+    assert revoked["errors"] == [] and revoked["claim"]["status"] == "REVOKED"
+    assert await offer_status(kezek, offer["id"]) == "CANCELLED"
+    a = await app(kezek, large["id"])
+    assert (a["status"], a["tier"], a["offer"]) == ("QUEUED", "GENERAL", None)
+    assert await offered_at(kezek, other["id"]) == "SHA-1"
+    assert len(await outbox(kezek, large["id"], MessageKind.OFFER_CANCELLED)) == 1
+
+
+@pytest.mark.parametrize("leaver", ["parent", "staff", "operator"])
+async def test_leaving_ends_the_enrolment_and_the_seat_goes_on(kezek: Kezek, leaver: str) -> None:
+    enrolled = await queue(kezek, OTHER_PARENT, OTHER_CHILD, ["SHA-1"])
+    await set_capacity(kezek, "SHA-1", 1)
+    await enrol(kezek, OTHER_PARENT, enrolled["id"])
+    waiting = await queue(kezek, PLAIN_PARENT, PLAIN_2023, ["SHA-1"])
+    assert await offered_at(kezek, waiting["id"]) is None
+
+    # Staff of another kindergarten and strangers are told the enrolment does not exist.
+    for outsider in (staff_token("SHA-2"), Kezek.citizen(PLAIN_PARENT)):
+        refused = await mutate(kezek, LEAVE, {"childIin": OTHER_CHILD, "reason": "moved"}, outsider)
+        assert codes(refused) == ["NOT_FOUND"]
+    assert await enrolled_at(kezek, OTHER_CHILD) == "SHA-1"
+
+    token = {
+        "parent": Kezek.citizen(OTHER_PARENT),
+        "staff": staff_token("SHA-1"),
+        "operator": Kezek.operator(data.KARAGANDA_REGION, data.SHAKHTINSK),
+    }[leaver]
+    if leaver != "parent":
+        no_reason = await mutate(kezek, LEAVE, {"childIin": OTHER_CHILD}, token)
+        assert codes(no_reason) == ["INVALID_INPUT"]
+    left = await mutate(kezek, LEAVE, {"childIin": OTHER_CHILD, "reason": "moved to Almaty"}, token)
+    assert left["errors"] == []
+
+    assert await enrolled_at(kezek, OTHER_CHILD) is None
+    assert await status(kezek, enrolled["id"]) == "CLOSED"
+    assert await offered_at(kezek, waiting["id"]) == "SHA-1"
+    again = await mutate(kezek, LEAVE, {"childIin": OTHER_CHILD, "reason": "again"}, token)
+    assert codes(again) == ["NOT_FOUND"]
+
+
+# --- sibling groups ------------------------------------------------------------------------------
+
+
+async def _link(kezek: Kezek, parent: str, apps: list[Any]) -> Any:
+    return await mutate(kezek, LINK, {"applicationIds": [a["id"] for a in apps]}, Kezek.citizen(parent))
+
+
+async def test_only_twins_or_larger_families_with_the_same_choices_may_link(kezek: Kezek) -> None:
+    t0, t1, t2 = data.TWINS.children
+    twins = [
+        await queue(kezek, TWINS_PARENT, t0, ["SHA-1", "SHA-2"]),
+        await queue(kezek, TWINS_PARENT, t1, ["SHA-1", "SHA-2"]),
+        await queue(kezek, TWINS_PARENT, t2, ["SHA-2", "SHA-1"]),
+    ]
+    assert codes(await _link(kezek, TWINS_PARENT, twins)) == ["SIBLINGS_NOT_LINKABLE"]
+    assert codes(await _link(kezek, PLAIN_PARENT, twins)) == ["NOT_FOUND"]  # not the stranger's children
+
+    changed = await mutate(
+        kezek,
+        CHANGE,
+        {"applicationId": twins[2]["id"], "kindergartenIds": await kezek.kgs("SHA-1", "SHA-2")},
+        Kezek.citizen(TWINS_PARENT),
+    )
+    assert changed["errors"] == []
+    linked = await _link(kezek, TWINS_PARENT, twins)
+    assert linked["errors"] == []
+    ids = {a["siblingGroupId"] for a in linked["applications"]}
+    assert len(linked["applications"]) == 3 and len(ids) == 1 and None not in ids
+    assert {(await app(kezek, a["id"]))["siblingGroupId"] for a in twins} == ids
+
+    # Two children of a family of two, not twins, may not link.
+    plain = [
+        await queue(kezek, PLAIN_PARENT, PLAIN_2022, ["SHA-1", "SHA-2"]),
+        await queue(kezek, PLAIN_PARENT, PLAIN_2023, ["SHA-1", "SHA-2"]),
+    ]
+    assert codes(await _link(kezek, PLAIN_PARENT, plain)) == ["SIBLINGS_NOT_LINKABLE"]
+    assert (await app(kezek, plain[0]["id"]))["siblingGroupId"] is None
+
+    # A family of four may link two of its children of different ages.
+    large = [
+        await queue(kezek, LARGE_PARENT, data.LARGE.children[0], ["SHA-1"]),
+        await queue(kezek, LARGE_PARENT, data.LARGE.children[1], ["SHA-1"]),
+    ]
+    assert (await _link(kezek, LARGE_PARENT, large))["errors"] == []
+
+
+async def _linked_twins(kezek: Kezek) -> list[Any]:
+    twins = [await queue(kezek, TWINS_PARENT, c, ["SHA-1", "SHA-2"]) for c in data.TWINS.children]
+    assert (await _link(kezek, TWINS_PARENT, twins))["errors"] == []
+    return twins
+
+
+async def test_a_sibling_group_is_offered_seats_only_all_together(kezek: Kezek) -> None:
+    twins = await _linked_twins(kezek)
+    other = await queue(kezek, OTHER_PARENT, OTHER_CHILD, ["SHA-1"])
+
+    # A single seat is never held back for the group: it goes to the next child.
+    await set_capacity(kezek, "SHA-1", 1)
+    assert await offered_at(kezek, other["id"]) == "SHA-1"
+    # Two free seats are not enough for three.
+    g = await set_capacity(kezek, "SHA-1", 3)
+    assert (g["held"], g["freeSeats"]) == (1, 2)
+    assert [await status(kezek, a["id"]) for a in twins] == ["QUEUED"] * 3
+
+    g = await set_capacity(kezek, "SHA-1", 4)
+    assert (g["held"], g["freeSeats"]) == (4, 0)
+    group_id = (await app(kezek, twins[0]["id"]))["siblingGroupId"]
+    offers = [await offer_of(kezek, a["id"]) for a in twins]
+    assert {o["siblingGroupId"] for o in offers} == {group_id}
+    assert {o["kindergarten"]["externalId"] for o in offers} == {"SHA-1"}
+    assert len({o["id"] for o in offers}) == 3
+
+    # Confirming one confirms all, each with its own contract.
+    await confirm(kezek, TWINS_PARENT, offers[1]["id"])
+    after = [await app(kezek, a["id"]) for a in twins]
+    assert [a["status"] for a in after] == ["ENROLLING"] * 3
+    assert [a["offer"]["status"] for a in after] == ["CONFIRMED"] * 3
+    contracts = {a["offer"]["contract"]["id"] for a in after}
+    assert len(contracts) == 3
+
+
+async def test_declining_one_sibling_offer_declines_them_all(kezek: Kezek) -> None:
+    twins = await _linked_twins(kezek)
+    other = await queue(kezek, OTHER_PARENT, OTHER_CHILD, ["SHA-1"])
+    await set_capacity(kezek, "SHA-1", 3)
+    offers = [await offer_of(kezek, a["id"]) for a in twins]
+
+    declined = await mutate(kezek, DECLINE, {"offerId": offers[2]["id"]}, Kezek.citizen(TWINS_PARENT))
+    assert declined["errors"] == []
+    assert [await offer_status(kezek, o["id"]) for o in offers] == ["DECLINED"] * 3
+    after = [await app(kezek, a["id"]) for a in twins]
+    assert [a["status"] for a in after] == ["QUEUED"] * 3
+    assert [choices(a) for a in after] == [[(1, "SHA-2", n)] for n in (1, 2, 3)]
+    assert await offered_at(kezek, other["id"]) == "SHA-1"
+    g = await group(kezek, "SHA-1")
+    assert (g["held"], g["freeSeats"]) == (1, 2)
+
+
+# --- the primary-to-general ratio ----------------------------------------------------------------
+
+
+@pytest.fixture
+async def ratio_kezek(db_url: str, tmp_path: Path) -> AsyncIterator[Kezek]:
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"default": {"primaryRatio": [1, 1]}}))
+    async with offers_app(db_url, policy) as k:
+        yield k
+
+
+async def test_a_primary_ratio_of_one_to_one_alternates_consecutive_seats(ratio_kezek: Kezek) -> None:
+    kezek = ratio_kezek
+    other = await queue(kezek, OTHER_PARENT, OTHER_CHILD, ["SHA-1"])
+    plain = await queue(kezek, PLAIN_PARENT, PLAIN_2023, ["SHA-1"])
+    large = await queue(kezek, LARGE_PARENT, LARGE_2023, ["SHA-1"])
+    disabled = await queue(kezek, DISABLED_PARENT, DISABLED_2023, ["SHA-1"])
+    assert [a["tier"] for a in (other, plain, large, disabled)] == ["GENERAL", "GENERAL", "PRIMARY", "PRIMARY"]
+
+    order: list[str] = []
+    for seats in range(1, 5):
+        await set_capacity(kezek, "SHA-1", seats)
+        got = [a["id"] for a in (other, plain, large, disabled) if await offered_at(kezek, a["id"])]
+        assert len(got) == seats and set(order) < set(got)
+        order += [i for i in got if i not in order]
+        if seats == 1:
+            # Positions ignore the ratio: the PRIMARY child is still ahead of the one offered next.
+            positions = [(await app(kezek, a["id"]))["choices"][0]["position"] for a in (disabled, other, plain)]
+            assert positions == [1, 2, 3]
+    # Without the ratio both PRIMARY children would come first.
+    assert order == [large["id"], other["id"], disabled["id"], plain["id"]]
