@@ -538,7 +538,18 @@ class OffersMixin(SeatsMixin):
                 if offer is None or app is None:
                     continue
                 confirmed = offer.status == OfferStatus.CONFIRMED
-                freed.append(await self._end_offer(uow, SYSTEM, app, offer, OfferStatus.LAPSED, now, "deadline passed"))
+                freed.append(
+                    await self._end_offer(
+                        uow,
+                        SYSTEM,
+                        app,
+                        offer,
+                        OfferStatus.LAPSED,
+                        now,
+                        "deadline passed",
+                        MessageKind.CONTRACT_LAPSED if confirmed else None,
+                    )
+                )
                 if confirmed:
                     kg = (await uow.places.kindergartens([offer.kindergarten_id]))[offer.kindergarten_id]
                     await uow.seats.publish(

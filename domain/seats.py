@@ -257,6 +257,7 @@ class SeatsMixin:
         status: OfferStatus,
         now: dt.datetime,
         reason: str | None,
+        message_kind: MessageKind | None = None,
     ) -> int:
         """Ends a live offer; its choice stands in the queue again. Returns the group whose seat freed."""
         before = offer_snapshot(offer)
@@ -277,6 +278,7 @@ class SeatsMixin:
         if app.in_queue:
             await self._queue_moves(uow, app, set(), {offer.kindergarten_id}, now, "OFFER_ENDED")
         vacancy_kind, offer_kind, message = _END_KIND[status]
+        message = message_kind or message
         await uow.journal.audit(
             actor or _system(),
             AuditRecord("offer", str(offer.id), vacancy_kind, before, offer_snapshot(offer), reason, app.id),
