@@ -91,6 +91,26 @@ async def _import(url: str, places: Any = None, sandbox: Any = None) -> dict[str
     return counts
 
 
+def _schema_ready(settings: Settings, url: str) -> None:
+    """Development migrates on its own; elsewhere an unmigrated database is a clear refusal."""
+    from persistence.db import make_engine, migrate, ready
+
+    if settings.development:
+        migrate(settings.migration_database_url or url)
+        return
+
+    async def check() -> tuple[bool, str]:
+        engine = make_engine(url, pool_size=1)
+        try:
+            return await ready(engine)
+        finally:
+            await engine.dispose()
+
+    ok, reason = asyncio.run(check())
+    if not ok:
+        _fail(f"the database is not ready ({reason}); run `kezek migrate` first")
+
+
 def cmd_migrate(settings: Settings, _: argparse.Namespace) -> None:
     from persistence.db import migrate
 
@@ -100,10 +120,12 @@ def cmd_migrate(settings: Settings, _: argparse.Namespace) -> None:
 
 def cmd_import(settings: Settings, args: argparse.Namespace) -> None:
     try:
+        url = database_url(settings)
+        _schema_ready(settings, url)
         if args.kind == "places":
-            counts = asyncio.run(_import(database_url(settings), places=load_places(Path(args.file))))
+            counts = asyncio.run(_import(url, places=load_places(Path(args.file))))
         else:
-            counts = asyncio.run(_import(database_url(settings), sandbox=load_sandbox(Path(args.file))))
+            counts = asyncio.run(_import(url, sandbox=load_sandbox(Path(args.file))))
     except ConfigFileError as exc:
         _fail(str(exc))
     print(json.dumps(counts))
@@ -114,10 +136,23 @@ def cmd_seed(settings: Settings, args: argparse.Namespace) -> None:
         _fail("only `kezek seed --demo` exists")
     from api.demo import demo_places, demo_sandbox
 
-    counts = asyncio.run(
-        _import(database_url(settings), places=parse_places(demo_places()), sandbox=parse_sandbox(demo_sandbox()))
-    )
+    url = database_url(settings)
+    _schema_ready(settings, url)
+    counts = asyncio.run(_import(url, places=parse_places(demo_places()), sandbox=parse_sandbox(demo_sandbox())))
+    counts["enrolled_before_kezek"] = asyncio.run(_fill(url))
     print(json.dumps(counts))
+
+
+async def _fill(url: str) -> int:
+    from persistence.db import make_engine
+    from persistence.importers import fill_groups
+
+    engine = make_engine(url, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            return await fill_groups(conn)
+    finally:
+        await engine.dispose()
 
 
 def _startup_imports(settings: Settings, url: str) -> None:

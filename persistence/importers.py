@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy import text
@@ -133,3 +134,18 @@ async def import_sandbox(conn: AsyncConnection, sandbox: Any) -> dict[str, int]:
         "benefits": len(benefits),
         "health": len(health),
     }
+
+
+async def fill_groups(conn: AsyncConnection, since: dt.date = dt.date(2025, 9, 1)) -> int:
+    """Demo only: every group full of children enrolled before Kezek, so a seat frees only when someone
+    raises a capacity or a child leaves, as in a real town. Placeholders carry no IIN."""
+    result = await conn.execute(
+        text(
+            """INSERT INTO enrollments (child_iin, group_id, kindergarten_id, since)
+            SELECT 'enrolled-before-kezek-' || g.id || '-' || n, g.id, g.kindergarten_id, :since
+            FROM groups g CROSS JOIN LATERAL generate_series(g.enrolled + g.held + 1, g.capacity) AS n
+            ON CONFLICT DO NOTHING"""
+        ),
+        {"since": since},
+    )
+    return int(result.rowcount or 0)
