@@ -56,7 +56,9 @@ def _wait(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.asynccontextmanager
-async def serve(db_url: str, policy: Path, *, count: int = 1, worker: bool = False) -> AsyncIterator[list[str]]:
+async def serve(
+    db_url: str, policy: Path, *, count: int = 1, worker: bool = False, extra_env: dict[str, str] | None = None
+) -> AsyncIterator[list[str]]:
     """`count` processes of `kezek serve` on one database; yields their base URLs, stops them all."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEZEK_")}
     env.update(
@@ -66,6 +68,7 @@ async def serve(db_url: str, policy: Path, *, count: int = 1, worker: bool = Fal
         KEZEK_WORKER_INTERVAL="0.5",
         KEZEK_LOG_LEVEL="WARNING",
     )
+    env.update(extra_env or {})
     procs: list[subprocess.Popen[bytes]] = []
     bases: list[str] = []
     with tempfile.TemporaryFile() as log:
