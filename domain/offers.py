@@ -306,18 +306,7 @@ class OffersMixin(SeatsMixin):
             await uow.seats.end_enrollment(old.id, now, "upgrade")
             await uow.seats.set_sibling_priority(await self._siblings(uow, app.child_iin), old.kindergarten_id, False)
             freed.append(old.group_id)
-            await uow.seats.publish(
-                [
-                    FeedEvent(
-                        EventStream.VACANCY,
-                        "SEAT_FREED",
-                        kindergarten_id=old.kindergarten_id,
-                        group_id=old.group_id,
-                        free_seats=await self._free(uow, old.group_id),
-                    )
-                ],
-                now,
-            )
+            await self._vacancy(uow, "SEAT_FREED", old.kindergarten_id, old.group_id, now)
         since = max(app.desired_start_date, now.astimezone(ALMATY).date())
         await uow.seats.enroll(
             Enrollment(0, app.child_iin, offer.group_id, offer.kindergarten_id, app.id, since), offer.id
@@ -351,11 +340,6 @@ class OffersMixin(SeatsMixin):
     async def _siblings(self, uow: UnitOfWork, child_iin: str) -> list[str]:
         reps = await uow.persons.representatives(child_iin)
         return [c for c in await uow.persons.children_of_all(reps) if c != child_iin]
-
-    @staticmethod
-    async def _free(uow: UnitOfWork, group_id: int) -> int | None:
-        group = await uow.places.group(group_id)
-        return group.free_seats if group else None
 
     # --- leaving, restoring ---------------------------------------------------------------------
 
@@ -413,18 +397,7 @@ class OffersMixin(SeatsMixin):
                 await self._close(uow, actor, app, ApplicationStatus.CLOSED, now, "left the kindergarten")
             else:
                 freed = []
-            await uow.seats.publish(
-                [
-                    FeedEvent(
-                        EventStream.VACANCY,
-                        "LEFT",
-                        kindergarten_id=kg.id,
-                        group_id=enrollment.group_id,
-                        free_seats=await self._free(uow, enrollment.group_id),
-                    )
-                ],
-                now,
-            )
+            await self._vacancy(uow, "LEFT", kg.id, enrollment.group_id, now)
             await self._allocate(uow, [enrollment.group_id, *freed], now)
             await uow.commit()
         return child_iin
@@ -551,20 +524,7 @@ class OffersMixin(SeatsMixin):
                     )
                 )
                 if confirmed:
-                    kg = (await uow.places.kindergartens([offer.kindergarten_id]))[offer.kindergarten_id]
-                    await uow.seats.publish(
-                        [
-                            FeedEvent(
-                                EventStream.VACANCY,
-                                "CONTRACT_LAPSED",
-                                kindergarten_id=kg.id,
-                                group_id=offer.group_id,
-                                free_seats=await self._free(uow, offer.group_id),
-                                offer_id=offer.id,
-                            )
-                        ],
-                        now,
-                    )
+                    await self._vacancy(uow, "CONTRACT_LAPSED", offer.kindergarten_id, offer.group_id, now, offer.id)
                 if offer.upgrade:
                     # An upgrade offer never costs the enrolment: only that choice goes.
                     await self._drop_choices(uow, app, {offer.kindergarten_id}, now, "LAPSED")

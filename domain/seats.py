@@ -248,6 +248,27 @@ class SeatsMixin:
             )
         await uow.seats.publish(events, now)
 
+    async def _vacancy(
+        self,
+        uow: UnitOfWork,
+        kind: str,
+        kindergarten_id: int,
+        group_id: int,
+        now: dt.datetime,
+        offer_id: int | None = None,
+    ) -> None:
+        """A seat event for the dashboards, with the group's free seats after the change."""
+        group = await uow.places.group(group_id)
+        event = FeedEvent(
+            EventStream.VACANCY,
+            kind,
+            kindergarten_id=kindergarten_id,
+            group_id=group_id,
+            free_seats=group.free_seats if group else None,
+            offer_id=offer_id,
+        )
+        await uow.seats.publish([event], now)
+
     async def _end_offer(
         self,
         uow: UnitOfWork,

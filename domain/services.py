@@ -16,6 +16,7 @@ from domain.model import (
     Application,
     ApplicationStatus,
     AuditRecord,
+    BenefitFinding,
     Choice,
     ClaimStatus,
     ErrorCode,
@@ -35,7 +36,7 @@ from domain.model import (
     Role,
 )
 from domain.offers import OffersMixin
-from domain.policy import ALMATY, PolicyBook
+from domain.policy import ALMATY, Policy, PolicyBook
 from domain.ports import BenefitsRegistry, Clock, ESignature, HealthRegistry, HolidayCalendar, PopulationRegistry
 from domain.repositories import QueueEvent, UnitOfWork
 
@@ -188,18 +189,7 @@ class QueueService(OffersMixin):
             app_id, number = await uow.applications.next_id_and_number(today.year)
             policy = self._policies.for_region(district.region_code if district else None)
             claims = [
-                PriorityClaim(
-                    id=0,
-                    application_id=app_id,
-                    category=f.category,
-                    status=ClaimStatus.PENDING_MANUAL if f.needs_manual_check else ClaimStatus.VERIFIED,
-                    subject_iin=f.subject_iin,
-                    evidence_id=f.evidence_id,
-                    source=BENEFITS_SOURCE,
-                    manual_deadline=(
-                        policy.manual_verification_window.end(now, self._calendar) if f.needs_manual_check else None
-                    ),
-                )
+                self._claim(app_id, f, policy, now)
                 for f in {(f.category, f.subject_iin, f.evidence_id): f for f in findings}.values()
             ]
             sibling_kgs = await uow.applications.sibling_kindergartens(sorted(sibling_iins))
@@ -584,18 +574,7 @@ class QueueService(OffersMixin):
                 ),
                 now,
             )
-            await uow.seats.publish(
-                [
-                    FeedEvent(
-                        EventStream.VACANCY,
-                        "CAPACITY_CHANGED",
-                        kindergarten_id=kg.id,
-                        group_id=gid,
-                        free_seats=capacity - group.occupied,
-                    )
-                ],
-                now,
-            )
+            await self._vacancy(uow, "CAPACITY_CHANGED", kg.id, gid, now)
             await self._allocate(uow, [gid], now)
             await uow.commit()
         return gid
@@ -668,18 +647,7 @@ class QueueService(OffersMixin):
                     if (f.category, f.subject_iin, f.evidence_id) in known:
                         continue
                     known.add((f.category, f.subject_iin, f.evidence_id))
-                    claim = PriorityClaim(
-                        id=0,
-                        application_id=app_id,
-                        category=f.category,
-                        status=ClaimStatus.PENDING_MANUAL if f.needs_manual_check else ClaimStatus.VERIFIED,
-                        subject_iin=f.subject_iin,
-                        evidence_id=f.evidence_id,
-                        source=BENEFITS_SOURCE,
-                        manual_deadline=(
-                            policy.manual_verification_window.end(now, self._calendar) if f.needs_manual_check else None
-                        ),
-                    )
+                    claim = self._claim(app_id, f, policy, now)
                     claim.id = await uow.claims.add(claim)
                     await uow.journal.audit(
                         SYSTEM,
@@ -692,6 +660,20 @@ class QueueService(OffersMixin):
                 await uow.applications.schedule_benefit_check(app_id, self._next_benefit_check(now, 0), 0)
             await uow.commit()
         return len(ids)
+
+    def _claim(self, app_id: int, finding: BenefitFinding, policy: Policy, now: dt.datetime) -> PriorityClaim:
+        """A registry finding as a claim: closed registries need an operator within the manual window."""
+        manual = finding.needs_manual_check
+        return PriorityClaim(
+            id=0,
+            application_id=app_id,
+            category=finding.category,
+            status=ClaimStatus.PENDING_MANUAL if manual else ClaimStatus.VERIFIED,
+            subject_iin=finding.subject_iin,
+            evidence_id=finding.evidence_id,
+            source=BENEFITS_SOURCE,
+            manual_deadline=policy.manual_verification_window.end(now, self._calendar) if manual else None,
+        )
 
     @staticmethod
     def _next_benefit_check(now: dt.datetime, failures: int) -> dt.datetime:

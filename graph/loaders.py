@@ -7,8 +7,18 @@ from typing import Generic, TypeVar
 
 from strawberry.dataloader import DataLoader
 
-from domain.model import Application, Contract, District, Group, Kindergarten, Offer, Person, PriorityClaim
-from persistence.readers import AuditEvent, Enrollment, PositionChange, Reader
+from domain.model import (
+    Application,
+    Contract,
+    District,
+    Enrollment,
+    Group,
+    Kindergarten,
+    Offer,
+    Person,
+    PriorityClaim,
+)
+from persistence.readers import AuditEvent, PositionChange, Reader
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")

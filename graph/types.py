@@ -14,7 +14,6 @@ from domain import iin as iin_rules
 from domain import model
 from graph.access import can_see_application, can_see_child
 from graph.context import Context
-from persistence import readers
 
 # The domain's enums, registered with Strawberry once; annotations use the domain classes themselves.
 Role = model.Role
@@ -482,7 +481,7 @@ class ApplicationNode:
 
 @strawberry.type(name="Enrollment")
 class EnrollmentNode:
-    m: strawberry.Private[readers.Enrollment]
+    m: strawberry.Private[model.Enrollment]
 
     @strawberry.field
     async def kindergarten(self, info: I) -> KindergartenNode | None:

@@ -22,6 +22,7 @@ from domain.model import (
     Application,
     Contract,
     District,
+    Enrollment,
     Group,
     GroupType,
     Kindergarten,
@@ -41,19 +42,9 @@ from persistence.repositories import (
     kindergarten_from,
     person_from,
 )
-from persistence.seats import contract_from, offer_from
+from persistence.seats import contract_from, enrollment_from, offer_from
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Enrollment:
-    id: int
-    child_iin: str
-    kindergarten_id: int
-    group_id: int
-    application_id: int | None
-    since: dt.date
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,12 +152,7 @@ class Reader:
         rows = await self._rows(
             "SELECT * FROM enrollments WHERE child_iin = ANY(:c) AND ended_at IS NULL", c=list(child_iins)
         )
-        return {
-            r["child_iin"]: Enrollment(
-                r["id"], r["child_iin"], r["kindergarten_id"], r["group_id"], r["application_id"], r["since"]
-            )
-            for r in rows
-        }
+        return {r["child_iin"]: enrollment_from(r) for r in rows}
 
     # --- applications ---------------------------------------------------------------------------
 

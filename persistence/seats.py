@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.allocation import Candidate
 from domain.model import (
@@ -24,6 +22,7 @@ from domain.model import (
     PriorityTier,
     QueueOrder,
 )
+from persistence.repositories import _Repo, group_from
 
 # One advisory lock for every transaction that may allocate seats or write feed events: allocation
 # stays serial (no seat offered twice, no deadlock between chains) and feed ids follow commit order.
@@ -74,16 +73,7 @@ def enrollment_from(r: RowMapping) -> Enrollment:
     return Enrollment(r["id"], r["child_iin"], r["group_id"], r["kindergarten_id"], r["application_id"], r["since"])
 
 
-class SqlSeatRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
-        self.conn = conn
-
-    async def _rows(self, sql: str, **params: Any) -> Sequence[RowMapping]:
-        return (await self.conn.execute(text(sql), params)).mappings().all()
-
-    async def _one(self, sql: str, **params: Any) -> RowMapping | None:
-        return (await self.conn.execute(text(sql), params)).mappings().first()
-
+class SqlSeatRepository(_Repo):
     async def lock_allocation(self) -> None:
         await self.conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ALLOCATION_LOCK})
 
@@ -156,8 +146,6 @@ class SqlSeatRepository:
     async def fitting_groups(
         self, kindergarten_id: int, birth_year: int, language: Language, group_type: str
     ) -> list[Group]:
-        from persistence.repositories import group_from
-
         rows = await self._rows(
             """SELECT * FROM groups WHERE kindergarten_id = :kg AND :y BETWEEN birth_year_from AND birth_year_to
               AND language = :l AND group_type = :t ORDER BY id""",
