@@ -74,4 +74,6 @@ async def listen(url: str, on_notify: Callable[[], None]) -> Any:
     """A dedicated connection that calls on_notify for every NOTIFY on the feed channel."""
     conn = await raw_connect(url)
     await conn.add_listener(CHANNEL, lambda *_: on_notify())
+    # A lost connection wakes the broker too, so it reconnects at once instead of at its next poll.
+    conn.add_termination_listener(lambda *_: on_notify())
     return conn
