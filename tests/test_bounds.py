@@ -196,3 +196,28 @@ def test_production_schema_has_limits_and_no_introspection_rule_in_development()
     production = build_schema(production=True)
     development = build_schema(production=False)
     assert production.as_str() == development.as_str()
+
+
+async def test_token_limit(kezek: Kezek) -> None:
+    from graph.schema import MAX_TOKENS
+
+    huge = "{ " + " ".join("regions { code }" for _ in range(MAX_TOKENS // 4)) + " }"
+    body = await kezek.post(huge)
+    assert "errors" in body and "token" in body["errors"][0]["message"].lower()
+
+
+async def test_idempotency_keys_expire_after_a_day(kezek: Kezek) -> None:
+    family = data.OTHER
+    token = kezek.citizen(family.parents[0])
+    ids = await kezek.kgs("SHA-1")
+    first = {"input": {"childIin": family.children[0], "kindergartenIds": ids, "language": "RU", "idempotencyKey": "k"}}
+    done = await kezek.gql(SUBMIT, first, token)
+    assert done["submitApplication"]["errors"] == []
+    # Within the day, another input under the same key is refused …
+    other = {"input": {**first["input"], "language": "KK"}}
+    reused = await kezek.gql(SUBMIT, other, token)
+    assert [e["code"] for e in reused["submitApplication"]["errors"]] == ["IDEMPOTENCY_KEY_REUSED"]
+    # … after it, the key is free again and the call runs (and meets the active application).
+    await kezek.sql("UPDATE idempotency_keys SET created_at = now() - interval '25 hours'")
+    again = await kezek.gql(SUBMIT, other, token)
+    assert [e["code"] for e in again["submitApplication"]["errors"]] == ["DUPLICATE_APPLICATION"]
