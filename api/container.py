@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,42 +79,26 @@ def build_container(settings: Settings, database_url: str, clock: Clock | None =
     )
     store = SandboxStore(engine)
     closers: list[Any] = []
-    population: PopulationRegistry
-    benefits: BenefitsRegistry
-    sms: SmsGateway
-    timeout, retries = settings.registry_timeout, settings.registry_retries
-    if settings.population_registry_url:
-        http_population = HttpPopulationRegistry(settings.population_registry_url, timeout=timeout, retries=retries)
-        closers.append(http_population.aclose)
-        population = http_population
-    else:
-        population = SandboxPopulationRegistry(store)
-    if settings.benefits_registry_url:
-        http_benefits = HttpBenefitsRegistry(settings.benefits_registry_url, timeout=timeout, retries=retries)
-        closers.append(http_benefits.aclose)
-        benefits = http_benefits
-    else:
-        benefits = SandboxBenefitsRegistry(store)
-    if settings.sms_gateway_url:
-        http_sms = HttpSmsGateway(settings.sms_gateway_url, timeout=timeout, retries=retries)
-        closers.append(http_sms.aclose)
-        sms = http_sms
-    else:
-        sms = SandboxSmsGateway(store)
-    health: HealthRegistry
-    esign: ESignature
-    if settings.health_registry_url:
-        http_health = HttpHealthRegistry(settings.health_registry_url, timeout=timeout, retries=retries)
-        closers.append(http_health.aclose)
-        health = http_health
-    else:
-        health = SandboxHealthRegistry(store)
-    if settings.esign_url:
-        http_esign = HttpESignature(settings.esign_url, timeout=timeout, retries=retries)
-        closers.append(http_esign.aclose)
-        esign = http_esign
-    else:
-        esign = SandboxESignature()
+
+    def outside(url: str | None, http: Callable[..., Any], sandbox: Callable[[], Any]) -> Any:
+        """The HTTP adapter when the system's URL is configured, else the sandbox adapter."""
+        if not url:
+            return sandbox()
+        adapter = http(url, timeout=settings.registry_timeout, retries=settings.registry_retries)
+        closers.append(adapter.aclose)
+        return adapter
+
+    population: PopulationRegistry = outside(
+        settings.population_registry_url, HttpPopulationRegistry, lambda: SandboxPopulationRegistry(store)
+    )
+    benefits: BenefitsRegistry = outside(
+        settings.benefits_registry_url, HttpBenefitsRegistry, lambda: SandboxBenefitsRegistry(store)
+    )
+    sms: SmsGateway = outside(settings.sms_gateway_url, HttpSmsGateway, lambda: SandboxSmsGateway(store))
+    health: HealthRegistry = outside(
+        settings.health_registry_url, HttpHealthRegistry, lambda: SandboxHealthRegistry(store)
+    )
+    esign: ESignature = outside(settings.esign_url, HttpESignature, SandboxESignature)
     policies = load_policy(settings.policy_file)
     queue = QueueService(
         lambda: SqlUnitOfWork(engine), clock, population, benefits, KazakhstanCalendar(), policies, health, esign

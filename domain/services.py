@@ -353,22 +353,16 @@ class QueueService(OffersMixin):
             if live is not None:
                 # The offer is cancelled and its seat goes to the next child at once.
                 freed.append(await self._end_offer(uow, actor, app, live, OfferStatus.CANCELLED, now, reason))
-            before = _snapshot(app)
-            leaving = {c.kindergarten_id for c in app.choices if not c.held_here} if app.in_queue else set()
-            if app.status == ApplicationStatus.ENROLLED:
-                # Stop waiting for a better kindergarten: the enrolment stays.
-                app.choices = [c for c in app.choices if c.held_here]
-            else:
-                app.status = ApplicationStatus.WITHDRAWN
-            app.active = False
-            await uow.applications.save(app)
-            await self._queue_moves(uow, app, leaving, set(), now, "WITHDRAWN")
-            await uow.journal.audit(
+            await self._stop_waiting(
+                uow,
                 actor,
-                AuditRecord("application", str(app.id), "WITHDRAWN", before, _snapshot(app), reason, app.id),
+                app,
+                ApplicationStatus.WITHDRAWN,
+                "WITHDRAWN",
+                reason,
+                MessageKind.APPLICATION_WITHDRAWN,
                 now,
             )
-            await self._notify(uow, app, MessageKind.APPLICATION_WITHDRAWN, now)
             await uow.seats.publish([FeedEvent(EventStream.APPLICATION, "STATUS_CHANGED", application_id=app.id)], now)
             await self._allocate(uow, freed, now)
             await uow.commit()
@@ -604,21 +598,16 @@ class QueueService(OffersMixin):
                 app = await uow.applications.get(app_id, for_update=True)
                 if app is None:
                     continue
-                before = _snapshot(app)
-                leaving = {c.kindergarten_id for c in app.choices if not c.held_here} if app.in_queue else set()
-                if app.status == ApplicationStatus.ENROLLED:
-                    app.choices = [c for c in app.choices if c.held_here]
-                else:
-                    app.status = ApplicationStatus.AGED_OUT
-                app.active = False
-                await uow.applications.save(app)
-                await self._queue_moves(uow, app, leaving, set(), now, "LEFT_QUEUE")
-                await uow.journal.audit(
+                await self._stop_waiting(
+                    uow,
                     SYSTEM,
-                    AuditRecord("application", str(app.id), "AGED_OUT", before, _snapshot(app), None, app.id),
+                    app,
+                    ApplicationStatus.AGED_OUT,
+                    "LEFT_QUEUE",
+                    None,
+                    MessageKind.APPLICATION_AGED_OUT,
                     now,
                 )
-                await self._notify(uow, app, MessageKind.APPLICATION_AGED_OUT, now)
             await uow.commit()
         return len(ids)
 
@@ -684,6 +673,32 @@ class QueueService(OffersMixin):
         return dt.datetime.combine(day, dt.time(1, 0), ALMATY).astimezone(dt.UTC)
 
     # --- shared steps ---------------------------------------------------------------------------
+
+    async def _stop_waiting(
+        self,
+        uow: UnitOfWork,
+        actor: Actor,
+        app: Application,
+        status: ApplicationStatus,
+        queue_reason: str,
+        reason: str | None,
+        message: MessageKind,
+        now: dt.datetime,
+    ) -> None:
+        """Waiting ends for good; an ENROLLED application keeps its enrolment and stops waiting for better."""
+        before = _snapshot(app)
+        leaving = {c.kindergarten_id for c in app.choices if not c.held_here} if app.in_queue else set()
+        if app.status == ApplicationStatus.ENROLLED:
+            app.choices = [c for c in app.choices if c.held_here]
+        else:
+            app.status = status
+        app.active = False
+        await uow.applications.save(app)
+        await self._queue_moves(uow, app, leaving, set(), now, queue_reason)
+        await uow.journal.audit(
+            actor, AuditRecord("application", str(app.id), status.value, before, _snapshot(app), reason, app.id), now
+        )
+        await self._notify(uow, app, message, now)
 
     async def _queue_moves(
         self,
