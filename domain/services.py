@@ -118,9 +118,10 @@ class QueueService(OffersMixin):
         assert actor.subject is not None
         now = self._clock.now()
         async with self._uow() as uow:
-            refreshed = await uow.persons.refreshed_at(actor.subject)
-        if refreshed is None or now - refreshed > max_age:
-            await self.refresh_family(actor.subject)
+            refreshed, children = await uow.persons.family(actor.subject)
+        if refreshed is not None and now - refreshed <= max_age:
+            return children
+        await self.refresh_family(actor.subject)
         async with self._uow() as uow:
             return await uow.persons.children(actor.subject)
 

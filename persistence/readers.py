@@ -113,7 +113,8 @@ def decode_cursor(cursor: str | None) -> Any:
 
 class Reader:
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+        # Single-statement reads need no transaction: autocommit saves a BEGIN and a ROLLBACK per read.
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     async def _rows(self, sql: str, **params: Any) -> Sequence[RowMapping]:
         async with self._engine.connect() as conn:

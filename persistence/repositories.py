@@ -235,6 +235,15 @@ class SqlPersonRepository(_Repo):
         row = await self._one("SELECT * FROM persons WHERE iin = :i", i=iin)
         return person_from(row) if row else None
 
+    async def family(self, iin: str) -> tuple[dt.datetime | None, list[str]]:
+        row = await self._one(
+            """SELECT p.children_refreshed_at AS at, ARRAY(SELECT r.child_iin FROM representations r
+                WHERE r.representative_iin = p.iin ORDER BY 1) AS children
+            FROM persons p WHERE p.iin = :i""",
+            i=iin,
+        )
+        return (row["at"], list(row["children"])) if row else (None, [])
+
     async def refreshed_at(self, iin: str) -> dt.datetime | None:
         row = await self._one("SELECT children_refreshed_at FROM persons WHERE iin = :i", i=iin)
         return row["children_refreshed_at"] if row else None
