@@ -11,15 +11,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import strawberry
-from graphql import GraphQLError
+from graphql import ASTValidationRule, GraphQLError, ValidationRule
+from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
-    DisableIntrospection,
     MaskErrors,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
-    QueryDepthLimiter,
+    ParserCache,
+    ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as create_alias_validator
+from strawberry.extensions.query_depth_limiter import create_validator as create_depth_validator
 from strawberry.schema.config import StrawberryConfig
 
 from domain import access
@@ -64,6 +66,11 @@ MAX_PAGE = 100
 MAX_DEPTH = 12
 MAX_ALIASES = 30
 MAX_TOKENS = 3000
+_LIMIT_RULES: tuple[type[ValidationRule], ...] = (
+    create_depth_validator(MAX_DEPTH, None),
+    create_alias_validator(MAX_ALIASES),
+    CostLimitRule,
+)
 
 
 def _page_size(first: int | None) -> int:
@@ -866,14 +873,19 @@ class Mutation:
 
 
 def build_schema(*, production: bool) -> strawberry.Schema:
+    rules: list[type[ASTValidationRule]] = [*_LIMIT_RULES]
+    if production:
+        rules.append(NoSchemaIntrospectionCustomRule)
     extensions: list[Any] = [
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: ParserCache(maxsize=512),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        lambda: AddValidationRules([CostLimitRule]),
+        lambda: AddValidationRules(rules),
+        # Last, so that it validates with every rule above; the rule classes are built once, so the cache
+        # key (schema, document, rules) repeats and bank apps' few documents are validated once each.
+        lambda: ValidationCache(maxsize=512),
     ]
     if production:
-        extensions += [DisableIntrospection, lambda: MaskErrors(should_mask_error=should_mask)]
+        extensions.append(lambda: MaskErrors(should_mask_error=should_mask))
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
