@@ -13,6 +13,7 @@ from api.config_files import Channel, ChannelKey
 from domain.model import Actor, Role
 
 AUDIENCE = "kezek"
+VERIFIED_CACHE_SIZE = 50_000
 _ALGORITHMS = ["HS256", "RS256", "ES256"]
 
 
@@ -37,6 +38,7 @@ class Authenticator:
         self._channels = {c.id: c for c in channels if allow_development or not c.development}
         # Looks up a kindergarten's region by externalId, to hold staff tokens to their channel's regions.
         self._kindergarten_region = kindergarten_region
+        self._verified: dict[str, Identity] = {}
 
     def channel(self, channel_id: str) -> Channel | None:
         return self._channels.get(channel_id)
@@ -58,6 +60,17 @@ class Authenticator:
         scheme, _, token = header_value.strip().partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise Unauthenticated("expected a Bearer token")
+        # Apps send the same token with every request until it expires: a verified one is remembered.
+        cached = self._verified.get(token)
+        if cached is not None and cached.expires_at > dt.datetime.now(dt.UTC):
+            return cached
+        identity = await self._verify(token)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.clear()  # crude bound; cheap to refill
+        self._verified[token] = identity
+        return identity
+
+    async def _verify(self, token: str) -> Identity:
         try:
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})
