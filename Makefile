@@ -33,3 +33,10 @@ schema: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .kezek .pytest_cache .mypy_cache
+
+# QUALITY §3 benchmarks (bench/): a reduced data set in minutes, and the national one.
+bench: $(STAMP)
+	$(BIN)/python -m bench.run --scale reduced
+
+bench-full: $(STAMP)
+	$(BIN)/python -m bench.run --scale full
