@@ -1033,6 +1033,21 @@ async def fanout(run: Run, port: int, group: Queue, subscribers: int, events: in
 # --- the run ------------------------------------------------------------------------------------------
 
 
+def revision() -> str:
+    """The commit measured, and any uncommitted changes outside bench/."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.splitlines()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (not a git checkout)"
+    changed = sorted({line[3:] for line in status if not line[3:].startswith("bench/")})
+    return head + (f" with uncommitted changes to {', '.join(changed)}" if changed else "")
+
+
 def machine(server_version: str, settings: dict[str, str]) -> dict[str, str]:
     model = ""
     with contextlib.suppress(OSError):
@@ -1046,6 +1061,7 @@ def machine(server_version: str, settings: dict[str, str]) -> dict[str, str]:
             if line.startswith("MemTotal"):
                 memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
     return {
+        "commit": revision(),
         "nproc": str(os.cpu_count()),
         "memory": memory,
         "cpu": model,
