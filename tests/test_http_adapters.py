@@ -6,14 +6,12 @@ import asyncio
 import datetime as dt
 import logging
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -31,6 +29,7 @@ from integrations.http import (
     HttpSmsGateway,
     SmsSendFailed,
 )
+from tests.local_server import serve_in_thread
 
 CHILD = iins.make(dt.date(2022, 5, 17), male=True, serial=1)
 MOTHER = iins.make(dt.date(1994, 2, 3), male=False, serial=2)
@@ -174,26 +173,8 @@ class Server:
 @pytest.fixture(scope="session")
 def server_session() -> Iterator[Server]:
     stub = Stub()
-    # Bind first and hand the socket to uvicorn: the port is known and free before the thread starts.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(_app(stub), log_level="warning", lifespan="off", timeout_graceful_shutdown=2)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("test HTTP server did not start")
-        time.sleep(0.01)
-    try:
-        yield Server(f"http://127.0.0.1:{port}", stub)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serve_in_thread(_app(stub)) as url:
+        yield Server(url, stub)
 
 
 @pytest.fixture

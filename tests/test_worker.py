@@ -10,10 +10,8 @@ import datetime as dt
 import json
 import os
 import signal
-import socket
 import sys
 import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +20,6 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -33,6 +30,7 @@ from persistence.db import make_engine
 from persistence.outbox import dispatch_outbox
 from tests import data
 from tests.conftest import QUEUE_ONLY_POLICY, Kezek, open_kezek
+from tests.local_server import serve_in_thread
 
 ALMATY = ZoneInfo("Asia/Almaty")
 
@@ -156,25 +154,8 @@ def _gateway_app(gw: Gateway) -> Starlette:
 @pytest.fixture
 def sms_gateway() -> Iterator[tuple[str, Gateway]]:
     gw = Gateway()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(_gateway_app(gw), log_level="warning", lifespan="off", timeout_graceful_shutdown=2)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("test SMS gateway did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}/sms", gw
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serve_in_thread(_gateway_app(gw)) as url:
+        yield f"{url}/sms", gw
 
 
 @pytest.fixture
