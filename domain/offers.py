@@ -47,7 +47,7 @@ class OffersMixin(SeatsMixin):
         raise NotImplementedError
 
     async def _owned_offer(self, uow: UnitOfWork, actor: Actor, offer_id: str) -> tuple[Offer, Application]:
-        oid = rules.parse_ids([offer_id], "offerId")[0] if offer_id.strip().isdigit() else 0
+        oid = rules.object_id(offer_id)
         offer = await uow.seats.offer(oid, for_update=True) if oid else None
         app = await uow.applications.get(offer.application_id, for_update=True) if offer else None
         if offer is None or app is None or not access.is_owner(actor, await uow.persons.representatives(app.child_iin)):
@@ -270,9 +270,9 @@ class OffersMixin(SeatsMixin):
         access.forbid_unless(actor, Role.CITIZEN)
         assert actor.subject is not None
         now = self._clock.now()
-        cid = int(contract_id) if contract_id.strip().isdigit() else 0
+        cid = rules.object_id(contract_id)
         async with self._uow() as uow:
-            contract = await uow.seats.contract(cid) if 0 < cid < 2**63 else None
+            contract = await uow.seats.contract(cid) if cid else None
             if contract is None:
                 raise access.not_found("contract", "contractId")
             try:
@@ -407,8 +407,8 @@ class OffersMixin(SeatsMixin):
         now = self._clock.now()
         async with self._uow() as uow:
             await uow.seats.lock_allocation()
-            app_id = int(application_id) if application_id.strip().isdigit() else 0
-            app = await uow.applications.get(app_id, for_update=True) if 0 < app_id < 2**63 else None
+            app_id = rules.object_id(application_id)
+            app = await uow.applications.get(app_id, for_update=True) if app_id else None
             if app is None or not access.is_owner(actor, await uow.persons.representatives(app.child_iin)):
                 raise access.not_found("application", "applicationId")
             if app.status != ApplicationStatus.INACTIVE:
@@ -440,7 +440,7 @@ class OffersMixin(SeatsMixin):
 
     async def link_siblings(self, actor: Actor, application_ids: Sequence[str]) -> list[Application]:
         access.forbid_unless(actor, Role.CITIZEN)
-        ids = sorted({int(i) for i in application_ids if i.strip().isdigit() and 0 < int(i) < 2**63})
+        ids = sorted({n for n in map(rules.object_id, application_ids) if n is not None})
         if len(ids) < 2 or len(ids) != len(application_ids):
             raise DomainError(ErrorCode.INVALID_INPUT, "link two or more distinct applications", "applicationIds")
         assert actor.subject is not None

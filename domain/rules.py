@@ -30,14 +30,20 @@ def check_iin(value: str, field: str = "childIin") -> str:
     return value
 
 
+def object_id(value: str) -> int | None:
+    """The id an API `ID` names: a positive bigint; anything else names nothing (None)."""
+    try:
+        n = int(value.strip())
+    except ValueError:
+        return None
+    return n if 0 < n < 2**63 else None
+
+
 def parse_ids(raw: Sequence[str], field: str) -> list[int]:
     ids: list[int] = []
     for value in raw:
-        try:
-            n = int(value)
-        except ValueError:
-            n = 0
-        if not 0 < n < 2**63:  # ids are positive bigints; anything else names nothing
+        n = object_id(value)
+        if n is None:
             raise DomainError(ErrorCode.NOT_FOUND, f"no kindergarten with id {value!r}", field)
         ids.append(n)
     return ids

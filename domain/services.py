@@ -261,11 +261,8 @@ class QueueService(OffersMixin):
     # --- changes --------------------------------------------------------------------------------
 
     async def _load_owned(self, uow: UnitOfWork, actor: Actor, application_id: str) -> Application:
-        try:
-            app_id = int(application_id)
-        except ValueError:
-            raise access.not_found("application", "applicationId") from None
-        app = await uow.applications.get(app_id, for_update=True) if 0 < app_id < 2**63 else None
+        app_id = rules.object_id(application_id)
+        app = await uow.applications.get(app_id, for_update=True) if app_id else None
         if app is None:
             raise access.not_found("application", "applicationId")
         reps = await uow.persons.representatives(app.child_iin)
@@ -372,11 +369,8 @@ class QueueService(OffersMixin):
     # --- priority claims ------------------------------------------------------------------------
 
     async def _load_claim(self, uow: UnitOfWork, actor: Actor, claim_id: str) -> tuple[PriorityClaim, Application]:
-        try:
-            cid = int(claim_id)
-        except ValueError:
-            raise access.not_found("claim", "claimId") from None
-        claim = await uow.claims.get(cid, for_update=True) if 0 < cid < 2**63 else None
+        cid = rules.object_id(claim_id)
+        claim = await uow.claims.get(cid, for_update=True) if cid else None
         if claim is None:
             raise access.not_found("claim", "claimId")
         app = await uow.applications.get(claim.application_id, for_update=True)

@@ -24,7 +24,7 @@ from strawberry.extensions.max_aliases import create_validator as create_alias_v
 from strawberry.extensions.query_depth_limiter import create_validator as create_depth_validator
 from strawberry.schema.config import StrawberryConfig
 
-from domain import access
+from domain import access, rules
 from domain.errors import DomainError, RegistryUnavailable
 from domain.model import Actor, ErrorCode, Role
 from domain.services import NewGroup, NewKindergarten, SubmitApplication
@@ -102,11 +102,7 @@ def _check_year(year: int) -> None:
 
 
 def _int_id(value: str) -> int | None:
-    try:
-        n = int(value)
-    except ValueError:
-        return None
-    return n if 0 < n < 2**63 else None
+    return rules.object_id(value)
 
 
 @strawberry.input
