@@ -73,12 +73,12 @@ def build_container(settings: Settings, database_url: str, clock: Clock | None =
     clock = clock or SystemClock()
     channels_file = settings.resolved_channels_file()
     channels = load_channels(channels_file) if channels_file else []
-    reader = Reader(engine)
+    reader = Reader(database_url, pool_size=settings.db_pool_size)
     authenticator = Authenticator(
         channels, allow_development=settings.development, kindergarten_region=reader.kindergarten_region
     )
     store = SandboxStore(engine)
-    closers: list[Any] = []
+    closers: list[Any] = [reader.aclose]
 
     def outside(url: str | None, http: Callable[..., Any], sandbox: Callable[[], Any]) -> Any:
         """The HTTP adapter when the system's URL is configured, else the sandbox adapter."""
@@ -101,7 +101,15 @@ def build_container(settings: Settings, database_url: str, clock: Clock | None =
     esign: ESignature = outside(settings.esign_url, HttpESignature, SandboxESignature)
     policies = load_policy(settings.policy_file)
     queue = QueueService(
-        lambda: SqlUnitOfWork(engine), clock, population, benefits, KazakhstanCalendar(), policies, health, esign
+        lambda: SqlUnitOfWork(engine),
+        clock,
+        population,
+        benefits,
+        KazakhstanCalendar(),
+        policies,
+        health,
+        esign,
+        reader,
     )
     feed = FeedStore(engine)
     broker = Broker(feed, database_url)

@@ -510,11 +510,14 @@ def counting(container: Any) -> Iterator[list[str]]:
         statements.append(statement)
 
     engine = container.engine.sync_engine
+    readers = container.services.reader.listeners
     event.listen(engine, "before_cursor_execute", record)
+    readers.append(statements.append)
     try:
         yield statements
     finally:
         event.remove(engine, "before_cursor_execute", record)
+        readers.remove(statements.append)
 
 
 async def status_query(client: httpx.AsyncClient, token: str) -> dict[str, Any]:

@@ -38,7 +38,7 @@ from domain.model import (
 from domain.offers import OffersMixin
 from domain.policy import ALMATY, Policy, PolicyBook
 from domain.ports import BenefitsRegistry, Clock, ESignature, HealthRegistry, HolidayCalendar, PopulationRegistry
-from domain.repositories import QueueEvent, UnitOfWork
+from domain.repositories import FamilyReads, QueueEvent, UnitOfWork
 
 BENEFITS_SOURCE = "benefits-registry"
 
@@ -100,8 +100,10 @@ class QueueService(OffersMixin):
         policies: PolicyBook,
         health: HealthRegistry,
         esign: ESignature,
+        family: FamilyReads,
     ) -> None:
         self._uow = uow
+        self._family = family
         self._clock = clock
         self._population = population
         self._benefits = benefits
@@ -117,8 +119,7 @@ class QueueService(OffersMixin):
         access.forbid_unless(actor, Role.CITIZEN)
         assert actor.subject is not None
         now = self._clock.now()
-        async with self._uow() as uow:
-            refreshed, children = await uow.persons.family(actor.subject)
+        refreshed, children = await self._family.family(actor.subject)
         if refreshed is not None and now - refreshed <= max_age:
             return children
         await self.refresh_family(actor.subject)

@@ -6,17 +6,19 @@ request depends on the shape of the query, never on how many children or choices
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
+import asyncpg
 from sqlalchemy import text
-from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 
 from domain.model import (
     Application,
@@ -33,9 +35,11 @@ from domain.model import (
     PriorityTier,
     Region,
 )
+from persistence.db import asyncpg_params
 from persistence.repositories import (
     KINDERGARTEN_COLUMNS,
     POSITIONS_SQL,
+    Row,
     application_from,
     claim_from,
     group_from,
@@ -111,14 +115,75 @@ def decode_cursor(cursor: str | None) -> Any:
         raise ValueError("malformed cursor") from None
 
 
-class Reader:
-    def __init__(self, engine: AsyncEngine) -> None:
-        # Single-statement reads need no transaction: autocommit saves a BEGIN and a ROLLBACK per read.
-        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+_DIALECT = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
 
-    async def _rows(self, sql: str, **params: Any) -> Sequence[RowMapping]:
-        async with self._engine.connect() as conn:
-            return (await conn.execute(text(sql), params)).mappings().all()
+
+@lru_cache(maxsize=512)
+def _positional(sql: str) -> tuple[str, tuple[str, ...]]:
+    """`:name` parameters as asyncpg's `$n`, compiled once per statement text by SQLAlchemy's own dialect."""
+    compiled = text(sql).compile(dialect=_DIALECT)
+    return str(compiled), tuple(compiled.positiontup or ())
+
+
+async def _keep(_: asyncpg.Connection) -> None:
+    """Read connections change no session state (single autocommit SELECTs), so the pool's default reset
+    query, a round trip on every release, is skipped."""
+
+
+class Reader:
+    """The read path: single SELECTs straight on asyncpg, from a pool of its own.
+
+    The status query is what bank apps poll, so these reads skip SQLAlchemy's execution layer, which cost
+    more CPU than the rest of a request (bench/results); writes and their transactions stay on the engine.
+    """
+
+    def __init__(self, database_url: str, pool_size: int = 10) -> None:
+        self._url = database_url
+        self._size = pool_size
+        self._pool: asyncpg.Pool | None = None
+        self._opening: asyncio.Lock | None = None
+        # Called with each statement before it runs: how tests and bench count statements per request.
+        self.listeners: list[Callable[[str], None]] = []
+
+    async def _open(self) -> asyncpg.Pool:
+        if self._opening is None:
+            self._opening = asyncio.Lock()
+        async with self._opening:
+            if self._pool is None:
+                dsn, host = asyncpg_params(self._url)
+                self._pool = await asyncpg.create_pool(
+                    dsn,
+                    host=host,
+                    min_size=1,
+                    max_size=self._size,
+                    reset=_keep,
+                    server_settings={"application_name": "kezek-read", "timezone": "UTC"},
+                )
+            return self._pool
+
+    async def aclose(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+    async def _rows(self, sql: str, **params: Any) -> Sequence[Row]:
+        statement, names = _positional(sql)
+        for listener in self.listeners:
+            listener(statement)
+        pool = self._pool or await self._open()
+        async with pool.acquire() as conn:
+            rows: list[Row] = await conn.fetch(statement, *(params[n] for n in names))
+            return rows
+
+    async def family(self, iin: str) -> tuple[dt.datetime | None, list[str]]:
+        """When the caller's family snapshot was refreshed, and their children."""
+        rows = await self._rows(
+            """SELECT p.children_refreshed_at AS at, ARRAY(SELECT r.child_iin FROM representations r
+                WHERE r.representative_iin = p.iin ORDER BY 1) AS children
+            FROM persons p WHERE p.iin = :i""",
+            i=iin,
+        )
+        return (rows[0]["at"], list(rows[0]["children"])) if rows else (None, [])
 
     # --- people ---------------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import text
 from sqlalchemy.engine import RowMapping
@@ -35,7 +35,14 @@ from domain.model import (
 from domain.repositories import QueueEvent
 
 
-def person_from(row: RowMapping) -> Person:
+class Row(Protocol):
+    """A result row read by column name: SQLAlchemy's RowMapping or an asyncpg Record (the read path)."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+    def get(self, key: str, /) -> Any: ...
+
+
+def person_from(row: Row) -> Person:
     return Person(
         iin=row["iin"],
         full_name=row["full_name"],
@@ -47,7 +54,7 @@ def person_from(row: RowMapping) -> Person:
     )
 
 
-def kindergarten_from(row: RowMapping) -> Kindergarten:
+def kindergarten_from(row: Row) -> Kindergarten:
     return Kindergarten(
         id=row["id"],
         external_id=row["external_id"],
@@ -63,7 +70,7 @@ def kindergarten_from(row: RowMapping) -> Kindergarten:
     )
 
 
-def group_from(row: RowMapping) -> Group:
+def group_from(row: Row) -> Group:
     return Group(
         id=row["id"],
         kindergarten_id=row["kindergarten_id"],
@@ -78,7 +85,7 @@ def group_from(row: RowMapping) -> Group:
     )
 
 
-def claim_from(row: RowMapping) -> PriorityClaim:
+def claim_from(row: Row) -> PriorityClaim:
     return PriorityClaim(
         id=row["id"],
         application_id=row["application_id"],
@@ -91,7 +98,7 @@ def claim_from(row: RowMapping) -> PriorityClaim:
     )
 
 
-def application_from(row: RowMapping, choices: Sequence[RowMapping]) -> Application:
+def application_from(row: Row, choices: Sequence[Row]) -> Application:
     return Application(
         id=row["id"],
         number=row["number"],
@@ -234,15 +241,6 @@ class SqlPersonRepository(_Repo):
     async def get(self, iin: str) -> Person | None:
         row = await self._one("SELECT * FROM persons WHERE iin = :i", i=iin)
         return person_from(row) if row else None
-
-    async def family(self, iin: str) -> tuple[dt.datetime | None, list[str]]:
-        row = await self._one(
-            """SELECT p.children_refreshed_at AS at, ARRAY(SELECT r.child_iin FROM representations r
-                WHERE r.representative_iin = p.iin ORDER BY 1) AS children
-            FROM persons p WHERE p.iin = :i""",
-            i=iin,
-        )
-        return (row["at"], list(row["children"])) if row else (None, [])
 
     async def refreshed_at(self, iin: str) -> dt.datetime | None:
         row = await self._one("SELECT children_refreshed_at FROM persons WHERE iin = :i", i=iin)

@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.engine import RowMapping
 
 from domain.allocation import Candidate
 from domain.model import (
@@ -22,7 +21,7 @@ from domain.model import (
     PriorityTier,
     QueueOrder,
 )
-from persistence.repositories import _Repo, group_from
+from persistence.repositories import Row, _Repo, group_from
 
 # One advisory lock for every transaction that may allocate seats or write feed events: allocation
 # stays serial (no seat offered twice, no deadlock between chains) and feed ids follow commit order.
@@ -30,7 +29,7 @@ ALLOCATION_LOCK = 0x4B455A454B  # "KEZEK"
 LIVE = "('PENDING','CONFIRMED')"
 
 
-def offer_from(r: RowMapping) -> Offer:
+def offer_from(r: Row) -> Offer:
     return Offer(
         id=r["id"],
         application_id=r["application_id"],
@@ -47,7 +46,7 @@ def offer_from(r: RowMapping) -> Offer:
     )
 
 
-def contract_from(r: RowMapping) -> Contract:
+def contract_from(r: Row) -> Contract:
     def docs(raw: Any) -> Any:
         return json.loads(raw) if isinstance(raw, str) else raw
 
@@ -69,7 +68,7 @@ def contract_from(r: RowMapping) -> Contract:
     )
 
 
-def enrollment_from(r: RowMapping) -> Enrollment:
+def enrollment_from(r: Row) -> Enrollment:
     return Enrollment(r["id"], r["child_iin"], r["group_id"], r["kindergarten_id"], r["application_id"], r["since"])
 
 

@@ -184,12 +184,16 @@ class Kezek:
         def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
             statements.append(statement)
 
+        # Both paths: the engine (writes, transactions) and the reader's own asyncpg pool (the read path).
         engine = self.container.engine.sync_engine
+        readers = self.container.services.reader.listeners
         event.listen(engine, "before_cursor_execute", record)
+        readers.append(statements.append)
         try:
             yield statements
         finally:
             event.remove(engine, "before_cursor_execute", record)
+            readers.remove(statements.append)
 
     async def sql(self, statement: str, *args: Any) -> list[asyncpg.Record]:
         """Direct reads (and set-up writes) against the test database, outside the app."""
