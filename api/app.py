@@ -31,6 +31,7 @@ from domain.model import Actor
 from graph.context import Context
 from graph.limits import RateLimiter, retry_after
 from graph.schema import build_schema
+from graph.shared import SharedSchema
 from persistence.db import ready
 from persistence.documents import document_sha256
 
@@ -85,8 +86,11 @@ class KezekGraphQL(GraphQL[Context, None]):
     def __init__(self, container: Container) -> None:
         dev = container.settings.development
         settings = container.settings
+        schema = build_schema(production=not dev)
+        assert isinstance(schema, SharedSchema)
+        self.subscriptions = schema.hub  # shared subscription executions (graph/shared.py)
         super().__init__(
-            build_schema(production=not dev),
+            schema,
             graphql_ide="graphiql" if dev else None,
             allow_queries_via_get=True,
             max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
@@ -101,7 +105,10 @@ class KezekGraphQL(GraphQL[Context, None]):
         # The token was checked in __call__; a WebSocket is public until its connection_init.
         actor = request.scope.get("kezek.actor", PUBLIC)
         context = Context(
-            actor=actor, services=self.container.services, request_id=REQUEST_ID.get() or str(uuid.uuid4())
+            actor=actor,
+            services=self.container.services,
+            request_id=REQUEST_ID.get() or str(uuid.uuid4()),
+            reader=request.scope.get("kezek.reader"),
         )
         if isinstance(request, WebSocket):
             context.websocket = request
@@ -165,7 +172,11 @@ class KezekGraphQL(GraphQL[Context, None]):
                 status.append(int(message["status"]))
             await send(message)
 
-        await super().__call__(scope, receive, recording_send)
+        reader = scope["kezek.reader"] = self.container.services.reader.for_request()
+        try:
+            await super().__call__(scope, receive, recording_send)
+        finally:
+            await reader.release()
         log.info(
             "%s %s %s in %.1f ms",
             scope["method"],
@@ -255,12 +266,13 @@ def create_app(container: Container, *, run_worker: bool = False) -> Starlette:
             stop.set()
             if task is not None:
                 await task
+            await graphql.subscriptions.aclose()
             await container.broker.stop()
             for pending in list(_EXPIRY_TASKS):
                 pending.cancel()
             await container.aclose()
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
@@ -269,6 +281,8 @@ def create_app(container: Container, *, run_worker: bool = False) -> Starlette:
         ],
         lifespan=lifespan,
     )
+    app.state.subscriptions = graphql.subscriptions  # for tests and diagnostics: executions and members
+    return app
 
 
 __all__ = ["ConnectionRejectionError", "create_app"]

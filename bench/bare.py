@@ -44,7 +44,6 @@ APPLICATIONS = """SELECT a.*, COALESCE((SELECT json_agg(json_build_object(
         ORDER BY c.rank) FROM choices c WHERE c.application_id = a.id), '[]') AS choice_rows
     FROM applications a WHERE a.id IN (SELECT DISTINCT ON (child_iin) id FROM applications WHERE child_iin = ANY($1)
         ORDER BY child_iin, active DESC, id DESC)"""
-REPRESENTATIVES = "SELECT child_iin, representative_iin FROM representations WHERE child_iin = ANY($1) ORDER BY 2"
 OFFERS = "SELECT * FROM offers WHERE application_id = ANY($1) AND status IN ('PENDING','CONFIRMED')"
 KINDERGARTENS = (
     f"SELECT {KINDERGARTEN_COLUMNS} FROM kindergartens k JOIN districts d ON d.code = k.district_code "
@@ -55,7 +54,6 @@ DEFAULT_STATEMENTS = {
     "family": FAMILY,
     "persons": PERSONS,
     "applications": APPLICATIONS,
-    "representatives": REPRESENTATIVES,
     "offers": OFFERS,
     "kindergartens": KINDERGARTENS,
     "positions": POSITIONS,
@@ -66,7 +64,6 @@ ROLES = {
     "family": ("children_refreshed_at", "representations"),
     "persons": ("FROM persons WHERE iin = ANY",),
     "applications": ("json_agg", "FROM applications a"),
-    "representatives": ("FROM representations WHERE child_iin = ANY",),
     "offers": ("FROM offers WHERE application_id = ANY",),
     "kindergartens": ("FROM kindergartens k JOIN districts d",),
     "positions": ("count(*) FROM choices o",),
@@ -155,10 +152,8 @@ class Bare:
             iins = list(family["children"]) if family else []
             persons = {r["iin"]: r for r in await conn.fetch(sql["persons"], iins)}
             apps = {r["child_iin"]: r for r in await conn.fetch(sql["applications"], iins)}
-            reps: dict[str, set[str]] = {}
-            for r in await conn.fetch(sql["representatives"], list(apps)):
-                reps.setdefault(r["child_iin"], set()).add(r["representative_iin"])
-            visible = {child: a for child, a in apps.items() if parent in reps.get(child, ())}
+            # The children come from the caller's own representations: every application is theirs to see.
+            visible = apps
             ids = [a["id"] for a in visible.values()]
             offers = {r["application_id"]: r for r in await conn.fetch(sql["offers"], ids)}
             choices = {a["id"]: json.loads(a["choice_rows"]) for a in visible.values()}

@@ -8,7 +8,7 @@ KEZEK_BENCH_DATABASE_URL, where it creates its own databases), migrates, generat
 (bench/dataset.py), then measures
 
   a. SQL statements per status query (bench/queries/my_children.graphql), 1 child against 3 children with
-     4 choices each, counted in-process with a before_cursor_execute listener, and a CPU profile;
+     4 choices each, counted in-process with listeners on the engine and the reader, and a CPU profile;
   b. status-query throughput and latency: one `kezek serve --workers 1 --no-worker` process (production
      profile) against the bare Starlette + asyncpg endpoint (bench/bare.py) running the same SQL, load from
      bench/load.py in its own process on the other core;
@@ -586,7 +586,7 @@ CATEGORIES = [
     ("Strawberry", ("/strawberry/",)),
     ("SQLAlchemy", ("/sqlalchemy/",)),
     ("asyncpg", ("/asyncpg/",)),
-    ("uvicorn + h11 (HTTP/1.1)", ("/uvicorn/", "/h11/")),
+    ("uvicorn (HTTP/1.1 on httptools, uvloop)", ("/uvicorn/", "/h11/", "/httptools/", "/uvloop/")),
     ("websockets", ("/websockets/",)),
     ("Starlette", ("/starlette/",)),
     ("PyJWT + cryptography", ("/jwt/", "/cryptography/")),
@@ -600,7 +600,7 @@ CATEGORIES = [
 COUNTED_CALLS = [
     ("GraphQL documents parsed", "graphql/language/parser.py", "parse"),
     ("GraphQL documents validated", "graphql/validation/validate.py", "validate"),
-    ("pool checkouts (AsyncEngine.connect)", "sqlalchemy/ext/asyncio/engine.py", "connect"),
+    ("read-pool checkouts (asyncpg)", "asyncpg/pool.py", "_acquire"),
     ("token checks", "api/auth.py", "authenticate"),
 ]
 

@@ -10,21 +10,56 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
-from typing import Any
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, TypeVar
 
 from persistence.feed import FeedStore, StoredEvent, listen
 
 log = logging.getLogger("kezek.broker")
 QUEUE_SIZE = 256
 SAFETY_POLL = 2.0  # seconds: a lost notification costs at most this much delay
+T = TypeVar("T")
 
 
 class Subscriber:
-    def __init__(self, accept: Callable[[StoredEvent], bool]) -> None:
+    def __init__(self, accept: Callable[[StoredEvent], bool], since: int = 0) -> None:
         self.accept = accept
+        self.since = since  # events up to this id were delivered before it registered: it gets later ones only
         self.queue: asyncio.Queue[StoredEvent | None] = asyncio.Queue(maxsize=QUEUE_SIZE)
         self.overflowed = False
+
+
+class EventMemo:
+    """What subscriptions derive from one event (its kindergarten and group), read once for all of them: an
+    event reaches every subscription that is not shared (graph/shared.py) at about the same time. Entries are
+    kept for a few seconds, so a replay long after reads the current state, as a live subscription does."""
+
+    def __init__(self, size: int = 128, ttl: float = 5.0) -> None:
+        self._size = size
+        self._ttl = ttl
+        self._entries: OrderedDict[Hashable, tuple[float, asyncio.Future[Any]]] = OrderedDict()
+
+    async def get(self, key: Hashable, make: Callable[[], Awaitable[T]]) -> T:
+        now = time.monotonic()
+        entry = self._entries.get(key)
+        if entry is None or now - entry[0] > self._ttl or _failed(entry[1]):
+            task: asyncio.Future[Any] = asyncio.ensure_future(make())
+            # A failure is retrieved here too, so that one nobody awaited any more is not reported as lost.
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+            entry = (now, task)
+            self._entries[key] = entry
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        # Shielded: a subscriber that goes away does not cancel the read the others wait for.
+        result: T = await asyncio.shield(entry[1])
+        return result
+
+
+def _failed(future: asyncio.Future[Any]) -> bool:
+    return future.done() and (future.cancelled() or future.exception() is not None)
 
 
 class Broker:
@@ -37,6 +72,7 @@ class Broker:
         self._conn: Any = None
         self.last_id = 0
         self._needs_start = False
+        self.memo = EventMemo()
 
     async def start(self) -> None:
         try:
@@ -56,7 +92,7 @@ class Broker:
             self._end(sub)
 
     def subscribe(self, accept: Callable[[StoredEvent], bool]) -> Subscriber:
-        sub = Subscriber(accept)
+        sub = Subscriber(accept, self.last_id)
         self._subscribers.add(sub)
         return sub
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from domain.model import Actor
 from domain.services import QueueService
@@ -13,6 +13,9 @@ from persistence.feed import FeedStore
 from persistence.idempotency import IdempotencyStore
 from persistence.readers import Reader
 from persistence.sandbox import SandboxStore
+
+if TYPE_CHECKING:
+    from graph.shared import Execution
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +38,11 @@ class Context:
     # WebSocket connections only: the connection_init payload and the socket (to close it at token expiry).
     connection_params: dict[str, Any] | None = None
     websocket: Any = None
+    # The subscription execution this context runs, when it may be shared (graph/shared.py).
+    shared: Execution | None = None
+
+    # HTTP requests only: the request's own connection for its reads (released when the response is sent).
+    reader: Reader | None = None
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.services.reader)
+        self.loaders = Loaders(self.reader or self.services.reader)

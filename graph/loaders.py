@@ -22,6 +22,7 @@ from persistence.readers import AuditEvent, PositionChange, Reader
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+L = TypeVar("L")
 
 HISTORY_LIMIT = 50
 
@@ -150,28 +151,46 @@ class ContractByOfferIdLoader(_MapLoader[int, Contract | None]):
         super().__init__(r.contracts_by_offer, None)
 
 
+class _Lazy(Generic[L]):
+    """A loader built on first use: a request needs few of them, and each one built is garbage to collect."""
+
+    def __init__(self, make: Callable[[Reader], L]) -> None:
+        self._make = make
+        self._name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    def __get__(self, loaders: Loaders, owner: type | None = None) -> L:
+        loader = self._make(loaders.reader)
+        loaders.__dict__[self._name] = loader  # later reads find the instance attribute first
+        return loader
+
+
 class Loaders:
     """Built per request, so nothing cached outlives the request that read it."""
 
+    person_by_iin = _Lazy(PersonByIinLoader)
+    representatives_by_child_iin = _Lazy(RepresentativesByChildIinLoader)
+    siblings_by_child_iin = _Lazy(SiblingsByChildIinLoader)
+    enrollment_by_child_iin = _Lazy(EnrollmentByChildIinLoader)
+    application_by_id = _Lazy(ApplicationByIdLoader)
+    application_by_number = _Lazy(ApplicationByNumberLoader)
+    application_by_child_iin = _Lazy(ApplicationByChildIinLoader)
+    areas_by_application_id = _Lazy(AreasByApplicationIdLoader)
+    position_by_choice = _Lazy(PositionByChoiceLoader)
+    position_changes_by_choice = _Lazy(PositionChangesByChoiceLoader)
+    claims_by_application_id = _Lazy(ClaimsByApplicationIdLoader)
+    history_by_application_id = _Lazy(HistoryByApplicationIdLoader)
+    kindergarten_by_id = _Lazy(KindergartenByIdLoader)
+    groups_by_kindergarten_id = _Lazy(GroupsByKindergartenIdLoader)
+    group_by_id = _Lazy(GroupByIdLoader)
+    queue_length_by_group_id = _Lazy(QueueLengthByGroupIdLoader)
+    district_by_code = _Lazy(DistrictByCodeLoader)
+    live_offer_by_application_id = _Lazy(LiveOfferByApplicationIdLoader)
+    live_offer_by_child_iin = _Lazy(LiveOfferByChildIinLoader)
+    offer_by_id = _Lazy(OfferByIdLoader)
+    contract_by_offer_id = _Lazy(ContractByOfferIdLoader)
+
     def __init__(self, r: Reader) -> None:
-        self.person_by_iin = PersonByIinLoader(r)
-        self.representatives_by_child_iin = RepresentativesByChildIinLoader(r)
-        self.siblings_by_child_iin = SiblingsByChildIinLoader(r)
-        self.enrollment_by_child_iin = EnrollmentByChildIinLoader(r)
-        self.application_by_id = ApplicationByIdLoader(r)
-        self.application_by_number = ApplicationByNumberLoader(r)
-        self.application_by_child_iin = ApplicationByChildIinLoader(r)
-        self.areas_by_application_id = AreasByApplicationIdLoader(r)
-        self.position_by_choice = PositionByChoiceLoader(r)
-        self.position_changes_by_choice = PositionChangesByChoiceLoader(r)
-        self.claims_by_application_id = ClaimsByApplicationIdLoader(r)
-        self.history_by_application_id = HistoryByApplicationIdLoader(r)
-        self.kindergarten_by_id = KindergartenByIdLoader(r)
-        self.groups_by_kindergarten_id = GroupsByKindergartenIdLoader(r)
-        self.group_by_id = GroupByIdLoader(r)
-        self.queue_length_by_group_id = QueueLengthByGroupIdLoader(r)
-        self.district_by_code = DistrictByCodeLoader(r)
-        self.live_offer_by_application_id = LiveOfferByApplicationIdLoader(r)
-        self.live_offer_by_child_iin = LiveOfferByChildIinLoader(r)
-        self.offer_by_id = OfferByIdLoader(r)
-        self.contract_by_offer_id = ContractByOfferIdLoader(r)
+        self.reader = r

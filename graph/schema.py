@@ -31,6 +31,7 @@ from domain.services import NewGroup, NewKindergarten, SubmitApplication
 from graph.access import can_see_application, can_see_child, require_role
 from graph.errors import api_error, forbidden, not_found, should_mask
 from graph.limits import CostLimitRule
+from graph.shared import SharedSchema
 from graph.subscriptions import Subscription
 from graph.types import (
     ApplicationNode,
@@ -59,6 +60,7 @@ from graph.types import (
     UserError,
     Viewer,
     WaitingByBirthYear,
+    application_node,
 )
 from persistence.readers import decode_cursor
 
@@ -144,7 +146,7 @@ class Query:
         except RegistryUnavailable:
             raise api_error("REGISTRY_UNAVAILABLE", "the population registry is unavailable") from None
         persons = await info.context.loaders.person_by_iin.load_many(iins)
-        return [ChildNode(m=p) for p in persons if p is not None]
+        return [ChildNode(m=p, own=True) for p in persons if p is not None]
 
     @strawberry.field
     async def child(self, info: I, iin: str) -> ChildNode | None:
@@ -161,7 +163,7 @@ class Query:
         app = await info.context.loaders.application_by_id.load(app_id) if app_id else None
         if app is None or not await can_see_application(info, app):
             raise not_found("application")
-        return ApplicationNode(m=app)
+        return await application_node(info, app)
 
     @strawberry.field
     async def application_by_number(self, info: I, number: str) -> ApplicationNode | None:
@@ -169,7 +171,7 @@ class Query:
         app = await info.context.loaders.application_by_number.load(number.strip().upper())
         if app is None or not await can_see_application(info, app):
             raise not_found("application")
-        return ApplicationNode(m=app)
+        return await application_node(info, app)
 
     @strawberry.field
     async def regions(self, info: I) -> list[RegionType]:
@@ -882,7 +884,7 @@ def build_schema(*, production: bool) -> strawberry.Schema:
     ]
     if production:
         extensions.append(lambda: MaskErrors(should_mask_error=should_mask))
-    return strawberry.Schema(
+    return SharedSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

@@ -2,22 +2,24 @@
 
 Each subscription registers with the process's broker before it reads any backlog, so nothing committed
 in between is missed; events already yielded are skipped by id. Loaders are rebuilt for every event so a
-long-lived subscription never serves what it cached for an earlier one.
+long-lived subscription never serves what it cached for an earlier one. Once live, a subscription offers
+itself to be shared with others alike before each event (graph/shared.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Hashable
 
 import strawberry
 
 from domain import access
-from domain.model import Role
+from domain.model import Group, Kindergarten, Role
 from graph.access import can_see_application, require_role
 from graph.broker import Subscriber
 from graph.errors import api_error, not_found
 from graph.loaders import Loaders
+from graph.shared import hand_over, taken
 from graph.types import (
     ApplicationEvent,
     ApplicationEventKind,
@@ -39,19 +41,23 @@ def _fresh(info: I) -> None:
     info.context.loaders = Loaders(info.context.services.reader)
 
 
-async def _live(info: I, sub: Subscriber, after_id: int) -> AsyncGenerator[StoredEvent, None]:
+async def _live(info: I, sub: Subscriber, after_id: int, shape: Hashable) -> AsyncGenerator[StoredEvent, None]:
+    """`shape` is what the subscription chose when it started (its filter): only alike ones are shared."""
     broker = info.context.services.broker
     last = after_id
     try:
         while True:
             if sub.overflowed and sub.queue.empty():
                 raise api_error("SLOW_SUBSCRIBER", "events arrived faster than they were read; resubscribe")
+            if hand_over(info, max(last, sub.since), shape, complete=not sub.overflowed):
+                return
             event = await sub.queue.get()
             if event is None:
                 return
             if event.id <= last:
                 continue
             last = event.id
+            taken(info, last)
             yield event
     finally:
         broker.unsubscribe(sub)
@@ -64,7 +70,7 @@ class Subscription:
         actor = require_role(info, Role.CITIZEN)
         children = set(await info.context.services.queue.my_children(actor))
         sub = info.context.services.broker.subscribe(lambda e: e.stream == "offer" and e.child_iin in children)
-        async for event in _live(info, sub, 0):
+        async for event in _live(info, sub, 0, ("offers", tuple(sorted(children)))):
             _fresh(info)
             offer = await info.context.loaders.offer_by_id.load(event.offer_id or 0)
             if offer is not None:
@@ -80,7 +86,7 @@ class Subscription:
         if app is None or not await can_see_application(info, app):
             raise not_found("application")
         sub = info.context.services.broker.subscribe(lambda e: e.stream == "application" and e.application_id == app_id)
-        async for event in _live(info, sub, 0):
+        async for event in _live(info, sub, 0, ("application", app_id)):
             _fresh(info)
             current = await info.context.loaders.application_by_id.load(app_id)
             if current is not None:
@@ -126,7 +132,7 @@ class Subscription:
                         yield await _vacancy(info, event)
                 if len(backlog) < 500:
                     break
-        async for event in _live(info, sub, last):
+        async for event in _live(info, sub, last, ("vacancy", region_code, district_code, kg_id)):
             yield await _vacancy(info, event)
 
 
@@ -164,8 +170,7 @@ async def _check_cursor(info: I, after: str | None) -> int:
 
 async def _vacancy(info: I, event: StoredEvent) -> VacancyEvent:
     _fresh(info)
-    kg = await info.context.loaders.kindergarten_by_id.load(event.kindergarten_id or 0)
-    group = await info.context.loaders.group_by_id.load(event.group_id or 0)
+    kg, group = await info.context.services.broker.memo.get(("vacancy", event.id), lambda: _places(info, event))
     return VacancyEvent(
         cursor=encode_cursor(event.id),
         kind=VacancyEventKind(event.kind),
@@ -174,3 +179,12 @@ async def _vacancy(info: I, event: StoredEvent) -> VacancyEvent:
         free_seats=event.free_seats,
         at=event.at,
     )
+
+
+async def _places(info: I, event: StoredEvent) -> tuple[Kindergarten | None, Group | None]:
+    """An event's kindergarten and group, read once for every subscription that hears of it."""
+    reader = info.context.services.reader
+    kg_id, group_id = event.kindergarten_id, event.group_id
+    kg = (await reader.kindergartens([kg_id])).get(kg_id) if kg_id else None
+    group = (await reader.groups([group_id])).get(group_id) if group_id else None
+    return kg, group

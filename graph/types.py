@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import enum
-from typing import Annotated
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Annotated, Any, TypeVar, cast
 
 import strawberry
 from strawberry.types import Info
+from strawberry.types.nodes import SelectedField, Selection
 
 from domain import iin as iin_rules
 from domain import model
@@ -41,6 +43,55 @@ for _enum in (
     strawberry.enum(_enum, name=_enum.__name__)
 
 I = Info[Context, None]  # noqa: E741
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def _same(value: T) -> T:
+    return value
+
+
+def ready(loaded: Awaitable[T], wrap: Callable[[T], R] = _same) -> R:  # type: ignore[assignment]
+    """The loaded value at once when its batch has already arrived, else an awaitable of it.
+
+    graphql-core awaits whatever a resolver returns that is awaitable; a value it gets at once costs no
+    task and no event-loop turn, which for the status query is most of the cost of a field.
+    """
+    if isinstance(loaded, asyncio.Future) and loaded.done():
+        return wrap(loaded.result())
+
+    async def later() -> R:
+        return wrap(await loaded)
+
+    return cast(R, later())
+
+
+def _selects(selections: Sequence[Selection], *path: str) -> bool:
+    """Whether the selection asks for this path of fields (through fragments too)."""
+    for s in selections:
+        if isinstance(s, SelectedField):
+            if s.name == path[0] and (len(path) == 1 or _selects(s.selections, *path[1:])):
+                return True
+        elif _selects(s.selections, *path):
+            return True
+    return False
+
+
+async def application_node(info: I, app: model.Application) -> ApplicationNode:
+    """The node, with the batches its selection needs below it already loaded (one statement each for all
+    the applications of the request), so that those fields resolve at once."""
+    loaders = info.context.loaders
+    selection = info.selected_fields[0].selections
+    pending: list[Awaitable[Any]] = []
+    if _selects(selection, "choices", "kindergarten"):
+        pending += [loaders.kindergarten_by_id.load(c.kindergarten_id) for c in app.choices]
+    if _selects(selection, "choices", "position"):
+        pending += [loaders.position_by_choice.load((app.id, c.kindergarten_id)) for c in app.choices]
+    if _selects(selection, "offer"):
+        pending.append(loaders.live_offer_by_application_id.load(app.id))
+    for loaded in pending:  # all scheduled already: their batches run together; no gather needed
+        await loaded
+    return ApplicationNode(m=app)
 
 
 @strawberry.type
@@ -78,46 +129,16 @@ class RegionType:
 @strawberry.type(name="Group")
 class GroupNode:
     m: strawberry.Private[model.Group]
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.m.id))
-
-    @strawberry.field
-    def external_id(self) -> str:
-        return self.m.external_id
-
-    @strawberry.field
-    def birth_year_from(self) -> int:
-        return self.m.birth_year_from
-
-    @strawberry.field
-    def birth_year_to(self) -> int:
-        return self.m.birth_year_to
-
-    @strawberry.field
-    def language(self) -> Language:
-        return self.m.language
-
-    @strawberry.field
-    def group_type(self) -> GroupType:
-        return self.m.group_type
-
-    @strawberry.field
-    def capacity(self) -> int:
-        return self.m.capacity
-
-    @strawberry.field
-    def enrolled(self) -> int:
-        return self.m.enrolled
-
-    @strawberry.field
-    def held(self) -> int:
-        return self.m.held
-
-    @strawberry.field
-    def free_seats(self) -> int:
-        return self.m.free_seats
+    id: strawberry.ID
+    external_id: str
+    birth_year_from: int
+    birth_year_to: int
+    language: Language
+    group_type: GroupType
+    capacity: int
+    enrolled: int
+    held: int
+    free_seats: int
 
     @strawberry.field(description="Applications standing in the queues this group serves.")
     async def queue_length(self, info: I) -> int:
@@ -128,59 +149,69 @@ class GroupNode:
         kg = await info.context.loaders.kindergarten_by_id.load(self.m.kindergarten_id)
         return KindergartenNode(m=kg) if kg else None
 
+    def __init__(self, m: model.Group) -> None:
+        self.m = m
+        self.id = strawberry.ID(str(m.id))
+        self.external_id = m.external_id
+        self.birth_year_from = m.birth_year_from
+        self.birth_year_to = m.birth_year_to
+        self.language = m.language
+        self.group_type = m.group_type
+        self.capacity = m.capacity
+        self.enrolled = m.enrolled
+        self.held = m.held
+        self.free_seats = m.free_seats
+
 
 @strawberry.type(name="Kindergarten")
 class KindergartenNode:
     m: strawberry.Private[model.Kindergarten]
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.m.id))
-
-    @strawberry.field
-    def external_id(self) -> str:
-        return self.m.external_id
-
-    @strawberry.field
-    def name_kk(self) -> str:
-        return self.m.name_kk
-
-    @strawberry.field
-    def name_ru(self) -> str:
-        return self.m.name_ru
-
-    @strawberry.field
-    def address(self) -> str:
-        return self.m.address
+    id: strawberry.ID
+    external_id: str
+    name_kk: str
+    name_ru: str
+    address: str
 
     @strawberry.field
     async def district(self, info: I) -> DistrictType | None:
         d = await info.context.loaders.district_by_code.load(self.m.district_code)
         return DistrictType.of(d) if d else None
 
-    @strawberry.field
-    def region_code(self) -> str:
-        return self.m.region_code
-
-    @strawberry.field
-    def ownership(self) -> Ownership:
-        return self.m.ownership
-
-    @strawberry.field
-    def state_order(self) -> bool:
-        return self.m.state_order
-
-    @strawberry.field
-    def latitude(self) -> float | None:
-        return self.m.latitude
-
-    @strawberry.field
-    def longitude(self) -> float | None:
-        return self.m.longitude
+    region_code: str
+    ownership: Ownership
+    state_order: bool
+    latitude: float | None
+    longitude: float | None
 
     @strawberry.field
     async def groups(self, info: I) -> list[GroupNode]:
         return [GroupNode(m=g) for g in await info.context.loaders.groups_by_kindergarten_id.load(self.m.id)]
+
+    def __init__(self, m: model.Kindergarten) -> None:
+        self.m = m
+        self.id = strawberry.ID(str(m.id))
+        self.external_id = m.external_id
+        self.name_kk = m.name_kk
+        self.name_ru = m.name_ru
+        self.address = m.address
+        self.region_code = m.region_code
+        self.ownership = m.ownership
+        self.state_order = m.state_order
+        self.latitude = m.latitude
+        self.longitude = m.longitude
+
+
+async def visible_application(info: I, application_id: int) -> ApplicationNode | None:
+    """The application when the caller may see it, else null (a hidden one looks like a missing one)."""
+    app = await info.context.loaders.application_by_id.load(application_id)
+    if app is None or not await can_see_application(info, app):
+        return None
+    return await application_node(info, app)
+
+
+def _kindergarten(kg: model.Kindergarten | None) -> KindergartenNode:
+    assert kg is not None  # choices and offers reference kindergartens by foreign key
+    return KindergartenNode(m=kg)
 
 
 @strawberry.type
@@ -198,37 +229,27 @@ class KindergartenConnection:
 @strawberry.type(name="PriorityClaim")
 class PriorityClaimNode:
     m: strawberry.Private[model.PriorityClaim]
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.m.id))
-
-    @strawberry.field
-    def category(self) -> PriorityCategory:
-        return self.m.category
-
-    @strawberry.field
-    def tier(self) -> PriorityTier:
-        return self.m.tier
-
-    @strawberry.field
-    def status(self) -> ClaimStatus:
-        return self.m.status
-
-    @strawberry.field
-    def evidence_id(self) -> str:
-        return self.m.evidence_id
-
-    @strawberry.field(description="Until when an operator may verify it by hand (PENDING_MANUAL claims).")
-    def manual_deadline(self) -> dt.datetime | None:
-        return self.m.manual_deadline
+    id: strawberry.ID
+    category: PriorityCategory
+    tier: PriorityTier
+    status: ClaimStatus
+    evidence_id: str
+    manual_deadline: dt.datetime | None = strawberry.field(
+        description="Until when an operator may verify it by hand (PENDING_MANUAL claims)."
+    )
 
     @strawberry.field
     async def application(self, info: I) -> Annotated[ApplicationNode, strawberry.lazy("graph.types")] | None:
-        app = await info.context.loaders.application_by_id.load(self.m.application_id)
-        if app is None or not await can_see_application(info, app):
-            return None
-        return ApplicationNode(m=app)
+        return await visible_application(info, self.m.application_id)
+
+    def __init__(self, m: model.PriorityClaim) -> None:
+        self.m = m
+        self.id = strawberry.ID(str(m.id))
+        self.category = m.category
+        self.tier = m.tier
+        self.status = m.status
+        self.evidence_id = m.evidence_id
+        self.manual_deadline = m.manual_deadline
 
 
 @strawberry.type
@@ -253,20 +274,15 @@ class PositionChange:
 @strawberry.type(name="Choice")
 class ChoiceNode:
     m: strawberry.Private[model.Choice]
+    rank: int
 
     @strawberry.field
-    def rank(self) -> int:
-        return self.m.rank
-
-    @strawberry.field
-    async def kindergarten(self, info: I) -> KindergartenNode:
-        kg = await info.context.loaders.kindergarten_by_id.load(self.m.kindergarten_id)
-        assert kg is not None  # choices reference kindergartens by foreign key
-        return KindergartenNode(m=kg)
+    def kindergarten(self, info: I) -> KindergartenNode:
+        return ready(info.context.loaders.kindergarten_by_id.load(self.m.kindergarten_id), _kindergarten)
 
     @strawberry.field(description="Null while holding an offer or enrolment at this kindergarten.")
-    async def position(self, info: I) -> int | None:
-        return await info.context.loaders.position_by_choice.load((self.m.application_id, self.m.kindergarten_id))
+    def position(self, info: I) -> int | None:
+        return ready(info.context.loaders.position_by_choice.load((self.m.application_id, self.m.kindergarten_id)))
 
     @strawberry.field
     async def position_changes(self, info: I) -> list[PositionChange]:
@@ -274,6 +290,10 @@ class ChoiceNode:
             (self.m.application_id, self.m.kindergarten_id)
         )
         return [PositionChange(at=c.at, delta=c.delta, reason=c.reason) for c in changes]
+
+    def __init__(self, m: model.Choice) -> None:
+        self.m = m
+        self.rank = m.rank
 
 
 @strawberry.type
@@ -295,38 +315,17 @@ class HealthDocument:
 @strawberry.type(name="Contract")
 class ContractNode:
     m: strawberry.Private[model.Contract]
+    id: strawberry.ID
+    text: str
+    document_hash: str = strawberry.field(
+        description="Lowercase hex SHA-256 of the UTF-8 text: what the e-signature covers."
+    )
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.m.id))
-
-    @strawberry.field
-    def text(self) -> str:
-        return self.m.text
-
-    @strawberry.field(description="Lowercase hex SHA-256 of the UTF-8 text: what the e-signature covers.")
-    def document_hash(self) -> str:
-        return self.m.document_hash
-
-    @strawberry.field
-    def language(self) -> Language:
-        return self.m.language
-
-    @strawberry.field
-    def issued_at(self) -> dt.datetime:
-        return self.m.issued_at
-
-    @strawberry.field
-    def sign_by(self) -> dt.datetime:
-        return self.m.sign_by
-
-    @strawberry.field
-    def signed_at(self) -> dt.datetime | None:
-        return self.m.signed_at
-
-    @strawberry.field
-    def extended(self) -> bool:
-        return self.m.extended
+    language: Language
+    issued_at: dt.datetime
+    sign_by: dt.datetime
+    signed_at: dt.datetime | None
+    extended: bool
 
     @strawberry.field
     def health_documents(self) -> list[HealthDocument]:
@@ -335,28 +334,32 @@ class ContractNode:
             for d in self.m.health_documents
         ]
 
-    @strawberry.field(description="Kinds of health documents the health registry does not hold for the child.")
-    def missing_documents(self) -> list[str]:
-        return list(self.m.missing_documents)
+    missing_documents: list[str] = strawberry.field(
+        description="Kinds of health documents the health registry does not hold for the child."
+    )
+
+    def __init__(self, m: model.Contract) -> None:
+        self.m = m
+        self.id = strawberry.ID(str(m.id))
+        self.text = m.text
+        self.document_hash = m.document_hash
+        self.language = m.language
+        self.issued_at = m.issued_at
+        self.sign_by = m.sign_by
+        self.signed_at = m.signed_at
+        self.extended = m.extended
+        self.missing_documents = list(m.missing_documents)
 
 
 @strawberry.type(name="Offer")
 class OfferNode:
     m: strawberry.Private[model.Offer]
+    id: strawberry.ID
+    status: OfferStatus
 
     @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.m.id))
-
-    @strawberry.field
-    def status(self) -> OfferStatus:
-        return self.m.status
-
-    @strawberry.field
-    async def kindergarten(self, info: I) -> KindergartenNode:
-        kg = await info.context.loaders.kindergarten_by_id.load(self.m.kindergarten_id)
-        assert kg is not None
-        return KindergartenNode(m=kg)
+    def kindergarten(self, info: I) -> KindergartenNode:
+        return ready(info.context.loaders.kindergarten_by_id.load(self.m.kindergarten_id), _kindergarten)
 
     @strawberry.field
     async def group(self, info: I) -> GroupNode:
@@ -369,27 +372,15 @@ class OfferNode:
         person = await info.context.loaders.person_by_iin.load(self.m.child_iin)
         return ChildNode(m=person) if person else None
 
-    @strawberry.field
-    def created_at(self) -> dt.datetime:
-        return self.m.created_at
+    created_at: dt.datetime
 
-    @strawberry.field(
+    respond_by: dt.datetime = strawberry.field(
         description="Deadline of the current step: the answer while PENDING, the signature while CONFIRMED."
     )
-    def respond_by(self) -> dt.datetime:
-        return self.m.respond_by
 
-    @strawberry.field(description="The tier the offer was made on.")
-    def tier(self) -> PriorityTier:
-        return self.m.tier
-
-    @strawberry.field(description="Made to a child already enrolled at a kindergarten ranked lower.")
-    def upgrade(self) -> bool:
-        return self.m.upgrade
-
-    @strawberry.field
-    def sibling_group_id(self) -> strawberry.ID | None:
-        return strawberry.ID(str(self.m.sibling_group_id)) if self.m.sibling_group_id else None
+    tier: PriorityTier = strawberry.field(description="The tier the offer was made on.")
+    upgrade: bool = strawberry.field(description="Made to a child already enrolled at a kindergarten ranked lower.")
+    sibling_group_id: strawberry.ID | None
 
     @strawberry.field
     async def contract(self, info: I) -> ContractNode | None:
@@ -398,72 +389,47 @@ class OfferNode:
 
     @strawberry.field
     async def application(self, info: I) -> Annotated[ApplicationNode, strawberry.lazy("graph.types")] | None:
-        app = await info.context.loaders.application_by_id.load(self.m.application_id)
-        if app is None or not await can_see_application(info, app):
-            return None
-        return ApplicationNode(m=app)
+        return await visible_application(info, self.m.application_id)
+
+    def __init__(self, m: model.Offer) -> None:
+        self.m = m
+        self.id = strawberry.ID(str(m.id))
+        self.status = m.status
+        self.created_at = m.created_at
+        self.respond_by = m.respond_by
+        self.tier = m.tier
+        self.upgrade = m.upgrade
+        self.sibling_group_id = strawberry.ID(str(m.sibling_group_id)) if m.sibling_group_id else None
+
+
+def _offer(offer: model.Offer | None) -> OfferNode | None:
+    return OfferNode(m=offer) if offer else None
 
 
 @strawberry.type(name="Application")
 class ApplicationNode:
     m: strawberry.Private[model.Application]
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.m.id))
-
-    @strawberry.field
-    def number(self) -> str:
-        return self.m.number
-
-    @strawberry.field
-    def status(self) -> ApplicationStatus:
-        return self.m.status
-
-    @strawberry.field
-    def queue_date(self) -> dt.datetime:
-        return self.m.queue_date
-
-    @strawberry.field(description="The channel the application was submitted through.")
-    def channel(self) -> str:
-        return self.m.channel
-
-    @strawberry.field
-    def tier(self) -> PriorityTier:
-        return self.m.tier
+    id: strawberry.ID
+    number: str
+    status: ApplicationStatus
+    queue_date: dt.datetime
+    channel: str = strawberry.field(description="The channel the application was submitted through.")
+    tier: PriorityTier
 
     @strawberry.field
     async def claims(self, info: I) -> list[PriorityClaimNode]:
         return [PriorityClaimNode(m=c) for c in await info.context.loaders.claims_by_application_id.load(self.m.id)]
 
-    @strawberry.field
-    def language(self) -> Language:
-        return self.m.language
-
-    @strawberry.field
-    def group_type(self) -> GroupType:
-        return self.m.group_type
-
-    @strawberry.field
-    def desired_start_date(self) -> dt.date:
-        return self.m.desired_start_date
-
-    @strawberry.field
-    def notification_language(self) -> Language:
-        return self.m.notification_language
-
-    @strawberry.field
-    def choices(self) -> list[ChoiceNode]:
-        return [ChoiceNode(m=c) for c in sorted(self.m.choices, key=lambda c: c.rank)]
-
-    @strawberry.field
-    def sibling_group_id(self) -> strawberry.ID | None:
-        return strawberry.ID(str(self.m.sibling_group_id)) if self.m.sibling_group_id else None
+    language: Language
+    group_type: GroupType
+    desired_start_date: dt.date
+    notification_language: Language
+    choices: list[ChoiceNode]
+    sibling_group_id: strawberry.ID | None
 
     @strawberry.field(description="The live offer (PENDING or CONFIRMED), or null.")
-    async def offer(self, info: I) -> OfferNode | None:
-        o = await info.context.loaders.live_offer_by_application_id.load(self.m.id)
-        return OfferNode(m=o) if o else None
+    def offer(self, info: I) -> OfferNode | None:
+        return ready(info.context.loaders.live_offer_by_application_id.load(self.m.id), _offer)
 
     @strawberry.field(description="Audit events, newest first (the latest 50).")
     async def history(self, info: I) -> list[AuditEvent]:
@@ -477,6 +443,21 @@ class ApplicationNode:
     async def child(self, info: I) -> Annotated[ChildNode, strawberry.lazy("graph.types")] | None:
         person = await info.context.loaders.person_by_iin.load(self.m.child_iin)
         return ChildNode(m=person) if person else None
+
+    def __init__(self, m: model.Application) -> None:
+        self.m = m
+        self.id = strawberry.ID(str(m.id))
+        self.number = m.number
+        self.status = m.status
+        self.queue_date = m.queue_date
+        self.channel = m.channel
+        self.tier = m.tier
+        self.language = m.language
+        self.group_type = m.group_type
+        self.desired_start_date = m.desired_start_date
+        self.notification_language = m.notification_language
+        self.choices = [ChoiceNode(m=c) for c in sorted(m.choices, key=lambda c: c.rank)]
+        self.sibling_group_id = strawberry.ID(str(m.sibling_group_id)) if m.sibling_group_id else None
 
 
 @strawberry.type(name="Enrollment")
@@ -493,33 +474,29 @@ class EnrollmentNode:
         g = await info.context.loaders.group_by_id.load(self.m.group_id)
         return GroupNode(m=g) if g else None
 
-    @strawberry.field
-    def since(self) -> dt.date:
-        return self.m.since
+    since: dt.date
+
+    def __init__(self, m: model.Enrollment) -> None:
+        self.m = m
+        self.since = m.since
 
 
 @strawberry.type(name="Child")
 class ChildNode:
     m: strawberry.Private[model.Person]
-
-    @strawberry.field
-    def iin(self) -> str:
-        return self.m.iin
-
-    @strawberry.field
-    def full_name(self) -> str:
-        return self.m.full_name
-
-    @strawberry.field
-    def birth_date(self) -> dt.date:
-        return self.m.birth_date
+    # Read from the caller's own family snapshot (myChildren): the caller is this child's representative.
+    own: strawberry.Private[bool]
+    iin: str
+    full_name: str
+    birth_date: dt.date
 
     @strawberry.field(description="The active application, else the latest, else null.")
     async def application(self, info: I) -> ApplicationNode | None:
         app = await info.context.loaders.application_by_child_iin.load(self.m.iin)
-        if app is None or not await can_see_application(info, app):
+        # The owner check would read the representations the family snapshot was just read from.
+        if app is None or not (self.own or await can_see_application(info, app)):
             return None
-        return ApplicationNode(m=app)
+        return await application_node(info, app)
 
     @strawberry.field
     async def enrollment(self, info: I) -> EnrollmentNode | None:
@@ -534,6 +511,13 @@ class ChildNode:
         # A sibling is another child: shown only to those who may see that child too.
         visible = await asyncio.gather(*(can_see_child(info, iin) for iin in iins))
         return [ChildNode(m=p) for p, ok in zip(persons, visible, strict=True) if p is not None and ok]
+
+    def __init__(self, m: model.Person, own: bool = False) -> None:
+        self.m = m
+        self.own = own
+        self.iin = m.iin
+        self.full_name = m.full_name
+        self.birth_date = m.birth_date
 
 
 @strawberry.type

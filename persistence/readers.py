@@ -130,50 +130,72 @@ async def _keep(_: asyncpg.Connection) -> None:
     query, a round trip on every release, is skipped."""
 
 
+class _Pools:
+    """Two pools, opened at first use: one for single reads, one whose connections each serve one request.
+
+    A request holds its connection until it ends, and a request may still make single reads (a domain
+    service's); from a pool of their own these never wait for connections held by waiting requests.
+    """
+
+    def __init__(self, database_url: str, size: int) -> None:
+        self._url = database_url
+        self._size = size
+        self._pools: dict[str, asyncpg.Pool] = {}
+        self._opening: asyncio.Lock | None = None
+
+    async def get(self, purpose: str) -> asyncpg.Pool:
+        pool = self._pools.get(purpose)
+        if pool is not None:
+            return pool
+        if self._opening is None:
+            self._opening = asyncio.Lock()
+        async with self._opening:
+            if purpose not in self._pools:
+                dsn, host = asyncpg_params(self._url)
+                self._pools[purpose] = await asyncpg.create_pool(
+                    dsn,
+                    host=host,
+                    min_size=1,
+                    max_size=self._size,
+                    reset=_keep,
+                    server_settings={"application_name": f"kezek-{purpose}", "timezone": "UTC"},
+                )
+            return self._pools[purpose]
+
+    async def close(self) -> None:
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            await pool.close()
+
+
 class Reader:
-    """The read path: single SELECTs straight on asyncpg, from a pool of its own.
+    """The read path: single SELECTs straight on asyncpg, from pools of their own.
 
     The status query is what bank apps poll, so these reads skip SQLAlchemy's execution layer, which cost
     more CPU than the rest of a request (bench/results); writes and their transactions stay on the engine.
     """
 
     def __init__(self, database_url: str, pool_size: int = 10) -> None:
-        self._url = database_url
-        self._size = pool_size
-        self._pool: asyncpg.Pool | None = None
-        self._opening: asyncio.Lock | None = None
+        self._pools = _Pools(database_url, pool_size)
         # Called with each statement before it runs: how tests and bench count statements per request.
         self.listeners: list[Callable[[str], None]] = []
 
-    async def _open(self) -> asyncpg.Pool:
-        if self._opening is None:
-            self._opening = asyncio.Lock()
-        async with self._opening:
-            if self._pool is None:
-                dsn, host = asyncpg_params(self._url)
-                self._pool = await asyncpg.create_pool(
-                    dsn,
-                    host=host,
-                    min_size=1,
-                    max_size=self._size,
-                    reset=_keep,
-                    server_settings={"application_name": "kezek-read", "timezone": "UTC"},
-                )
-            return self._pool
+    def for_request(self) -> RequestReader:
+        return RequestReader(self._pools, self.listeners)
 
     async def aclose(self) -> None:
-        if self._pool is not None:
-            pool, self._pool = self._pool, None
-            await pool.close()
+        await self._pools.close()
+
+    async def _fetch(self, statement: str, args: list[Any]) -> list[Row]:
+        async with (await self._pools.get("read")).acquire() as conn:
+            rows: list[Row] = await conn.fetch(statement, *args)
+            return rows
 
     async def _rows(self, sql: str, **params: Any) -> Sequence[Row]:
         statement, names = _positional(sql)
         for listener in self.listeners:
             listener(statement)
-        pool = self._pool or await self._open()
-        async with pool.acquire() as conn:
-            rows: list[Row] = await conn.fetch(statement, *(params[n] for n in names))
-            return rows
+        return await self._fetch(statement, [params[n] for n in names])
 
     async def family(self, iin: str) -> tuple[dt.datetime | None, list[str]]:
         """When the caller's family snapshot was refreshed, and their children."""
@@ -574,3 +596,30 @@ class Reader:
             live_offers=int(s["held"]),
             median_wait_days=float(median[0]["m"]) if median and median[0]["m"] is not None else None,
         )
+
+
+class RequestReader(Reader):
+    """The reads of one request on one connection, taken at its first read and given back by release().
+
+    A pool checkout per statement cost more CPU than the statement itself (bench/results). The request's
+    DataLoaders may dispatch batches in the same event-loop turn; a lock keeps them one at a time on the
+    connection.
+    """
+
+    def __init__(self, pools: _Pools, listeners: list[Callable[[str], None]]) -> None:
+        self._pools = pools
+        self.listeners = listeners
+        self._conn: Any = None
+        self._lock = asyncio.Lock()
+
+    async def _fetch(self, statement: str, args: list[Any]) -> list[Row]:
+        async with self._lock:
+            if self._conn is None:
+                self._conn = await (await self._pools.get("request")).acquire()
+            rows: list[Row] = await self._conn.fetch(statement, *args)
+            return rows
+
+    async def release(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await (await self._pools.get("request")).release(conn)
