@@ -72,8 +72,9 @@ class Authenticator:
 
     async def _verify(self, token: str) -> Identity:
         try:
-            header = jwt.get_unverified_header(token)
-            unverified = jwt.decode(token, options={"verify_signature": False})
+            # One unverified read for both parts (PyJWT checks the token's characters on every decode).
+            parts = jwt.decode_complete(token, options={"verify_signature": False})
+            header, unverified = parts["header"], parts["payload"]
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"malformed token: {type(exc).__name__}") from None
         channel = self._channels.get(str(unverified.get("iss", "")))

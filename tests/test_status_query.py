@@ -47,3 +47,36 @@ async def test_positions_in_status_query_follow_submission_order(kezek: Kezek) -
     assert isinstance(children, list)
     positions = sorted(c["application"]["choices"][0]["position"] for c in children)
     assert positions == [1, 2, 3]
+
+
+FRAGMENTED_QUERY = """
+query Fragmented {
+  myChildren {
+    iin
+    application { ...App }
+  }
+}
+fragment App on Application {
+  id
+  choices { ... on Choice { rank kindergarten { nameRu } } ...Pos }
+  offer { id }
+}
+fragment Pos on Choice { position }
+"""
+
+
+async def test_fragments_need_no_more_statements(kezek: Kezek) -> None:
+    family = data.TWINS
+    for child in family.children:
+        await kezek.submit(family.parents[0], child, ["SHA-1", "SHA-2"])
+    n_plain, plain = await _statements(kezek, family.parents[0])
+    token = kezek.citizen(family.parents[0])
+    with kezek.count_statements() as statements:
+        result = await kezek.gql(FRAGMENTED_QUERY, token=token)
+    assert len(statements) == n_plain, statements
+    children, expected = result["myChildren"], plain["myChildren"]
+    assert isinstance(children, list) and isinstance(expected, list) and len(children) == 3
+    for child, same in zip(children, expected, strict=True):
+        choices = child["application"]["choices"]
+        assert [c["position"] for c in choices] == [c["position"] for c in same["application"]["choices"]]
+        assert all(c["kindergarten"]["nameRu"] for c in choices)
