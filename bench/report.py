@@ -141,8 +141,9 @@ def write_report(run: Run, command: str, directory: Path) -> Path:
     add("## How to rerun")
     add("")
     add("```sh")
-    add("make bench        # " + command)
-    add("make bench-full   # --scale full")
+    add(f"{command}   # this report")
+    add("make bench        # the reduced scale: python -m bench.run --scale reduced")
+    add("make bench-full   # the national scale: python -m bench.run --scale full")
     add("```")
     add("")
     add(
