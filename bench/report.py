@@ -131,6 +131,13 @@ def write_report(run: Run, command: str, directory: Path) -> Path:
         f"{sj['compared'] - 1} parents and the public queue page) with JSON byte-identical to Kezek's."
     )
     add("")
+    shape = r.get("answer_shape")
+    if shape:
+        add(
+            f"The status queries of (b) come from {r['parents']:,} parents whose answers hold "
+            f"{shape['children']:.2f} children and {shape['choices']:.2f} choices on average."
+        )
+        add("")
 
     # --- machine and commands -----------------------------------------------------------------------------
     add("## Machine")
@@ -441,6 +448,17 @@ def _shares(profile: dict[str, Any] | None, n: int = 6) -> str:
     return ", ".join(f"{name} {part:.0%}" for name, _, part in profile["categories"][:n])
 
 
+def _shape(r: dict[str, Any]) -> str:
+    shape = r.get("answer_shape")
+    if not shape:
+        return ""
+    return (
+        f"The {r['parents']:,} parents' answers hold {shape['children']:.1f} children and {shape['choices']:.1f} "
+        "choices on average: Kezek's cost grows with every field it returns, the bare endpoint's hardly, so the "
+        "ratio falls as answers grow. "
+    )
+
+
 def analysis(run: Run, share: float) -> list[str]:
     """Reasons for each miss, from the profiles and the figures of this run."""
     from bench.run import TARGETS
@@ -485,6 +503,7 @@ def analysis(run: Run, share: float) -> list[str]:
                 if (kz["rate"]["p99_ms"] or 0) > TARGETS["status_p99_ms"]
                 else ""
             )
+            + _shape(r)
             + f"Server profile under load, own time by library: {_shares(status_profile)}.{counts} "
             "The SQL is the bare endpoint's and runs the same way (straight on asyncpg, one connection per "
             "request); the difference is the Python work of a GraphQL server around it: Strawberry's and "

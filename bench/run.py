@@ -473,6 +473,24 @@ async def sample_parents(url: str, n: int, longest: Queue) -> list[str]:
     return list(dict.fromkeys(parents))
 
 
+async def answer_shape(url: str, parents: list[str]) -> dict[str, float]:
+    """How much a status answer holds for these parents: GraphQL's cost grows with the fields returned, the
+    bare endpoint's hardly, so the throughput ratio depends on it."""
+    conn = await raw_connect(url)
+    try:
+        row = await conn.fetchrow(
+            """SELECT (SELECT count(*) FROM representations WHERE representative_iin = ANY($1)) AS children,
+                (SELECT count(*) FROM representations r JOIN applications a ON a.child_iin = r.child_iin AND a.active
+                    JOIN choices c ON c.application_id = a.id WHERE r.representative_iin = ANY($1)) AS choices""",
+            parents,
+        )
+    finally:
+        await conn.close()
+    assert row is not None
+    n = max(len(parents), 1)
+    return {"children": row["children"] / n, "choices": row["choices"] / n}
+
+
 # --- (a) statements per status query, and a profile ---------------------------------------------------
 
 
@@ -600,8 +618,8 @@ CATEGORIES = [
 COUNTED_CALLS = [
     ("GraphQL documents parsed", "graphql/language/parser.py", "parse"),
     ("GraphQL documents validated", "graphql/validation/validate.py", "validate"),
-    # A coroutine is counted again at each resumption; the acquire context's (synchronous) __init__ is not.
-    ("read-pool checkouts (asyncpg)", "asyncpg/pool.py", "__init__"),
+    # Called once per release (synchronous: a coroutine would be counted again at each resumption).
+    ("read-pool checkouts (asyncpg)", "asyncpg/pool.py", "_setup_inactive_callback"),
     ("token checks", "api/auth.py", "authenticate"),
 ]
 
@@ -1130,6 +1148,7 @@ async def main_async(run: Run) -> None:
     parents = await sample_parents(run.db_url, 2000, longest)
     tokens = [run.citizen(p) for p in parents]
     run.results["parents"] = len(parents)
+    run.results["answer_shape"] = await answer_shape(run.db_url, parents)
 
     # (a) statements and the profile, in-process
     await bench_statements(run, parents)
