@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.auth import Authenticator
@@ -61,6 +63,24 @@ class Container:
     broker: Broker
     documents: TrustedDocuments
     closers: list[Any] = field(default_factory=list)
+
+    @contextlib.contextmanager
+    def statements(self) -> Iterator[list[str]]:
+        """Every SQL statement run while inside, on the engine and on the reader's pools (tests, bench)."""
+        seen: list[str] = []
+
+        def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            seen.append(statement)
+
+        engine = self.engine.sync_engine
+        readers = self.services.reader.listeners
+        event.listen(engine, "before_cursor_execute", record)
+        readers.append(seen.append)
+        try:
+            yield seen
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+            readers.remove(seen.append)
 
     async def aclose(self) -> None:
         for closer in self.closers:

@@ -46,7 +46,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -520,24 +520,6 @@ async def in_process(run: Run) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
         await container.aclose()
 
 
-@contextlib.contextmanager
-def counting(container: Any) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    engine = container.engine.sync_engine
-    readers = container.services.reader.listeners
-    event.listen(engine, "before_cursor_execute", record)
-    readers.append(statements.append)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-        readers.remove(statements.append)
-
-
 async def status_query(client: httpx.AsyncClient, token: str) -> dict[str, Any]:
     response = await client.post("/graphql", json={"query": STATUS_QUERY}, headers={"Authorization": f"Bearer {token}"})
     body = response.json()
@@ -557,7 +539,7 @@ async def bench_statements(run: Run, parents: list[str]) -> None:
         ):
             token = run.citizen(parent)
             await status_query(client, token)  # a family snapshot younger than a day: no registry refresh
-            with counting(container) as statements:
+            with container.statements() as statements:
                 body = await status_query(client, token)
             children = body["data"]["myChildren"]
             shape = [len(c["application"]["choices"]) if c["application"] else 0 for c in children]

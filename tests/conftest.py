@@ -18,7 +18,6 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from sqlalchemy import event
 
 from api.app import create_app
 from api.auth import mint
@@ -177,23 +176,8 @@ class Kezek:
     async def worker_pass(self) -> dict[str, int]:
         return await run_once(self.container)
 
-    @contextlib.contextmanager
-    def count_statements(self) -> Iterator[list[str]]:
-        statements: list[str] = []
-
-        def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-            statements.append(statement)
-
-        # Both paths: the engine (writes, transactions) and the reader's own asyncpg pool (the read path).
-        engine = self.container.engine.sync_engine
-        readers = self.container.services.reader.listeners
-        event.listen(engine, "before_cursor_execute", record)
-        readers.append(statements.append)
-        try:
-            yield statements
-        finally:
-            event.remove(engine, "before_cursor_execute", record)
-            readers.remove(statements.append)
+    def count_statements(self) -> contextlib.AbstractContextManager[list[str]]:
+        return self.container.statements()
 
     async def sql(self, statement: str, *args: Any) -> list[asyncpg.Record]:
         """Direct reads (and set-up writes) against the test database, outside the app."""
