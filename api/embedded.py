@@ -15,7 +15,7 @@ import subprocess
 import warnings
 from pathlib import Path
 
-from persistence.db import ensure_database
+from persistence.db import ensure_database, with_database
 
 SYSTEM_USER = "pgserver"  # initdb refuses root: as root the server runs as this unprivileged user
 
@@ -122,12 +122,6 @@ def start_embedded(data_dir: Path) -> tuple[EmbeddedServer, str]:
         )
         owned = True
     return EmbeddedServer(pgdata, owned, user), f"postgresql://postgres@/postgres?host={pgdata}"
-
-
-def with_database(url: str, name: str) -> str:
-    base, _, query = url.partition("?")
-    prefix = base.rsplit("/", 1)[0]
-    return f"{prefix}/{name}" + (f"?{query}" if query else "")
 
 
 def ensure_database_sync(url: str, name: str) -> str:

@@ -654,32 +654,29 @@ class LoadReport:
         return self.load_seconds + self.analyze_seconds + self.vacuum_seconds
 
 
+# Tables whose rows are a DataSet list as they stand (the sandbox's families are the representations too).
+_ROWS = {
+    "regions": "regions",
+    "districts": "districts",
+    "kindergartens": "kindergartens",
+    "groups": "groups",
+    "sandbox_families": "families",
+    "representations": "families",
+    "sandbox_benefits": "benefits",
+    "applications": "applications",
+    "choices": "choices",
+    "priority_claims": "claims",
+    "enrollments": "enrollments",
+}
+
+
 def _records(data: DataSet, table: str, now: dt.datetime) -> Iterable[Sequence[Any]]:
-    if table == "regions":
-        return data.regions
-    if table == "districts":
-        return data.districts
-    if table == "kindergartens":
-        return data.kindergartens
-    if table == "groups":
-        return data.groups
     if table == "sandbox_persons":
         return (p[:7] for p in data.persons)
-    if table in ("sandbox_families", "representations"):
-        return data.families
-    if table == "sandbox_benefits":
-        return data.benefits
     if table == "persons":
         return ((*p[:7], now, now if p[7] else None) for p in data.persons)
-    if table == "applications":
-        return data.applications
-    if table == "choices":
-        return data.choices
-    if table == "priority_claims":
-        return data.claims
-    if table == "enrollments":
-        return data.enrollments
-    raise KeyError(table)
+    rows: Iterable[Sequence[Any]] = getattr(data, _ROWS[table])
+    return rows
 
 
 async def _definitions(

@@ -61,7 +61,7 @@ from api.config_files import Channel, load_channels
 from bench import bare
 from bench.dataset import FULL, REDUCED, DataSet, LoadReport, Scale, generate, load
 from domain.model import Role
-from persistence.db import raw_connect
+from persistence.db import drop_database, raw_connect, recreate_database
 from persistence.repositories import POSITIONS_SQL
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -278,20 +278,10 @@ def start_bare(run: Run, port: int) -> Server:
 
 
 async def run_load(
-    run: Run,
-    port: int,
-    spec: dict[str, Any],
-    name: str,
-    *,
-    mode: str,
-    duration: float,
-    rate: float = 100.0,
-    connections: int | None = None,
-    warmup: float | None = None,
+    run: Run, port: int, spec: dict[str, Any], name: str, *, duration: float, warmup: float | None = None, **opts: Any
 ) -> dict[str, Any]:
-    proc = await start_load(
-        run, port, spec, name, mode=mode, duration=duration, rate=rate, connections=connections, warmup=warmup
-    )
+    """start_load (mode, rate, connections as there), then its result."""
+    proc = await start_load(run, port, spec, name, duration=duration, warmup=warmup, **opts)
     return await finish_load(proc, limit=duration + (warmup or run.plan.warmup) + 60)
 
 
@@ -341,33 +331,10 @@ async def finish_load(proc: asyncio.subprocess.Process, limit: float, interrupt:
 # --- databases ----------------------------------------------------------------------------------------
 
 
-def with_database(url: str, name: str) -> str:
-    base, _, query = url.partition("?")
-    return base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
-
-
-async def fresh_database(server_url: str, name: str) -> str:
-    conn = await raw_connect(server_url)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return with_database(server_url, name)
-
-
-async def drop_database(server_url: str, name: str) -> None:
-    conn = await raw_connect(server_url)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
 async def build_database(server_url: str, name: str, scale: Scale) -> tuple[str, DataSet, LoadReport]:
     from persistence.db import migrate
 
-    url = await fresh_database(server_url, name)
+    url = await recreate_database(server_url, name)
     await asyncio.to_thread(migrate, url)
     data = await asyncio.to_thread(generate, scale)
     log(f"{name}: generated in {data.generation_seconds:.1f} s: {data.counts()}")

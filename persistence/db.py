@@ -73,6 +73,32 @@ async def raw_connect(url: str) -> asyncpg.Connection:
     return await (asyncpg.connect(dsn, host=host) if host else asyncpg.connect(dsn))
 
 
+def with_database(url: str, name: str) -> str:
+    """The URL of database `name` on the server of `url`."""
+    base, _, query = url.partition("?")
+    prefix = base.rsplit("/", 1)[0]
+    return f"{prefix}/{name}" + (f"?{query}" if query else "")
+
+
+async def drop_database(url: str, name: str) -> None:
+    conn = await raw_connect(url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def recreate_database(url: str, name: str) -> str:
+    """Database `name` on the server of `url`, dropped first if it exists; returns its URL."""
+    conn = await raw_connect(url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return with_database(url, name)
+
+
 async def ensure_database(url: str, name: str) -> None:
     """Creates database `name` on the server of `url` when it does not exist yet."""
     conn = await raw_connect(url)

@@ -23,26 +23,15 @@ from api.app import create_app
 from api.auth import mint
 from api.config_files import load_channels, parse_places, parse_sandbox
 from api.container import Container, build_container
-from api.embedded import start_embedded, with_database
+from api.embedded import start_embedded
 from api.settings import DEV_DIR, Settings
 from api.worker import run_once
 from domain.model import Role
-from persistence.db import migrate
+from persistence.db import migrate, raw_connect, recreate_database, with_database
 from tests import data
 
 TEMPLATE = "kezek_template"
 CHANNELS = {c.id: c for c in load_channels(DEV_DIR / "channels.json")}
-
-
-def _params(url: str) -> tuple[str, str | None]:
-    base, _, query = url.partition("?")
-    params = dict(p.split("=", 1) for p in query.split("&") if p)
-    return base, params.get("host")
-
-
-async def admin_connect(url: str) -> asyncpg.Connection:
-    base, host = _params(url)
-    return await asyncpg.connect(base, host=host) if host else await asyncpg.connect(base)
 
 
 @pytest.fixture(scope="session")
@@ -63,13 +52,7 @@ def pg_url() -> Iterator[str]:
 async def _build_template(pg: str) -> str:
     from api.cli import _import
 
-    conn = await admin_connect(pg)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{TEMPLATE}"')
-    finally:
-        await conn.close()
-    url = with_database(pg, TEMPLATE)
+    url = await recreate_database(pg, TEMPLATE)
     await asyncio.to_thread(migrate, url)
     await _import(url, places=parse_places(data.PLACES), sandbox=parse_sandbox(data.SANDBOX))
     return url
@@ -84,7 +67,7 @@ def template_url(pg_url: str) -> str:
 async def cloned_database(pg_url: str) -> AsyncIterator[str]:
     """A fresh database copied from the migrated template; dropped afterwards."""
     name = f"t_{uuid.uuid4().hex[:16]}"
-    conn = await admin_connect(pg_url)
+    conn = await raw_connect(pg_url)
     try:
         await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
         yield with_database(pg_url, name)
@@ -181,7 +164,7 @@ class Kezek:
 
     async def sql(self, statement: str, *args: Any) -> list[asyncpg.Record]:
         """Direct reads (and set-up writes) against the test database, outside the app."""
-        conn = await admin_connect(self.db_url)
+        conn = await raw_connect(self.db_url)
         try:
             return list(await conn.fetch(statement, *args))
         finally:

@@ -93,8 +93,7 @@ async def test_served_over_real_http(server: str) -> None:
 def test_readyz_reports_an_unmigrated_database(tmp_path: Path, pg_url: str) -> None:
     import asyncio
 
-    from api.embedded import with_database
-    from persistence.db import ensure_database
+    from persistence.db import ensure_database, with_database
 
     name = f"empty_{os.getpid()}"
     asyncio.run(ensure_database(pg_url, name))

@@ -27,9 +27,10 @@ from api.auth import mint
 from api.container import Container, build_container
 from domain.model import Role
 from graph.shared import Hub
+from persistence.db import raw_connect
 from persistence.readers import decode_cursor
 from tests import data
-from tests.conftest import CHANNELS, OFFERS_POLICY, Kezek, admin_connect, make_settings
+from tests.conftest import CHANNELS, OFFERS_POLICY, Kezek, make_settings
 from tests.test_subscriptions import (
     PROTOCOL,
     SEAT_OFFERS,
@@ -296,7 +297,7 @@ BIG = (
 
 
 async def _publish(db_url: str, kindergarten_id: int, group_id: int, n: int) -> None:
-    conn = await admin_connect(db_url)
+    conn = await raw_connect(db_url)
     try:
         await conn.execute(
             """INSERT INTO events (at, stream, kind, kindergarten_id, group_id, free_seats, region_code, district_code)

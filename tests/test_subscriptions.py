@@ -28,9 +28,10 @@ from websockets.typing import Subprotocol
 from api.auth import mint
 from domain.model import Role
 from integrations.sandbox import sandbox_signature
+from persistence.db import raw_connect
 from persistence.readers import decode_cursor, encode_cursor
 from tests import data
-from tests.conftest import CHANNELS, OFFERS_POLICY, Kezek, admin_connect
+from tests.conftest import CHANNELS, OFFERS_POLICY, Kezek
 
 ROOT = Path(__file__).parent.parent
 WAIT = 8.0  # seconds: the longest a test waits for one message
@@ -212,7 +213,7 @@ async def settle(*subs: Sub) -> None:
 
 async def latest(db_url: str) -> dict[str, str]:
     """`after` the newest stored event: whatever commits later is replayed or pushed, never missed."""
-    conn = await admin_connect(db_url)
+    conn = await raw_connect(db_url)
     try:
         last = int(await conn.fetchval("SELECT COALESCE(max(id), 0) FROM events"))
     finally:
@@ -286,7 +287,7 @@ def _cursor_ids(events: list[dict[str, Any]]) -> list[int]:
 
 
 async def vacancy_rows(db_url: str, after_id: int) -> list[tuple[int, str]]:
-    conn = await admin_connect(db_url)
+    conn = await raw_connect(db_url)
     try:
         rows = await conn.fetch(
             "SELECT id, kind FROM events WHERE stream = 'vacancy' AND region_code = $1 AND id > $2 ORDER BY id",
@@ -436,7 +437,7 @@ async def test_reconnecting_after_the_last_cursor_replays_what_was_missed_then_g
 
 
 async def test_a_cursor_older_than_the_retention_ends_the_subscription_with_cursor_expired(db_url: str) -> None:
-    conn = await admin_connect(db_url)
+    conn = await raw_connect(db_url)
     try:
         old = [
             int(
