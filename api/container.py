@@ -15,7 +15,7 @@ from api.auth import Authenticator
 from api.config_files import load_channels, load_policy
 from api.settings import Settings
 from domain.ports import BenefitsRegistry, Clock, ESignature, HealthRegistry, PopulationRegistry, SmsGateway
-from domain.services import QueueService
+from domain.usecases import QueueService
 from graph.broker import Broker
 from graph.context import Services
 from integrations.calendar import KazakhstanCalendar

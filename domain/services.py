@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from domain import access, rules
+from domain.commands import NewGroup, NewKindergarten, SubmitApplication
 from domain.errors import DomainError
 from domain.messages import MessageKind, MessageParams, render
 from domain.model import (
@@ -28,7 +28,6 @@ from domain.model import (
     Language,
     OfferStatus,
     OutboxMessage,
-    Ownership,
     Person,
     PriorityClaim,
     PriorityTier,
@@ -41,39 +40,6 @@ from domain.ports import BenefitsRegistry, Clock, ESignature, HealthRegistry, Ho
 from domain.repositories import FamilyReads, QueueEvent, UnitOfWork
 
 BENEFITS_SOURCE = "benefits-registry"
-
-
-@dataclass(frozen=True, slots=True)
-class SubmitApplication:
-    child_iin: str
-    kindergarten_ids: Sequence[str]
-    language: Language
-    group_type: GroupType = GroupType.GENERAL
-    desired_start_date: dt.date | None = None
-    phone: str | None = None
-    notification_language: Language = Language.RU
-
-
-@dataclass(frozen=True, slots=True)
-class NewKindergarten:
-    external_id: str
-    district_code: str
-    name_kk: str
-    name_ru: str
-    address: str
-    ownership: Ownership
-    state_order: bool
-
-
-@dataclass(frozen=True, slots=True)
-class NewGroup:
-    kindergarten_id: str
-    external_id: str
-    birth_year_from: int
-    birth_year_to: int
-    language: Language
-    group_type: GroupType
-    capacity: int
 
 
 def _snapshot(app: Application) -> dict[str, object]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from domain.model import Actor
-from domain.services import QueueService
+from domain.usecases import QueueService
 from graph.broker import Broker
 from graph.loaders import Loaders
 from persistence.feed import FeedStore

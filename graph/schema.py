@@ -25,9 +25,9 @@ from strawberry.extensions.query_depth_limiter import create_validator as create
 from strawberry.schema.config import StrawberryConfig
 
 from domain import access, rules
+from domain.commands import NewGroup, NewKindergarten, SubmitApplication
 from domain.errors import DomainError, RegistryUnavailable
 from domain.model import Actor, ErrorCode, Role
-from domain.services import NewGroup, NewKindergarten, SubmitApplication
 from graph.access import can_see_application, can_see_child, require_role
 from graph.errors import api_error, forbidden, not_found, should_mask
 from graph.limits import CostLimitRule
