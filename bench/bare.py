@@ -29,7 +29,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from persistence.db import asyncpg_params
-from persistence.repositories import KINDERGARTEN_COLUMNS, POSITIONS_SQL
+from persistence.sql import KINDERGARTEN_COLUMNS, POSITIONS_SQL
 
 # The status query's statements by role, in the order the app runs them. `bench.run` captures the app's own
 # statements in-process and passes them in (--statements), so both run the same SQL text; these defaults are

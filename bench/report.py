@@ -279,7 +279,7 @@ def write_report(run: Run, command: str, directory: Path) -> Path:
     add("## (c) Position of one choice")
     add("")
     add(
-        "`POSITIONS_SQL` (persistence/repositories.py) for the application standing last in the longest queue: "
+        "`POSITIONS_SQL` (persistence/sql.py) for the application standing last in the longest queue: "
         "1 + an index-only count over `choices_queue_order`. Times are client-side (asyncpg, prepared, 200 runs)."
     )
     add("")

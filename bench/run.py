@@ -62,7 +62,7 @@ from bench import bare
 from bench.dataset import FULL, REDUCED, DataSet, LoadReport, Scale, generate, load
 from domain.model import Role
 from persistence.db import drop_database, raw_connect, recreate_database
-from persistence.repositories import POSITIONS_SQL
+from persistence.sql import POSITIONS_SQL
 
 ROOT = Path(__file__).resolve().parent.parent
 QUERIES = ROOT / "bench" / "queries"

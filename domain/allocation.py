@@ -1,14 +1,20 @@
-"""Who gets a free seat (PRODUCT §4, §5, §6): a pure rule over candidates in queue order, so a
-decision can be replayed from the recorded data."""
+"""Who gets a free seat (PRODUCT §4 "Candidates", §5, §6 ratio): pure rules over candidates in queue order,
+so that any decision can be replayed from the recorded data.
+
+Candidates for a free seat in a group: active, not INACTIVE applications whose queue at that kindergarten
+fits the group, whose desired start date has come, whose child has reached the minimum admission age, and
+that hold no seat or hold one (a live offer or an enrolment) at a kindergarten they ranked lower. The first
+candidate in queue order gets the seat, honouring the primary-to-general ratio."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from domain.model import PriorityTier, QueueOrder
-from domain.rules import months_between
+from domain.age import old_enough
+from domain.model import PriorityTier
+from domain.queue_order import QueueOrder, queue_order
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,20 +32,21 @@ class Candidate:
 
     @property
     def order(self) -> QueueOrder:
-        return QueueOrder(self.tier.rank, 0 if self.sibling_priority else 1, self.queue_date, self.application_id)
+        return queue_order(self.tier, self.sibling_priority, self.queue_date, self.application_id)
 
 
 def eligible(c: Candidate, today: dt.date, min_age_months: int) -> bool:
     """Start date come, old enough, and holding no seat or only one at a kindergarten ranked lower."""
     return (
         c.desired_start_date <= today
-        and months_between(c.birth_date, today) >= min_age_months
+        and old_enough(c.birth_date, today, min_age_months)
         and (c.holding_rank is None or c.holding_rank > c.rank_here)
     )
 
 
 def turn(ratio: tuple[int, int] | None, primary_made: int, general_made: int) -> PriorityTier | None:
-    """Whose turn it is under a primary-to-general ratio [p, g]; None without a ratio."""
+    """Whose turn it is under a primary-to-general ratio [p, g] (per group, over the offers made there);
+    None without a ratio."""
     if ratio is None:
         return None
     p, g = ratio
@@ -55,16 +62,10 @@ def choose(
     ratio: tuple[int, int] | None = None,
     primary_made: int = 0,
     general_made: int = 0,
-    skip_groups: Iterable[int] = (),
 ) -> Candidate | None:
-    """The first eligible candidate in queue order, honouring the ratio (EXTRAORDINARY always first,
-    a tier with no candidate yields its turn). Sibling groups listed in skip_groups are passed over."""
-    skipped = set(skip_groups)
-    pool = [
-        c
-        for c in sorted(candidates, key=lambda c: c.order)
-        if eligible(c, today, min_age_months) and (c.sibling_group_id is None or c.sibling_group_id not in skipped)
-    ]
+    """The first eligible candidate in queue order, honouring the ratio: EXTRAORDINARY always first, and a
+    tier with no candidate yields its turn."""
+    pool = [c for c in sorted(candidates, key=lambda c: c.order) if eligible(c, today, min_age_months)]
     if not pool:
         return None
     if pool[0].tier == PriorityTier.EXTRAORDINARY:

@@ -7,7 +7,10 @@ import datetime as dt
 import hashlib
 
 from domain.model import Group, Kindergarten, Language, Person
-from domain.policy import ALMATY
+from domain.timezone import ALMATY
+
+# The health documents a contract needs; those the health registry does not hold are listed, never invented.
+REQUIRED_DOCUMENTS = ("VACCINATION_CARD", "MEDICAL_RECORD")
 
 _TEMPLATES = {
     Language.RU: (

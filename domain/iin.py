@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+from domain.errors import DomainError
+from domain.model import ErrorCode
+
 _W1 = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)
 _W2 = (3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2)
 _CENTURY = {"1": 1800, "2": 1800, "3": 1900, "4": 1900, "5": 2000, "6": 2000}
@@ -64,3 +67,11 @@ def make(born: dt.date, male: bool, serial: int) -> str:
         if d is not None:
             return first + str(d)
         s += 1
+
+
+def check(value: str, field: str = "childIin") -> str:
+    """The IIN, trimmed, or INVALID_IIN (PRODUCT §3): the same refusal wherever an IIN comes in."""
+    value = value.strip()
+    if not is_valid(value):
+        raise DomainError(ErrorCode.INVALID_IIN, "IIN is not a valid 12-digit identification number", field)
+    return value

@@ -13,11 +13,9 @@ import enum
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from domain.model import Language, PriorityCategory
-
-ALMATY = ZoneInfo("Asia/Almaty")
+from domain.timezone import ALMATY
 
 GSM7_SINGLE = 160
 GSM7_PART = 153

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
 from collections.abc import Mapping
@@ -148,10 +149,6 @@ class Actor:
     district_code: str | None = None
     kindergarten: str | None = None  # the staff member's kindergarten externalId
 
-    @property
-    def is_public(self) -> bool:
-        return self.role is None
-
 
 SYSTEM = Actor(role=None, subject="system", channel="kezek-worker")
 
@@ -264,6 +261,11 @@ class Choice:
 
 @dataclass(slots=True)
 class Application:
+    """The aggregate of stage 1 and 2: its status, its ranked choices and which of them holds a seat.
+
+    Its methods are the state changes PRODUCT §3–§4 allow (docs/product.md); use cases call them and record
+    what follows from them in one place (domain/usecases/effects.py)."""
+
     id: int
     number: str
     child_iin: str
@@ -291,25 +293,99 @@ class Application:
     def in_queue(self) -> bool:
         return self.status in QUEUE_STATUSES
 
+    @property
+    def ranking(self) -> list[int]:
+        return [c.kindergarten_id for c in sorted(self.choices, key=lambda c: c.rank)]
 
-@dataclass(frozen=True, slots=True)
-class QueueKey:
-    """A queue: PRODUCT.md §3 — (kindergarten, birth year, language, group type)."""
+    def rank_of(self, kindergarten_id: int) -> int | None:
+        return next((c.rank for c in self.choices if c.kindergarten_id == kindergarten_id), None)
 
-    kindergarten_id: int
-    birth_year: int
-    language: Language
-    group_type: GroupType
+    def held(self) -> set[int]:
+        """Kindergartens where this application holds a live offer or an enrolment."""
+        return {c.kindergarten_id for c in self.choices if c.held_here}
 
+    # --- state changes ------------------------------------------------------------------------
 
-@dataclass(frozen=True, slots=True, order=True)
-class QueueOrder:
-    """Sort key of a choice within its queue (PRODUCT.md §3 queue order); lower is ahead."""
+    def rechoose(self, kindergarten_ids: list[int], now: dt.datetime, sibling_kindergartens: set[int]) -> None:
+        """A new ranking; kept choices keep their place in their queue (joined_at, sibling flag, hold)."""
+        old = {c.kindergarten_id: c for c in self.choices}
+        self.choices = [
+            dataclasses.replace(old[kg], rank=rank)
+            if kg in old
+            else Choice(self.id, rank, kg, joined_at=now, sibling_priority=kg in sibling_kindergartens)
+            for rank, kg in enumerate(kindergarten_ids, start=1)
+        ]
 
-    tier_rank: int
-    sibling_rank: int  # 0 when a sibling is enrolled in the kindergarten
-    queue_date: dt.datetime
-    application_id: int  # application numbers are issued in id order: the final tie-break
+    def drop(self, kindergarten_ids: set[int]) -> None:
+        """These choices leave the ranking; the rest close up. An ENROLLED application stays active only while
+        it waits for a choice ranked above its enrolment."""
+        kept = [c for c in sorted(self.choices, key=lambda c: c.rank) if c.kindergarten_id not in kindergarten_ids]
+        self.choices = [dataclasses.replace(c, rank=n) for n, c in enumerate(kept, start=1)]
+        if self.status == ApplicationStatus.ENROLLED:
+            held = [c.rank for c in self.choices if c.held_here]
+            self.active = (bool(held) and min(held) > 1) or (not held and bool(self.choices))
+
+    def drop_below(self, kindergarten_id: int, also: int | None = None) -> None:
+        """Choices ranked below an enrolment (and `also`, the kindergarten it is leaving) are dropped for good:
+        they can never be added back (PRODUCT §4)."""
+        rank = self.rank_of(kindergarten_id)
+        below = {c.kindergarten_id for c in self.choices if rank is not None and c.rank > rank}
+        if also is not None:
+            below.add(also)
+        self.dropped_kindergartens = sorted(set(self.dropped_kindergartens) | below)
+        self.drop(below)
+
+    def hold(self, kindergarten_id: int, upgrade: bool) -> None:
+        """An offer at this kindergarten: the choice leaves its queue; an upgrade keeps the status ENROLLED."""
+        self._set_held(kindergarten_id, True)
+        if not upgrade:
+            self.status = ApplicationStatus.OFFERED
+
+    def confirm(self, upgrade: bool) -> None:
+        if not upgrade:
+            self.status = ApplicationStatus.ENROLLING
+
+    def release(self, kindergarten_id: int, enrolled_through_it: bool) -> None:
+        """An offer here ended: the choice stands in its queue again."""
+        self._set_held(kindergarten_id, False)
+        if self.status in (ApplicationStatus.OFFERED, ApplicationStatus.ENROLLING):
+            self.status = ApplicationStatus.ENROLLED if enrolled_through_it else ApplicationStatus.QUEUED
+
+    def enroll(self, kindergarten_id: int, leaving: int | None) -> None:
+        """Signed: enrolled here. Choices ranked below, and the kindergarten it leaves, are dropped for good; an
+        enrolled member leaves its sibling group."""
+        self.status = ApplicationStatus.ENROLLED
+        self.drop_below(kindergarten_id, leaving)
+        self.choices = [dataclasses.replace(c, held_here=c.kindergarten_id == kindergarten_id) for c in self.choices]
+        self.drop(set())  # whether it still waits for better follows the new hold
+        self.sibling_group_id = None
+
+    def stop_waiting(self, status: ApplicationStatus, now: dt.datetime) -> None:
+        """The one way out of the queues: WITHDRAWN, CLOSED, AGED_OUT or INACTIVE.
+
+        Stopping to wait (WITHDRAWN, AGED_OUT) on an ENROLLED application keeps the enrolment and drops the
+        choices still waited for; INACTIVE stays active: out of every queue, restorable."""
+        if self.status == ApplicationStatus.ENROLLED and status in (
+            ApplicationStatus.WITHDRAWN,
+            ApplicationStatus.AGED_OUT,
+        ):
+            self.choices = [c for c in self.choices if c.held_here]
+            self.active = False
+            return
+        self.status = status
+        self.active = status == ApplicationStatus.INACTIVE
+        if status == ApplicationStatus.INACTIVE:
+            self.inactive_since = now
+
+    def restore(self) -> None:
+        self.status = ApplicationStatus.QUEUED
+        self.restored = True
+        self.inactive_since = None
+
+    def _set_held(self, kindergarten_id: int, held: bool) -> None:
+        self.choices = [
+            dataclasses.replace(c, held_here=held) if c.kindergarten_id == kindergarten_id else c for c in self.choices
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,23 +461,3 @@ class Enrollment:
     kindergarten_id: int
     application_id: int | None
     since: dt.date
-
-
-class EventStream(enum.StrEnum):
-    VACANCY = "vacancy"
-    OFFER = "offer"
-    APPLICATION = "application"
-
-
-@dataclass(frozen=True, slots=True)
-class FeedEvent:
-    """One row of the subscription feed, written in the same transaction as the change."""
-
-    stream: EventStream
-    kind: str
-    kindergarten_id: int | None = None
-    group_id: int | None = None
-    free_seats: int | None = None
-    offer_id: int | None = None
-    application_id: int | None = None
-    child_iin: str | None = None

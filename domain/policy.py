@@ -1,15 +1,13 @@
-"""Regional policy (PRODUCT.md §6) and the working-day arithmetic its windows use."""
+"""Regional policy (PRODUCT §6, docs/product.md) and the working-day arithmetic its windows use."""
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from domain.ports import HolidayCalendar
-
-ALMATY = ZoneInfo("Asia/Almaty")
+from domain.timezone import at_local, local_date
 
 
 class DeclineEffect(enum.StrEnum):
@@ -29,13 +27,13 @@ class Window:
             assert self.duration is not None
             return start + self.duration
         # Ends at 23:59:59 Asia/Almaty on the n-th working day after the day the window starts.
-        day = start.astimezone(ALMATY).date()
+        day = local_date(start)
         left = self.working_days
         while left > 0:
             day += dt.timedelta(days=1)
             if calendar.is_working_day(day):
                 left -= 1
-        return dt.datetime.combine(day, dt.time(23, 59, 59), ALMATY).astimezone(dt.UTC)
+        return at_local(day, dt.time(23, 59, 59))
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from strawberry.extensions.max_aliases import create_validator as create_alias_v
 from strawberry.extensions.query_depth_limiter import create_validator as create_depth_validator
 from strawberry.schema.config import StrawberryConfig
 
-from domain import access, rules
+from domain import access, inputs
 from domain.commands import NewGroup, NewKindergarten, SubmitApplication
 from domain.errors import DomainError, RegistryUnavailable
 from domain.model import Actor, ErrorCode, Role
@@ -104,7 +104,7 @@ def _check_year(year: int) -> None:
 
 
 def _int_id(value: str) -> int | None:
-    return rules.object_id(value)
+    return inputs.object_id(value)
 
 
 @strawberry.input

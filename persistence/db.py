@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import asyncpg
 from alembic import command
@@ -22,13 +20,6 @@ def async_url(url: str) -> str:
     if not sep or scheme not in ("postgresql", "postgres", "postgresql+asyncpg"):
         raise ValueError("database URL must start with postgresql://")
     return "postgresql+asyncpg://" + rest
-
-
-def describe(url: str) -> str:
-    """The URL without its password, for logs."""
-    parts = urlsplit(url)
-    host = parts.hostname or "local socket"
-    return f"{parts.scheme}://{parts.username or ''}@{host}:{parts.port or ''}{parts.path}"
 
 
 def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
@@ -51,10 +42,6 @@ def _config(url: str) -> Config:
 def migrate(url: str, revision: str = "head") -> None:
     """Alembic is the only way the schema is made (QUALITY §1). Runs its own event loop: call off-loop."""
     command.upgrade(_config(url), revision)
-
-
-async def migrate_async(url: str) -> None:
-    await asyncio.to_thread(migrate, url)
 
 
 def head_revision() -> str | None:

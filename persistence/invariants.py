@@ -14,10 +14,11 @@ from sqlalchemy import text
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from domain.age import born_by
 from domain.iin import mask
 from domain.model import OfferStatus
+from persistence.sql import LIVE, STANDING, order_by
 
-LIVE = "('PENDING','CONFIRMED')"
 STATES = "(" + ",".join(f"'{s.value}'" for s in OfferStatus) + ")"
 
 # Groups over capacity, and groups whose counters differ from the rows they count.
@@ -78,20 +79,19 @@ ORDER BY a.id"""
 # group serves, holding no seat or only one at a kindergarten it ranked lower, whose start date has come
 # and whose child is old enough. Members of sibling groups are left out (they wait for seats together).
 # One line per group, naming its first waiting application in queue order.
-FREE_AND_WANTED = """
+FREE_AND_WANTED = f"""
 WITH wanted AS (
     SELECT g.id AS group_id, k.external_id AS kg, g.external_id AS grp,
         g.capacity - g.enrolled - g.held AS free, a.id AS application_id, a.number, a.child_iin,
         a.status AS app_status, c.rank,
         count(*) OVER (PARTITION BY g.id) AS waiting,
-        row_number() OVER (PARTITION BY g.id
-            ORDER BY c.tier_rank, c.sibling_rank, c.queue_date, c.application_id) AS nth
+        row_number() OVER (PARTITION BY g.id ORDER BY {order_by("c")}) AS nth
     FROM groups g
     JOIN kindergartens k ON k.id = g.kindergarten_id
     JOIN choices c ON c.kindergarten_id = g.kindergarten_id
         AND c.birth_year BETWEEN g.birth_year_from AND g.birth_year_to
         AND c.language = g.language AND c.group_type = g.group_type
-        AND c.app_in_queue AND NOT c.held_here
+        AND {STANDING.format(a="c")}
     JOIN applications a ON a.id = c.application_id
     JOIN persons p ON p.iin = a.child_iin
     LEFT JOIN LATERAL (
@@ -102,10 +102,7 @@ WITH wanted AS (
       AND a.status IN ('QUEUED','OFFERED','ENROLLING','ENROLLED')
       AND (holding.rank IS NULL OR holding.rank > c.rank)
       AND a.desired_start_date <= :today
-      AND (CAST(:year AS integer) - CAST(EXTRACT(YEAR FROM p.birth_date) AS integer)) * 12
-          + (CAST(:month AS integer) - CAST(EXTRACT(MONTH FROM p.birth_date) AS integer))
-          - CASE WHEN CAST(:day AS integer) < CAST(EXTRACT(DAY FROM p.birth_date) AS integer) THEN 1 ELSE 0 END
-          >= :min_age
+      AND p.birth_date <= :born_by
 )
 SELECT * FROM wanted WHERE nth = 1 ORDER BY group_id"""
 
@@ -157,10 +154,7 @@ async def check_invariants(engine: AsyncEngine, today: dt.date, min_age_months: 
             conn,
             FREE_AND_WANTED,
             today=today,
-            year=today.year,
-            month=today.month,
-            day=today.day,
-            min_age=min_age_months,
+            born_by=born_by(today, min_age_months),
         ):
             found.append(
                 f"group {r['kg']}/{r['grp']} (id {r['group_id']}): {r['free']} free seat(s) while "

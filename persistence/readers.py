@@ -36,17 +36,18 @@ from domain.model import (
     Region,
 )
 from persistence.db import asyncpg_params
-from persistence.repositories import (
-    KINDERGARTEN_COLUMNS,
-    POSITIONS_SQL,
+from persistence.rows import (
     Row,
     application_from,
     claim_from,
+    contract_from,
+    enrollment_from,
     group_from,
     kindergarten_from,
+    offer_from,
     person_from,
 )
-from persistence.seats import contract_from, enrollment_from, offer_from
+from persistence.sql import KINDERGARTEN_COLUMNS, LIVE, POSITIONS_SQL, STANDING, order_by, order_key
 
 T = TypeVar("T")
 
@@ -302,7 +303,7 @@ class Reader:
     ) -> dict[tuple[int, int], list[PositionChange]]:
         """What moved each choice: others joining (+1) or leaving (-1) ahead of it, and its own moves."""
         rows = await self._rows(
-            """SELECT c.application_id AS app, c.kindergarten_id AS kg, e.at, e.delta, e.reason
+            f"""SELECT c.application_id AS app, c.kindergarten_id AS kg, e.at, e.delta, e.reason
             FROM choices c
             JOIN unnest(CAST(:apps AS bigint[]), CAST(:kgs AS bigint[])) AS k(app, kg)
               ON c.application_id = k.app AND c.kindergarten_id = k.kg
@@ -312,8 +313,7 @@ class Reader:
                     WHERE q.kindergarten_id = c.kindergarten_id AND q.birth_year = c.birth_year
                       AND q.language = c.language AND q.group_type = c.group_type
                       AND q.at >= c.joined_at AND q.application_id <> c.application_id AND q.own_delta IS NULL
-                      AND (q.tier_rank, q.sibling_rank, q.queue_date, q.application_id)
-                        < (c.tier_rank, c.sibling_rank, c.queue_date, c.application_id)
+                      AND {order_key("q")} < {order_key("c")}
                     ORDER BY q.at DESC LIMIT :n
                 ) others
                 UNION ALL
@@ -408,14 +408,14 @@ class Reader:
 
     async def live_offers(self, application_ids: Sequence[int]) -> dict[int, Offer]:
         rows = await self._rows(
-            "SELECT * FROM offers WHERE application_id = ANY(:a) AND status IN ('PENDING','CONFIRMED')",
+            f"SELECT * FROM offers WHERE application_id = ANY(:a) AND status IN {LIVE}",
             a=list(application_ids),
         )
         return {r["application_id"]: offer_from(r) for r in rows}
 
     async def live_offers_by_child(self, child_iins: Sequence[str]) -> dict[str, Offer]:
         rows = await self._rows(
-            "SELECT * FROM offers WHERE child_iin = ANY(:c) AND status IN ('PENDING','CONFIRMED')",
+            f"SELECT * FROM offers WHERE child_iin = ANY(:c) AND status IN {LIVE}",
             c=list(child_iins),
         )
         return {r["child_iin"]: offer_from(r) for r in rows}
@@ -452,10 +452,10 @@ class Reader:
 
     async def queue_lengths(self, group_ids: Sequence[int]) -> dict[int, int]:
         rows = await self._rows(
-            """SELECT g.id, (SELECT count(*) FROM choices c
+            f"""SELECT g.id, (SELECT count(*) FROM choices c
                 WHERE c.kindergarten_id = g.kindergarten_id AND c.language = g.language
                   AND c.group_type = g.group_type AND c.birth_year BETWEEN g.birth_year_from AND g.birth_year_to
-                  AND c.app_in_queue AND NOT c.held_here) AS n
+                  AND {STANDING.format(a="c")}) AS n
             FROM groups g WHERE g.id = ANY(:i)""",
             i=list(group_ids),
         )
@@ -523,13 +523,12 @@ class Reader:
             start = int(after[0])
             key = (int(after[1]), int(after[2]), dt.datetime.fromisoformat(after[3]), int(after[4]))
         rows = await self._rows(
-            """SELECT c.tier_rank, c.sibling_rank, c.queue_date, c.application_id, a.number
+            f"""SELECT {order_by("c")}, a.number
             FROM choices c JOIN applications a ON a.id = c.application_id
             WHERE c.kindergarten_id = :kg AND c.birth_year = :by AND c.language = :lang AND c.group_type = :gt
-              AND c.app_in_queue AND NOT c.held_here
-              AND (CAST(:has_key AS boolean) IS FALSE
-                   OR (c.tier_rank, c.sibling_rank, c.queue_date, c.application_id) > (:t, :s, :q, :a))
-            ORDER BY c.tier_rank, c.sibling_rank, c.queue_date, c.application_id LIMIT :n""",
+              AND {STANDING.format(a="c")}
+              AND (CAST(:has_key AS boolean) IS FALSE OR {order_key("c")} > (:t, :s, :q, :a))
+            ORDER BY {order_by("c")} LIMIT :n""",
             kg=kindergarten_id,
             by=birth_year,
             lang=language.value,

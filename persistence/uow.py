@@ -7,14 +7,13 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from persistence.repositories import (
-    SqlApplicationRepository,
-    SqlClaimRepository,
-    SqlJournalRepository,
-    SqlPersonRepository,
-    SqlPlaceRepository,
-)
-from persistence.seats import SqlSeatRepository
+from persistence.repositories.applications import SqlApplicationRepository
+from persistence.repositories.candidates import SqlCandidateReads
+from persistence.repositories.claims import SqlClaimRepository
+from persistence.repositories.journal import SqlJournal
+from persistence.repositories.offers import SqlOfferRepository
+from persistence.repositories.persons import SqlPersonRepository
+from persistence.repositories.places import SqlPlaceRepository
 
 
 class SqlUnitOfWork:
@@ -22,8 +21,9 @@ class SqlUnitOfWork:
     places: SqlPlaceRepository
     applications: SqlApplicationRepository
     claims: SqlClaimRepository
-    journal: SqlJournalRepository
-    seats: SqlSeatRepository
+    offers: SqlOfferRepository
+    candidates: SqlCandidateReads
+    journal: SqlJournal
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -37,8 +37,10 @@ class SqlUnitOfWork:
         self.places = SqlPlaceRepository(conn)
         self.applications = SqlApplicationRepository(conn)
         self.claims = SqlClaimRepository(conn)
-        self.journal = SqlJournalRepository(conn)
-        self.seats = SqlSeatRepository(conn)
+        self.offers = SqlOfferRepository(conn)
+        self.candidates = SqlCandidateReads(conn)
+        self.journal = SqlJournal(conn)
+        await self.journal.take_allocation_lock()
         return self
 
     async def __aexit__(
@@ -52,11 +54,11 @@ class SqlUnitOfWork:
             await self._conn.close()
             self._conn = None
 
+    async def flush(self) -> None:
+        await self.applications.save_all()
+
     async def commit(self) -> None:
         assert self._conn is not None
+        await self.flush()
+        await self.journal.write()
         await self._conn.commit()
-
-    @property
-    def connection(self) -> AsyncConnection:
-        assert self._conn is not None
-        return self._conn

@@ -6,7 +6,8 @@ import datetime as dt
 
 import pytest
 
-from domain.policy import ALMATY, Window
+from domain.policy import Window
+from domain.timezone import ALMATY
 from integrations.calendar import KazakhstanCalendar
 
 CAL = KazakhstanCalendar()

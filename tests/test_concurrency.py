@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from domain.policy import ALMATY
+from domain.timezone import ALMATY
 from integrations.sandbox import sandbox_signature
 from persistence.invariants import check_invariants
 from tests import data

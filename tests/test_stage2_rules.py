@@ -11,8 +11,9 @@ import pytest
 from api.config_files import load_policy, parse_window
 from domain.allocation import Candidate, choose, eligible, turn
 from domain.model import PriorityTier
-from domain.policy import ALMATY, DeclineEffect, Window
-from domain.seats import remind_at
+from domain.offers import remind_at
+from domain.policy import DeclineEffect, Window
+from domain.timezone import ALMATY
 from integrations.calendar import KazakhstanCalendar
 from tests import data
 from tests.conftest import Kezek

@@ -1,5 +1,5 @@
-"""Use cases by feature, composed into one facade for the GraphQL layer and the worker."""
+"""Use cases by feature, composed into one facade (`QueueService`) for the GraphQL layer and the worker."""
 
-from domain.services import QueueService
+from domain.usecases.service import QueueService
 
 __all__ = ["QueueService"]

@@ -1,0 +1,124 @@
+"""The use cases composed: one object for the GraphQL layer and the worker, each method one use case of
+the feature that owns it (applications, claims, offers, siblings, places, families, the allocator)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from domain.commands import NewGroup, NewKindergarten, SubmitApplication
+from domain.model import Actor, Application, Offer, PriorityClaim
+from domain.policy import PolicyBook
+from domain.ports import BenefitsRegistry, Clock, ESignature, HealthRegistry, HolidayCalendar, PopulationRegistry
+from domain.repositories import FamilyReads, UnitOfWork
+from domain.usecases.allocator import Allocator
+from domain.usecases.applications import Applications
+from domain.usecases.claims import Claims
+from domain.usecases.families import Families
+from domain.usecases.offers import Offers
+from domain.usecases.places import Places
+from domain.usecases.seats import Seats
+from domain.usecases.siblings import Siblings
+
+
+class QueueService:
+    def __init__(
+        self,
+        uow: Callable[[], UnitOfWork],
+        clock: Clock,
+        population: PopulationRegistry,
+        benefits: BenefitsRegistry,
+        calendar: HolidayCalendar,
+        policies: PolicyBook,
+        health: HealthRegistry,
+        esign: ESignature,
+        family: FamilyReads,
+    ) -> None:
+        seats = Seats(calendar)
+        self.allocator = Allocator(uow, clock, policies, seats)
+        self.families = Families(uow, clock, population, family)
+        self.applications = Applications(uow, clock, population, benefits, calendar, policies, self.allocator, seats)
+        self.claims = Claims(uow, clock, benefits, calendar, policies, self.allocator, seats)
+        self.offers = Offers(uow, clock, calendar, policies, health, esign, self.allocator, seats, self.applications)
+        self.siblings = Siblings(uow, clock, self.families)
+        self.places = Places(uow, clock, self.allocator)
+
+    # --- families -------------------------------------------------------------------------------
+
+    async def my_children(self, actor: Actor) -> list[str]:
+        return await self.families.my_children(actor)
+
+    # --- applications ---------------------------------------------------------------------------
+
+    async def submit_application(self, actor: Actor, cmd: SubmitApplication) -> Application:
+        return await self.applications.submit(actor, cmd)
+
+    async def change_choices(self, actor: Actor, application_id: str, kindergarten_ids: Sequence[str]) -> Application:
+        return await self.applications.change_choices(actor, application_id, kindergarten_ids)
+
+    async def withdraw_application(self, actor: Actor, application_id: str, reason: str | None) -> Application:
+        return await self.applications.withdraw(actor, application_id, reason)
+
+    async def restore_application(self, actor: Actor, application_id: str) -> Application:
+        return await self.applications.restore(actor, application_id)
+
+    # --- claims ---------------------------------------------------------------------------------
+
+    async def verify_claim(self, actor: Actor, claim_id: str, approve: bool, note: str | None) -> PriorityClaim:
+        return await self.claims.verify(actor, claim_id, approve, note)
+
+    async def revoke_claim(self, actor: Actor, claim_id: str, note: str | None) -> PriorityClaim:
+        return await self.claims.revoke(actor, claim_id, note)
+
+    # --- offers ---------------------------------------------------------------------------------
+
+    async def confirm_offer(self, actor: Actor, offer_id: str) -> Offer:
+        return await self.offers.confirm(actor, offer_id)
+
+    async def decline_offer(self, actor: Actor, offer_id: str) -> Offer:
+        return await self.offers.decline(actor, offer_id)
+
+    async def extend_contract(self, actor: Actor, offer_id: str) -> Offer:
+        return await self.offers.extend_contract(actor, offer_id)
+
+    async def sign_contract(self, actor: Actor, contract_id: str, signature: str) -> Offer:
+        return await self.offers.sign_contract(actor, contract_id, signature)
+
+    async def leave_kindergarten(self, actor: Actor, child_iin: str, reason: str | None) -> str:
+        return await self.offers.leave_kindergarten(actor, child_iin, reason)
+
+    async def link_siblings(self, actor: Actor, application_ids: Sequence[str]) -> list[Application]:
+        return (await self.siblings.link(actor, application_ids))[1]
+
+    # --- places ---------------------------------------------------------------------------------
+
+    async def create_kindergarten(self, actor: Actor, cmd: NewKindergarten) -> int:
+        return await self.places.create_kindergarten(actor, cmd)
+
+    async def create_group(self, actor: Actor, cmd: NewGroup) -> int:
+        return await self.places.create_group(actor, cmd)
+
+    async def set_group_capacity(self, actor: Actor, group_id: str, capacity: int, reason: str | None) -> int:
+        return await self.places.set_group_capacity(actor, group_id, capacity, reason)
+
+    # --- the worker's passes ----------------------------------------------------------------------
+
+    async def lapse_offers(self, limit: int = 50) -> int:
+        return await self.offers.lapse(limit)
+
+    async def send_reminders(self, limit: int = 100) -> int:
+        return await self.offers.send_reminders(limit)
+
+    async def expire_manual_claims(self, limit: int = 100) -> int:
+        return await self.claims.expire_manual(limit)
+
+    async def age_out(self, limit: int = 200) -> int:
+        return await self.applications.age_out(limit)
+
+    async def close_unrestored(self, limit: int = 100) -> int:
+        return await self.applications.close_unrestored(limit)
+
+    async def recheck_benefits(self, limit: int = 50) -> int:
+        return await self.claims.recheck_benefits(limit)
+
+    async def allocation_pass(self) -> int:
+        return await self.allocator.sweep()

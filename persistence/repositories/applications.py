@@ -1,0 +1,257 @@
+"""Applications with their choices and sibling groups (PRODUCT §3, §5).
+
+Within a unit of work an application read for update is one object (an identity map): whoever reads it
+again gets the same instance, and `save` writes only what changed since it was read, so the unit of work
+can save every one of them before it commits."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from domain.model import Application
+from domain.queue_order import sibling_rank
+from persistence.repositories.base import Repository
+from persistence.rows import application_from
+from persistence.sql import POSITIONS_SQL
+
+
+def _row_state(a: Application) -> tuple[Any, ...]:
+    return (
+        a.status,
+        a.active,
+        a.tier,
+        a.restored,
+        a.inactive_since,
+        a.sibling_group_id,
+        a.phone,
+        tuple(a.dropped_kindergartens),
+    )
+
+
+def _choice_state(a: Application) -> tuple[Any, ...]:
+    return tuple(
+        (c.rank, c.kindergarten_id, c.held_here, c.sibling_priority, c.joined_at)
+        for c in sorted(a.choices, key=lambda c: c.rank)
+    )
+
+
+class SqlApplicationRepository(Repository):
+    def __init__(self, conn: Any) -> None:
+        super().__init__(conn)
+        # Locked applications of this unit of work: the instance, and its row and choices as last written.
+        self._held: dict[int, tuple[Application, tuple[Any, ...], tuple[Any, ...]]] = {}
+
+    async def lock_child(self, child_iin: str) -> None:
+        # Serialises submissions for one child across processes; released at commit or rollback.
+        await self._execute("SELECT pg_advisory_xact_lock(hashtextextended(:i, 7))", {"i": child_iin})
+
+    async def active_for_child(self, child_iin: str) -> Application | None:
+        row = await self._one("SELECT id FROM applications WHERE child_iin = :c AND active", c=child_iin)
+        return await self.get(row["id"], for_update=True) if row else None
+
+    async def next_id_and_number(self, year: int) -> tuple[int, str]:
+        row = await self._one("SELECT nextval('application_number_seq') AS n")
+        assert row is not None
+        n = int(row["n"])
+        return n, f"KZ-{year}-{n:07d}"
+
+    async def add(self, application: Application) -> None:
+        a = application
+        await self._execute(
+            """INSERT INTO applications (id, number, child_iin, status, active, in_queue, queue_date, channel,
+                tier_rank, language, group_type, desired_start_date, phone, notification_language, birth_year,
+                district_code, region_code, created_at, updated_at)
+            VALUES (:id, :number, :child, :status, :active, :in_queue, :queue_date, :channel, :tier, :language,
+                :group_type, :start, :phone, :nl, :birth_year, :district, :region, :now, :now)""",
+            {
+                "id": a.id,
+                "number": a.number,
+                "child": a.child_iin,
+                "status": a.status.value,
+                "active": a.active,
+                "in_queue": a.in_queue,
+                "queue_date": a.queue_date,
+                "channel": a.channel,
+                "tier": a.tier.rank,
+                "language": a.language.value,
+                "group_type": a.group_type.value,
+                "start": a.desired_start_date,
+                "phone": a.phone,
+                "nl": a.notification_language.value,
+                "birth_year": a.birth_year,
+                "district": a.district_code,
+                "region": a.region_code,
+                "now": a.created_at,
+            },
+        )
+        await self._insert_choices(a)
+        self._held[a.id] = (a, _row_state(a), _choice_state(a))
+
+    async def get(self, application_id: int, *, for_update: bool = False) -> Application | None:
+        held = self._held.get(application_id)
+        if held is not None:
+            return held[0]
+        row = await self._one(f"SELECT * FROM applications WHERE id = :i{self.lock(for_update)}", i=application_id)
+        if row is None:
+            return None
+        choices = await self._rows("SELECT * FROM choices WHERE application_id = :i ORDER BY rank", i=application_id)
+        app = application_from(row, choices)
+        if for_update:
+            self._held[app.id] = (app, _row_state(app), _choice_state(app))
+        return app
+
+    async def save(self, application: Application) -> None:
+        a = application
+        held = self._held.get(a.id)
+        row, choices = _row_state(a), _choice_state(a)
+        if held is None or held[1] != row:
+            # The choices' copies of tier and status follow by ON UPDATE CASCADE of their foreign key.
+            await self._execute(
+                """UPDATE applications SET status = :status, active = :active, in_queue = :in_queue,
+                    tier_rank = :tier, restored = :restored, inactive_since = :inactive_since,
+                    sibling_group_id = :sg, phone = :phone, dropped_kindergartens = :dropped, updated_at = now()
+                WHERE id = :id""",
+                {
+                    "status": a.status.value,
+                    "active": a.active,
+                    "in_queue": a.in_queue,
+                    "tier": a.tier.rank,
+                    "restored": a.restored,
+                    "inactive_since": a.inactive_since,
+                    "sg": a.sibling_group_id,
+                    "phone": a.phone,
+                    "dropped": a.dropped_kindergartens,
+                    "id": a.id,
+                },
+            )
+        if held is None or held[2] != choices:
+            await self._execute("DELETE FROM choices WHERE application_id = :i", {"i": a.id})
+            await self._insert_choices(a)
+        if held is not None:
+            self._held[a.id] = (a, row, choices)
+
+    async def save_all(self) -> None:
+        for app, _, _ in list(self._held.values()):
+            await self.save(app)
+
+    async def _insert_choices(self, a: Application) -> None:
+        if not a.choices:
+            return
+        await self._execute(
+            """INSERT INTO choices (application_id, rank, kindergarten_id, tier_rank, queue_date, birth_year,
+                language, group_type, app_in_queue, sibling_rank, held_here, joined_at)
+            VALUES (:app, :rank, :kg, :tier, :qd, :by, :lang, :gt, :iq, :sib, :held, :joined)""",
+            [
+                {
+                    "app": a.id,
+                    "rank": c.rank,
+                    "kg": c.kindergarten_id,
+                    "tier": a.tier.rank,
+                    "qd": a.queue_date,
+                    "by": a.birth_year,
+                    "lang": a.language.value,
+                    "gt": a.group_type.value,
+                    "iq": a.in_queue,
+                    "sib": sibling_rank(c.sibling_priority),
+                    "held": c.held_here,
+                    "joined": c.joined_at,
+                }
+                for c in a.choices
+            ],
+        )
+
+    async def positions(self, application_id: int) -> dict[int, int | None]:
+        rows = await self._rows(POSITIONS_SQL, ids=[application_id])
+        return {r["kindergarten_id"]: r["position"] for r in rows}
+
+    async def sibling_kindergartens(self, child_iins: list[str]) -> set[int]:
+        if not child_iins:
+            return set()
+        rows = await self._rows(
+            "SELECT DISTINCT kindergarten_id FROM enrollments WHERE child_iin = ANY(:c) AND ended_at IS NULL",
+            c=child_iins,
+        )
+        return {r["kindergarten_id"] for r in rows}
+
+    async def set_sibling_priority(self, child_iins: list[str], kindergarten_id: int, priority: bool) -> None:
+        rank = sibling_rank(priority)
+        rows = await self._rows(
+            """UPDATE choices c SET sibling_rank = :r FROM applications a
+            WHERE a.id = c.application_id AND a.child_iin = ANY(:c) AND a.active
+              AND c.kindergarten_id = :kg AND c.sibling_rank <> :r
+            RETURNING c.application_id""",
+            r=rank,
+            c=child_iins,
+            kg=kindergarten_id,
+        )
+        # Applications held here see the flag too, so that saving them does not write it back.
+        for r in rows:
+            held = self._held.get(r["application_id"])
+            if held is not None:
+                app = held[0]
+                for c in app.choices:
+                    if c.kindergarten_id == kindergarten_id:
+                        c.sibling_priority = priority
+                self._held[app.id] = (app, held[1], _choice_state(app))
+
+    async def areas(self, application_id: int) -> list[tuple[str | None, str | None]]:
+        rows = await self._rows(
+            """SELECT region_code, district_code FROM applications WHERE id = :i
+            UNION SELECT d.region_code, k.district_code FROM choices c
+                JOIN kindergartens k ON k.id = c.kindergarten_id JOIN districts d ON d.code = k.district_code
+                WHERE c.application_id = :i
+            UNION SELECT d.region_code, k.district_code FROM enrollments e
+                JOIN kindergartens k ON k.id = e.kindergarten_id JOIN districts d ON d.code = k.district_code
+                WHERE e.application_id = :i AND e.ended_at IS NULL""",
+            i=application_id,
+        )
+        return [(r["region_code"], r["district_code"]) for r in rows]
+
+    async def due_for_aging(self, born_up_to: int, limit: int) -> list[int]:
+        rows = await self._rows(
+            """SELECT id FROM applications
+            WHERE active AND birth_year <= :cutoff AND status IN ('QUEUED','INACTIVE','ENROLLED')
+            ORDER BY id LIMIT :n FOR UPDATE SKIP LOCKED""",
+            cutoff=born_up_to,
+            n=limit,
+        )
+        return [r["id"] for r in rows]
+
+    async def inactive(self, limit: int) -> list[int]:
+        rows = await self._rows(
+            """SELECT id FROM applications WHERE status = 'INACTIVE'
+            ORDER BY inactive_since LIMIT :n FOR UPDATE SKIP LOCKED""",
+            n=limit,
+        )
+        return [r["id"] for r in rows]
+
+    async def due_for_benefit_check(self, now: dt.datetime, limit: int) -> list[int]:
+        rows = await self._rows(
+            """SELECT id FROM applications WHERE active AND next_benefit_check_at <= :now
+            ORDER BY next_benefit_check_at LIMIT :n FOR UPDATE SKIP LOCKED""",
+            now=now,
+            n=limit,
+        )
+        return [r["id"] for r in rows]
+
+    async def schedule_benefit_check(self, application_id: int, at: dt.datetime, failures: int) -> None:
+        await self._execute(
+            "UPDATE applications SET next_benefit_check_at = :at, benefit_check_failures = :f WHERE id = :i",
+            {"at": at, "f": failures, "i": application_id},
+        )
+
+    async def benefit_check_failures(self, application_id: int) -> int:
+        row = await self._one("SELECT benefit_check_failures FROM applications WHERE id = :i", i=application_id)
+        return int(row["benefit_check_failures"]) if row else 0
+
+    async def new_sibling_group(self, at: dt.datetime) -> int:
+        row = await self._one("INSERT INTO sibling_groups (created_at) VALUES (:at) RETURNING id", at=at)
+        assert row is not None
+        return int(row["id"])
+
+    async def sibling_group_members(self, sibling_group_id: int) -> list[int]:
+        rows = await self._rows(
+            "SELECT id FROM applications WHERE sibling_group_id = :g AND active ORDER BY id", g=sibling_group_id
+        )
+        return [r["id"] for r in rows]

@@ -1,0 +1,80 @@
+"""Regions, districts, kindergartens and groups (PRODUCT §2)."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import IntegrityError
+
+from domain.commands import NewGroup, NewKindergarten
+from domain.model import District, Group, Kindergarten
+from persistence.repositories.base import Repository
+from persistence.rows import group_from, kindergarten_from
+from persistence.sql import KINDERGARTEN_COLUMNS
+
+_KINDERGARTENS = f"SELECT {KINDERGARTEN_COLUMNS} FROM kindergartens k JOIN districts d ON d.code = k.district_code"
+
+
+class SqlPlaceRepository(Repository):
+    async def district(self, code: str) -> District | None:
+        row = await self._one("SELECT * FROM districts WHERE code = :c", c=code)
+        if row is None:
+            return None
+        return District(row["code"], row["region_code"], row["name_kk"], row["name_ru"])
+
+    async def kindergartens(self, ids: list[int]) -> dict[int, Kindergarten]:
+        rows = await self._rows(f"{_KINDERGARTENS} WHERE k.id = ANY(:ids)", ids=ids)
+        return {r["id"]: kindergarten_from(r) for r in rows}
+
+    async def kindergarten(self, kindergarten_id: int) -> Kindergarten | None:
+        return (await self.kindergartens([kindergarten_id])).get(kindergarten_id)
+
+    async def kindergarten_by_external_id(self, external_id: str) -> Kindergarten | None:
+        row = await self._one(f"{_KINDERGARTENS} WHERE k.external_id = :e", e=external_id)
+        return kindergarten_from(row) if row else None
+
+    async def groups_of(self, kindergarten_ids: list[int]) -> list[Group]:
+        rows = await self._rows(
+            "SELECT * FROM groups WHERE kindergarten_id = ANY(:ids) ORDER BY kindergarten_id, id", ids=kindergarten_ids
+        )
+        return [group_from(r) for r in rows]
+
+    async def group(self, group_id: int, *, for_update: bool = False) -> Group | None:
+        row = await self._one(f"SELECT * FROM groups WHERE id = :g{self.lock(for_update)}", g=group_id)
+        return group_from(row) if row else None
+
+    async def add_kindergarten(self, k: NewKindergarten) -> int:
+        row = await self._one(
+            """INSERT INTO kindergartens (external_id, district_code, name_kk, name_ru, address, ownership, state_order)
+            VALUES (:e, :d, :kk, :ru, :a, :o, :s) RETURNING id""",
+            e=k.external_id,
+            d=k.district_code,
+            kk=k.name_kk,
+            ru=k.name_ru,
+            a=k.address,
+            o=k.ownership.value,
+            s=k.state_order,
+        )
+        assert row is not None
+        return int(row["id"])
+
+    async def add_group(self, kindergarten_id: int, g: NewGroup) -> int:
+        row = await self._one(
+            """INSERT INTO groups (kindergarten_id, external_id, birth_year_from, birth_year_to, language,
+                group_type, capacity) VALUES (:k, :e, :f, :t, :l, :g, :c) RETURNING id""",
+            k=kindergarten_id,
+            e=g.external_id,
+            f=g.birth_year_from,
+            t=g.birth_year_to,
+            l=g.language.value,
+            g=g.group_type.value,
+            c=g.capacity,
+        )
+        assert row is not None
+        return int(row["id"])
+
+    async def set_capacity(self, group_id: int, capacity: int) -> bool:
+        try:
+            async with self.conn.begin_nested():
+                await self._execute("UPDATE groups SET capacity = :c WHERE id = :g", {"c": capacity, "g": group_id})
+        except IntegrityError:
+            return False
+        return True

@@ -1,0 +1,57 @@
+"""SQL encodings of domain rules, generated from their one definition so that they cannot drift:
+the queue order (domain/queue_order.py), the live offer states and the tier ranks (domain/model.py).
+tests/test_project_rules.py holds the migrations' index and trigger definitions to the same values."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from domain.model import LIVE_OFFER_STATUSES, OfferStatus, PriorityTier
+from domain.queue_order import QueueOrder
+
+# The queue order's columns, in the order of the rule; choices and queue_events carry them all.
+ORDER_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(QueueOrder))
+_WITHIN_TIER = ORDER_COLUMNS[1:]  # candidates are read one tier at a time
+
+
+def order_key(alias: str, columns: tuple[str, ...] = ORDER_COLUMNS) -> str:
+    """`(c.tier_rank, c.sibling_rank, c.queue_date, c.application_id)` for a row comparison."""
+    return "(" + ", ".join(f"{alias}.{c}" for c in columns) + ")"
+
+
+def order_by(alias: str, columns: tuple[str, ...] = ORDER_COLUMNS) -> str:
+    return ", ".join(f"{alias}.{c}" for c in columns)
+
+
+WITHIN_TIER_KEY = order_key("c", _WITHIN_TIER)
+WITHIN_TIER_ORDER = order_by("c", _WITHIN_TIER)
+
+
+def _states(statuses: frozenset[OfferStatus]) -> str:
+    """An IN list in the enum's order, as the migrations' partial indexes spell it (the planner matches them)."""
+    return "(" + ",".join(f"'{s.value}'" for s in OfferStatus if s in statuses) + ")"
+
+
+LIVE = _states(LIVE_OFFER_STATUSES)  # ('PENDING','CONFIRMED')
+PRIMARY_RANK = PriorityTier.PRIMARY.rank
+GENERAL_RANK = PriorityTier.GENERAL.rank
+
+# A choice stands in its queue (counts in positions, may be a candidate) when this holds.
+STANDING = "{a}.app_in_queue AND NOT {a}.held_here"
+
+KINDERGARTEN_COLUMNS = """k.id, k.external_id, k.district_code, d.region_code, k.name_kk, k.name_ru, k.address,
+    k.ownership, k.state_order, k.latitude, k.longitude"""
+
+# Position of each choice of the given applications: 1 + an index-only count of those ahead in its queue.
+POSITIONS_SQL = f"""
+SELECT c.application_id, c.kindergarten_id,
+    CASE WHEN {STANDING.format(a="c")} THEN 1 + (
+        SELECT count(*) FROM choices o
+        WHERE o.kindergarten_id = c.kindergarten_id AND o.birth_year = c.birth_year
+          AND o.language = c.language AND o.group_type = c.group_type
+          AND {STANDING.format(a="o")}
+          AND {order_key("o")} < {order_key("c")}
+    ) END AS position
+FROM choices c
+WHERE c.application_id = ANY(:ids)
+"""
