@@ -17,18 +17,7 @@ class SandboxPopulationRegistry:
         self._store = store
 
     async def person(self, iin: str) -> Person | None:
-        row = await self._store.person(iin)
-        if row is None:
-            return None
-        return Person(
-            iin=row["iin"],
-            full_name=row["full_name"],
-            birth_date=row["birth_date"],
-            sex=row["sex"],
-            alive=row["alive"],
-            district_code=row["district_code"],
-            phone=row["phone"],
-        )
+        return await self._store.person(iin)
 
     async def representatives(self, child_iin: str) -> list[str]:
         return await self._store.representatives(child_iin)

@@ -8,6 +8,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain.model import Person
+from persistence.rows import person_from
+
 
 class SandboxStore:
     def __init__(self, engine: AsyncEngine) -> None:
@@ -17,9 +20,9 @@ class SandboxStore:
         async with self._engine.connect() as conn:
             return [dict(r) for r in (await conn.execute(text(sql), params)).mappings().all()]
 
-    async def person(self, iin: str) -> dict[str, Any] | None:
+    async def person(self, iin: str) -> Person | None:
         rows = await self._rows("SELECT * FROM sandbox_persons WHERE iin = :i", i=iin)
-        return rows[0] if rows else None
+        return person_from(rows[0]) if rows else None
 
     async def representatives(self, child_iin: str) -> list[str]:
         rows = await self._rows(

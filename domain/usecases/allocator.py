@@ -9,6 +9,7 @@ at all, and a single free seat is never held back for one.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from domain import allocation, siblings
 from domain.allocation import Candidate
@@ -25,18 +26,18 @@ PAGE = 50  # candidates read at a time, in queue order, until one is eligible
 TIERS = (PriorityTier.EXTRAORDINARY, PriorityTier.PRIMARY, PriorityTier.GENERAL)
 
 
+@dataclass(frozen=True, slots=True)
 class Allocator:
-    def __init__(self, uow: Callable[[], UnitOfWork], clock: Clock, policies: PolicyBook, seats: Seats) -> None:
-        self._uow = uow
-        self._clock = clock
-        self._policies = policies
-        self._seats = seats
+    uow: Callable[[], UnitOfWork]
+    clock: Clock
+    policies: PolicyBook
+    seats: Seats
 
     async def sweep(self) -> int:
         """The worker's pass: every group with a free seat is tried again, which catches start dates and
         birthdays (a child becoming a candidate with no change to the data)."""
-        async with self._uow() as uow:
-            fx = Effects(uow, SYSTEM, self._clock.now())
+        async with self.uow() as uow:
+            fx = Effects(uow, SYSTEM, self.clock.now())
             made = await self.fill(fx, await uow.candidates.groups_with_free_seats())
             await uow.commit()
         return made
@@ -56,7 +57,7 @@ class Allocator:
                 continue
             kindergarten = await uow.places.kindergarten(group.kindergarten_id)
             assert kindergarten is not None
-            policy = self._policies.for_region(kindergarten.region_code)
+            policy = self.policies.for_region(kindergarten.region_code)
             pick = await self._pick(uow, group, policy, fx)
             if pick is None:
                 continue
@@ -115,5 +116,5 @@ class Allocator:
         for app_id, group_id in plan.items():
             app = await fx.uow.applications.get(app_id, for_update=True)
             assert app is not None
-            freed += await self._seats.offer(fx, app, group_id, kindergarten, policy, pick.sibling_group_id)
+            freed += await self.seats.offer(fx, app, group_id, kindergarten, policy, pick.sibling_group_id)
         return freed

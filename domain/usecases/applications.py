@@ -4,6 +4,7 @@ of applications not restored in time. Each runs in one unit of work: all of it i
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from domain import access, age, choices, iin, inputs, offers, priority
 from domain.commands import SubmitApplication
@@ -30,26 +31,16 @@ from domain.usecases.effects import Effects, application_snapshot
 from domain.usecases.seats import Seats
 
 
+@dataclass(frozen=True, slots=True)
 class Applications:
-    def __init__(
-        self,
-        uow: Callable[[], UnitOfWork],
-        clock: Clock,
-        population: PopulationRegistry,
-        benefits: BenefitsRegistry,
-        calendar: HolidayCalendar,
-        policies: PolicyBook,
-        allocator: Allocator,
-        seats: Seats,
-    ) -> None:
-        self._uow = uow
-        self._clock = clock
-        self._population = population
-        self._benefits = benefits
-        self._calendar = calendar
-        self._policies = policies
-        self._allocator = allocator
-        self._seats = seats
+    uow: Callable[[], UnitOfWork]
+    clock: Clock
+    population: PopulationRegistry
+    benefits: BenefitsRegistry
+    calendar: HolidayCalendar
+    policies: PolicyBook
+    allocator: Allocator
+    seats: Seats
 
     async def submit(self, actor: Actor, cmd: SubmitApplication) -> Application:
         access.forbid_unless(actor, Role.CITIZEN)
@@ -58,31 +49,31 @@ class Applications:
         ids = inputs.ids(cmd.kindergarten_ids, "kindergarten", choices.FIELD)
         choices.check_ranking(ids)
         phone = inputs.check_phone(cmd.phone)
-        now = self._clock.now()
+        now = self.clock.now()
         today = local_date(now)
         desired = cmd.desired_start_date or today
 
         # Registry reads happen before the transaction: a registry that is down writes nothing.
-        child = await self._population.person(child_iin)
+        child = await self.population.person(child_iin)
         if child is None or not child.alive:
             raise access.not_found("child", "childIin")
-        rep_iins = await self._population.representatives(child_iin)
+        rep_iins = await self.population.representatives(child_iin)
         if actor.subject not in rep_iins:
             raise DomainError(
                 ErrorCode.NOT_LEGAL_REPRESENTATIVE, "the applicant is not the child's legal representative", "childIin"
             )
         age.check_start_date(desired, today, child.birth_date)
-        reps = [p for p in [await self._population.person(i) for i in rep_iins] if p is not None]
-        sibling_iins = {s for r in rep_iins for s in await self._population.children(r)} - {child_iin}
+        reps = [p for p in [await self.population.person(i) for i in rep_iins] if p is not None]
+        sibling_iins = {s for r in rep_iins for s in await self.population.children(r)} - {child_iin}
         findings, benefits_ok = [], True
         try:
-            findings = await self._benefits.findings([child_iin, *rep_iins])
+            findings = await self.benefits.findings([child_iin, *rep_iins])
         except Exception:  # the benefits registry being down never blocks a submission (QUALITY §4)
             benefits_ok = False
         applicant = next((p for p in reps if p.iin == actor.subject), None)
         phone = phone or (applicant.phone if applicant else None) or child.phone
 
-        async with self._uow() as uow:
+        async with self.uow() as uow:
             fx = Effects(uow, actor, now)
             await uow.applications.lock_child(child_iin)
             existing = await uow.applications.active_for_child(child_iin)
@@ -98,9 +89,9 @@ class Applications:
             await uow.persons.set_representatives(child_iin, rep_iins)
             app_id, number = await uow.applications.next_id_and_number(today.year)
             region = district.region_code if district else None
-            policy = self._policies.for_region(region)
+            policy = self.policies.for_region(region)
             claims = [
-                priority.claim_from(app_id, f, policy, now, self._calendar) for f in priority.new_findings(findings, [])
+                priority.claim_from(app_id, f, policy, now, self.calendar) for f in priority.new_findings(findings, [])
             ]
             sibling_kgs = await uow.applications.sibling_kindergartens(sorted(sibling_iins))
             app = Application(
@@ -135,7 +126,7 @@ class Applications:
             fx.queue_moves(app, {}, "JOINED")
             positions = await uow.applications.positions(app_id)
             await fx.application(app, "SUBMITTED", None, positions=positions)
-            await self._allocator.fill(fx, await uow.candidates.groups_with_free_seats(ids))
+            await self.allocator.fill(fx, await uow.candidates.groups_with_free_seats(ids))
             await uow.commit()
         return app
 
@@ -143,8 +134,8 @@ class Applications:
         access.forbid_unless(actor, Role.CITIZEN)
         ids = inputs.ids(kindergarten_ids, "kindergarten", choices.FIELD)
         choices.check_ranking(ids)
-        now = self._clock.now()
-        async with self._uow() as uow:
+        now = self.clock.now()
+        async with self.uow() as uow:
             fx = Effects(uow, actor, now)
             app = await self._owned(uow, actor, application_id)
             live = await uow.offers.live_for(app.id)
@@ -173,7 +164,7 @@ class Applications:
                 moves = standing(app)
                 app.drop_below(min(held, key=lambda kg: app.rank_of(kg) or 0))
                 fx.queue_moves(app, moves, "CHOICES_CHANGED")
-            await self._allocator.fill(fx, await uow.candidates.groups_with_free_seats(ids))
+            await self.allocator.fill(fx, await uow.candidates.groups_with_free_seats(ids))
             await uow.commit()
         return app
 
@@ -181,8 +172,8 @@ class Applications:
         access.forbid_unless(actor, Role.CITIZEN, Role.AKIMAT_OPERATOR)
         if actor.role == Role.AKIMAT_OPERATOR:
             inputs.required(reason, "reason", "an operator must give a reason")
-        now = self._clock.now()
-        async with self._uow() as uow:
+        now = self.clock.now()
+        async with self.uow() as uow:
             fx = Effects(uow, actor, now)
             app = await self._owned(uow, actor, application_id)
             if not app.active or app.status.final:
@@ -191,36 +182,36 @@ class Applications:
             live = await uow.offers.live_for(app.id, for_update=True)
             if live is not None:
                 # The offer is cancelled and its seat goes to the next child at once.
-                freed.append(await self._seats.end_offer(fx, app, live, OfferStatus.CANCELLED, reason))
+                freed.append(await self.seats.end_offer(fx, app, live, OfferStatus.CANCELLED, reason))
             await self.stop_waiting(fx, app, ApplicationStatus.WITHDRAWN, reason)
-            await self._allocator.fill(fx, freed)
+            await self.allocator.fill(fx, freed)
             await uow.commit()
         return app
 
     async def restore(self, actor: Actor, application_id: str) -> Application:
         access.forbid_unless(actor, Role.CITIZEN)
-        now = self._clock.now()
-        async with self._uow() as uow:
+        now = self.clock.now()
+        async with self.uow() as uow:
             fx = Effects(uow, actor, now)
             app_id = inputs.object_id(application_id)
             app = await uow.applications.get(app_id, for_update=True) if app_id else None
             if app is None or not access.is_owner(actor, await uow.persons.representatives(app.child_iin)):
                 raise access.not_found("application", "applicationId")
-            offers.check_restorable(app, self._policies.for_region(app.region_code), self._calendar, now)
+            offers.check_restorable(app, self.policies.for_region(app.region_code), self.calendar, now)
             before, moves = application_snapshot(app), standing(app)
             app.restore()
             await uow.applications.save(app)
             fx.queue_moves(app, moves, "RESTORED")
             await fx.application(app, "RESTORED", before)
-            await self._allocator.fill(fx, await uow.candidates.groups_with_free_seats(app.ranking))
+            await self.allocator.fill(fx, await uow.candidates.groups_with_free_seats(app.ranking))
             await uow.commit()
         return app
 
     async def age_out(self, limit: int = 200) -> int:
         """On 1 September of the year a child turns 6 its still-waiting application closes as AGED_OUT; live
         offers and enrolments stay."""
-        now = self._clock.now()
-        async with self._uow() as uow:
+        now = self.clock.now()
+        async with self.uow() as uow:
             fx = Effects(uow, SYSTEM, now)
             ids = await uow.applications.due_for_aging(age.latest_aged_out_birth_year(local_date(now)), limit)
             for app_id in ids:
@@ -232,14 +223,14 @@ class Applications:
 
     async def close_unrestored(self, limit: int = 100) -> int:
         """INACTIVE applications not restored within the restore window close."""
-        now = self._clock.now()
+        now = self.clock.now()
         closed = 0
-        async with self._uow() as uow:
+        async with self.uow() as uow:
             fx = Effects(uow, SYSTEM, now)
             for app_id in await uow.applications.inactive(limit):
                 app = await uow.applications.get(app_id, for_update=True)
                 if app is not None and offers.closes_unrestored(
-                    app, self._policies.for_region(app.region_code), self._calendar, now
+                    app, self.policies.for_region(app.region_code), self.calendar, now
                 ):
                     await self.stop_waiting(fx, app, ApplicationStatus.CLOSED, "not restored in time")
                     closed += 1

@@ -6,6 +6,7 @@ a better tier than it now has."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from domain import access, inputs, priority
 from domain.errors import DomainError
@@ -29,29 +30,20 @@ from domain.usecases.effects import Effects, application_snapshot, claim_snapsho
 from domain.usecases.seats import Seats
 
 
+@dataclass(frozen=True, slots=True)
 class Claims:
-    def __init__(
-        self,
-        uow: Callable[[], UnitOfWork],
-        clock: Clock,
-        benefits: BenefitsRegistry,
-        calendar: HolidayCalendar,
-        policies: PolicyBook,
-        allocator: Allocator,
-        seats: Seats,
-    ) -> None:
-        self._uow = uow
-        self._clock = clock
-        self._benefits = benefits
-        self._calendar = calendar
-        self._policies = policies
-        self._allocator = allocator
-        self._seats = seats
+    uow: Callable[[], UnitOfWork]
+    clock: Clock
+    benefits: BenefitsRegistry
+    calendar: HolidayCalendar
+    policies: PolicyBook
+    allocator: Allocator
+    seats: Seats
 
     async def verify(self, actor: Actor, claim_id: str, approve: bool, note: str | None) -> PriorityClaim:
         access.forbid_unless(actor, Role.AKIMAT_OPERATOR)
-        now = self._clock.now()
-        async with self._uow() as uow:
+        now = self.clock.now()
+        async with self.uow() as uow:
             claim, app = await self._load(uow, actor, claim_id)
             if claim.status not in (ClaimStatus.PENDING_MANUAL, ClaimStatus.EXPIRED):
                 raise DomainError(ErrorCode.INVALID_STATE, f"the claim is {claim.status.value}", "claimId")
@@ -63,8 +55,8 @@ class Claims:
     async def revoke(self, actor: Actor, claim_id: str, note: str | None) -> PriorityClaim:
         access.forbid_unless(actor, Role.AKIMAT_OPERATOR)
         inputs.required(note, "note", "a revocation needs a note")
-        now = self._clock.now()
-        async with self._uow() as uow:
+        now = self.clock.now()
+        async with self.uow() as uow:
             claim, app = await self._load(uow, actor, claim_id)
             if claim.status != ClaimStatus.VERIFIED:
                 raise DomainError(ErrorCode.INVALID_STATE, f"the claim is {claim.status.value}", "claimId")
@@ -74,8 +66,8 @@ class Claims:
 
     async def expire_manual(self, limit: int = 100) -> int:
         """A manual claim not decided within its window becomes EXPIRED (an operator may re-open it)."""
-        now = self._clock.now()
-        async with self._uow() as uow:
+        now = self.clock.now()
+        async with self.uow() as uow:
             fx = Effects(uow, SYSTEM, now)
             ids = await uow.claims.due_manual(now, limit)
             for cid in ids:
@@ -88,8 +80,8 @@ class Claims:
 
     async def recheck_benefits(self, limit: int = 50) -> int:
         """Daily re-check of waiting applications; a registry that is down is retried with back-off."""
-        now = self._clock.now()
-        async with self._uow() as uow:
+        now = self.clock.now()
+        async with self.uow() as uow:
             fx = Effects(uow, SYSTEM, now)
             ids = await uow.applications.due_for_benefit_check(now, limit)
             for app_id in ids:
@@ -99,15 +91,15 @@ class Claims:
                 reps = await uow.persons.representatives(app.child_iin)
                 failures = await uow.applications.benefit_check_failures(app_id)
                 try:
-                    findings = await self._benefits.findings([app.child_iin, *reps])
+                    findings = await self.benefits.findings([app.child_iin, *reps])
                 except Exception:  # the registry is down: back off, nothing else changes
                     await uow.applications.schedule_benefit_check(
                         app_id, priority.next_check(now, failures + 1), failures + 1
                     )
                     continue
-                policy = self._policies.for_region(app.region_code)
+                policy = self.policies.for_region(app.region_code)
                 for finding in priority.new_findings(findings, await uow.claims.for_application(app_id)):
-                    claim = priority.claim_from(app_id, finding, policy, now, self._calendar)
+                    claim = priority.claim_from(app_id, finding, policy, now, self.calendar)
                     claim.id = await uow.claims.add(claim)
                     await fx.claim_found(app, claim, tell=claim.status == ClaimStatus.VERIFIED)
                 await self._retier(fx, app)
@@ -152,7 +144,7 @@ class Claims:
         await fx.application(app, "TIER_CHANGED", before)
         # Offers record the tier they were made on: a live one made on a better tier is cancelled.
         freed = [
-            await self._seats.end_offer(fx, app, o, OfferStatus.CANCELLED, "priority revoked")
+            await self.seats.end_offer(fx, app, o, OfferStatus.CANCELLED, "priority revoked")
             for o in await uow.offers.live_above_tier(app.id, tier)
         ]
-        await self._allocator.fill(fx, [*freed, *await uow.candidates.groups_with_free_seats(app.ranking)])
+        await self.allocator.fill(fx, [*freed, *await uow.candidates.groups_with_free_seats(app.ranking)])

@@ -145,7 +145,7 @@ class Effects:
         message: bool = True,
     ) -> None:
         follows = APPLICATION[action]
-        self._audit("application", app.id, action, before, application_snapshot(app), reason, app.id)
+        self.record("application", app.id, action, before, application_snapshot(app), reason, app.id)
         if follows.message is not None and message:
             await self.message(app, follows.message, positions=positions)
         if follows.event is not None:
@@ -199,12 +199,12 @@ class Effects:
 
     async def claim_found(self, app: Application, claim: PriorityClaim, *, tell: bool) -> None:
         """A category the registry reported, recorded as a claim; `tell`: the parent hears it is verified."""
-        self._audit("claim", claim.id, "CLAIM_FOUND", None, claim_snapshot(claim), None, app.id)
+        self.record("claim", claim.id, "CLAIM_FOUND", None, claim_snapshot(claim), None, app.id)
         if tell:
             await self.message(app, CLAIM_DECIDED[claim.status], claim=claim)
 
     async def claim_decided(self, app: Application, claim: PriorityClaim, before: Snapshot, note: str | None) -> None:
-        self._audit("claim", claim.id, f"CLAIM_{claim.status.value}", before, claim_snapshot(claim), note, app.id)
+        self.record("claim", claim.id, f"CLAIM_{claim.status.value}", before, claim_snapshot(claim), note, app.id)
         await self.message(app, CLAIM_DECIDED[claim.status], claim=claim)
         self.publish(FeedEvent(S.CLAIM_CHANGED, application_id=app.id))
 
@@ -223,7 +223,7 @@ class Effects:
     ) -> None:
         """An offer made, confirmed, ended, enrolled or reminded of: audit, message, feed events."""
         if follows.audited:
-            self._audit("offer", offer.id, follows.action, before, offer_snapshot(offer), reason, app.id)
+            self.record("offer", offer.id, follows.action, before, offer_snapshot(offer), reason, app.id)
         kind = message or follows.message
         if kind is not None:
             kindergarten = await self.uow.places.kindergarten(offer.kindergarten_id)
@@ -239,7 +239,7 @@ class Effects:
 
     def contract(self, app: Application, contract: Contract, action: str, before: Snapshot | None) -> None:
         after = {"documentHash": contract.document_hash, "signBy": contract.sign_by.isoformat()}
-        self._audit("contract", contract.id, action, before, after, None, app.id)
+        self.record("contract", contract.id, action, before, after, None, app.id)
 
     # --- places and enrolments ----------------------------------------------------------------
 
@@ -268,8 +268,10 @@ class Effects:
         reason: str | None = None,
         application_id: int | None = None,
     ) -> None:
-        """An audit record of a change with no message and no event of its own (places, enrolments)."""
-        self._audit(entity, entity_id, action, before, after, reason, application_id)
+        """The audit record of a change: who, what, when, before and after, why (PRODUCT §8)."""
+        self.uow.journal.audit(
+            self.actor, AuditRecord(entity, str(entity_id), action, before, after, reason, application_id), self.now
+        )
 
     # --- the journal ----------------------------------------------------------------------------
 
@@ -304,20 +306,6 @@ class Effects:
 
     def publish(self, event: FeedEvent) -> None:
         self.uow.journal.publish(event, self.now)
-
-    def _audit(
-        self,
-        entity: str,
-        entity_id: int,
-        action: str,
-        before: Snapshot | None,
-        after: Snapshot | None,
-        reason: str | None,
-        application_id: int | None,
-    ) -> None:
-        self.uow.journal.audit(
-            self.actor, AuditRecord(entity, str(entity_id), action, before, after, reason, application_id), self.now
-        )
 
 
 def _by_kindergarten(entry: tuple[QueueKey, QueueOrder]) -> int:

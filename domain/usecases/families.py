@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from domain import access
 from domain.model import Actor, Role
@@ -14,33 +15,31 @@ from domain.repositories import FamilyReads, UnitOfWork
 FRESH_FOR = dt.timedelta(hours=24)
 
 
+@dataclass(frozen=True, slots=True)
 class Families:
-    def __init__(
-        self, uow: Callable[[], UnitOfWork], clock: Clock, population: PopulationRegistry, family: FamilyReads
-    ) -> None:
-        self._uow = uow
-        self._clock = clock
-        self._population = population
-        self._family = family
+    uow: Callable[[], UnitOfWork]
+    clock: Clock
+    population: PopulationRegistry
+    family: FamilyReads
 
     async def my_children(self, actor: Actor) -> list[str]:
         """The caller's children, from the snapshot, refreshed from the registry when older than a day."""
         access.forbid_unless(actor, Role.CITIZEN)
         assert actor.subject is not None
-        refreshed, children = await self._family.family(actor.subject)
-        if refreshed is not None and self._clock.now() - refreshed <= FRESH_FOR:
+        refreshed, children = await self.family.family(actor.subject)
+        if refreshed is not None and self.clock.now() - refreshed <= FRESH_FOR:
             return children
         await self.refresh(actor.subject)
-        return (await self._family.family(actor.subject))[1]
+        return (await self.family.family(actor.subject))[1]
 
     async def refresh(self, representative_iin: str) -> None:
         """Reads the person and their children from the registry into the snapshot."""
-        person = await self._population.person(representative_iin)
+        person = await self.population.person(representative_iin)
         if person is None:
             return
-        child_iins = await self._population.children(representative_iin)
-        children = [p for p in [await self._population.person(i) for i in child_iins] if p is not None]
-        async with self._uow() as uow:
-            await uow.persons.upsert([person, *children], self._clock.now())
+        child_iins = await self.population.children(representative_iin)
+        children = [p for p in [await self.population.person(i) for i in child_iins] if p is not None]
+        async with self.uow() as uow:
+            await uow.persons.upsert([person, *children], self.clock.now())
             await uow.persons.set_children(representative_iin, [c.iin for c in children])
             await uow.commit()

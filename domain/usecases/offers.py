@@ -5,6 +5,7 @@ its kindergarten. A sibling group's offers act together: confirming or declining
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from domain import access, iin, inputs, offers
 from domain.contracts import REQUIRED_DOCUMENTS, contract_text, document_hash
@@ -41,45 +42,32 @@ from domain.usecases.effects import (
 from domain.usecases.seats import Seats
 
 
+@dataclass(frozen=True, slots=True)
 class Offers:
-    def __init__(
-        self,
-        uow: Callable[[], UnitOfWork],
-        clock: Clock,
-        calendar: HolidayCalendar,
-        policies: PolicyBook,
-        health: HealthRegistry,
-        esign: ESignature,
-        allocator: Allocator,
-        seats: Seats,
-        applications: Applications,
-    ) -> None:
-        self._uow = uow
-        self._clock = clock
-        self._calendar = calendar
-        self._policies = policies
-        self._health = health
-        self._esign = esign
-        self._allocator = allocator
-        self._seats = seats
-        self._applications = applications
+    uow: Callable[[], UnitOfWork]
+    clock: Clock
+    calendar: HolidayCalendar
+    policies: PolicyBook
+    health: HealthRegistry
+    esign: ESignature
+    allocator: Allocator
+    seats: Seats
+    applications: Applications
 
     async def confirm(self, actor: Actor, offer_id: str) -> Offer:
         access.forbid_unless(actor, Role.CITIZEN)
-        now = self._clock.now()
+        now = self.clock.now()
         # Read first, then ask the health registry outside the transaction: down means nothing written.
-        async with self._uow() as uow:
+        async with self.uow() as uow:
             offer, _ = await self._owned(uow, actor, offer_id)
             offers.check_step(offer, OfferStatus.PENDING, now)
             group_offers = await self._together(uow, offer)
-        documents = {o.child_iin: await self._health.documents(o.child_iin) for o in group_offers}
-        async with self._uow() as uow:
+        documents = {o.child_iin: await self.health.documents(o.child_iin) for o in group_offers}
+        async with self.uow() as uow:
             fx = Effects(uow, actor, now)
             offer, _ = await self._owned(uow, actor, offer_id)
             offers.check_step(offer, OfferStatus.PENDING, now)
-            for o in await self._together(uow, offer):
-                member = await uow.applications.get(o.application_id, for_update=True)
-                assert member is not None
+            for o, member in await self._together_with_applications(uow, offer):
                 offers.check_step(o, OfferStatus.PENDING, now)
                 await self._issue_contract(fx, member, o, documents.get(o.child_iin, []))
             await uow.commit()
@@ -87,24 +75,22 @@ class Offers:
 
     async def decline(self, actor: Actor, offer_id: str) -> Offer:
         access.forbid_unless(actor, Role.CITIZEN)
-        now = self._clock.now()
-        async with self._uow() as uow:
+        now = self.clock.now()
+        async with self.uow() as uow:
             fx = Effects(uow, actor, now)
             offer, _ = await self._owned(uow, actor, offer_id)
             offers.check_live(offer)
-            freed = []
-            for o in await self._together(uow, offer):
-                member = await uow.applications.get(o.application_id, for_update=True)
-                assert member is not None
-                freed.append(await self._decline(fx, member, o))
-            await self._allocator.fill(fx, freed)
+            freed = [
+                await self._decline(fx, member, o) for o, member in await self._together_with_applications(uow, offer)
+            ]
+            await self.allocator.fill(fx, freed)
             await uow.commit()
         return offer
 
     async def extend_contract(self, actor: Actor, offer_id: str) -> Offer:
         access.forbid_unless(actor, Role.CITIZEN)
-        now = self._clock.now()
-        async with self._uow() as uow:
+        now = self.clock.now()
+        async with self.uow() as uow:
             fx = Effects(uow, actor, now)
             offer, app = await self._owned(uow, actor, offer_id)
             offers.check_step(offer, OfferStatus.CONFIRMED, now)
@@ -113,7 +99,7 @@ class Offers:
             kindergarten = await uow.places.kindergarten(offer.kindergarten_id)
             assert kindergarten is not None
             deadline = offers.extended_deadline(
-                contract, self._policies.for_region(kindergarten.region_code), self._calendar
+                contract, self.policies.for_region(kindergarten.region_code), self.calendar
             )
             before = {"signBy": contract.sign_by.isoformat()}
             contract.sign_by = deadline
@@ -130,9 +116,9 @@ class Offers:
     async def sign_contract(self, actor: Actor, contract_id: str, signature: str) -> Offer:
         access.forbid_unless(actor, Role.CITIZEN)
         assert actor.subject is not None
-        now = self._clock.now()
+        now = self.clock.now()
         cid = inputs.object_id(contract_id)
-        async with self._uow() as uow:
+        async with self.uow() as uow:
             contract = await uow.offers.contract(cid) if cid else None
             if contract is None:
                 raise access.not_found("contract", "contractId")
@@ -142,16 +128,16 @@ class Offers:
                 raise access.not_found("contract", "contractId") from None
             offers.check_step(offer, OfferStatus.CONFIRMED, now)
         # The e-signature service is asked outside the transaction: down means nothing written.
-        if not await self._esign.verify(actor.subject, contract.document_hash, signature.strip()):
+        if not await self.esign.verify(actor.subject, contract.document_hash, signature.strip()):
             raise DomainError(ErrorCode.INVALID_SIGNATURE, "the signature does not match the contract", "signature")
-        async with self._uow() as uow:
+        async with self.uow() as uow:
             fx = Effects(uow, actor, now)
             offer, app = await self._owned(uow, actor, str(contract.offer_id))
             offers.check_step(offer, OfferStatus.CONFIRMED, now)
             contract.signed_at = now
             await uow.offers.save_contract(contract)
-            freed = await self._seats.enroll(fx, app, offer)
-            await self._allocator.fill(fx, freed)
+            freed = await self.seats.enroll(fx, app, offer)
+            await self.allocator.fill(fx, freed)
             await uow.commit()
         return offer
 
@@ -161,8 +147,8 @@ class Offers:
         child_iin = iin.check(child_iin)
         if actor.role != Role.CITIZEN:
             inputs.required(reason, "reason", "staff and operators must give a reason")
-        now = self._clock.now()
-        async with self._uow() as uow:
+        now = self.clock.now()
+        async with self.uow() as uow:
             fx = Effects(uow, actor, now)
             enrollment = await uow.offers.enrollment(child_iin, for_update=True)
             kindergarten = await uow.places.kindergarten(enrollment.kindergarten_id) if enrollment else None
@@ -196,19 +182,19 @@ class Offers:
                 live = await uow.offers.live_for(app.id, for_update=True)
                 if live is not None:
                     freed.append(
-                        await self._seats.end_offer(fx, app, live, OfferStatus.CANCELLED, "left the kindergarten")
+                        await self.seats.end_offer(fx, app, live, OfferStatus.CANCELLED, "left the kindergarten")
                     )
-                await self._applications.stop_waiting(fx, app, ApplicationStatus.CLOSED, "left the kindergarten")
+                await self.applications.stop_waiting(fx, app, ApplicationStatus.CLOSED, "left the kindergarten")
             await fx.vacancy(VacancyEventKind.LEFT, kindergarten.id, enrollment.group_id)
-            await self._allocator.fill(fx, [enrollment.group_id, *freed])
+            await self.allocator.fill(fx, [enrollment.group_id, *freed])
             await uow.commit()
         return child_iin
 
     async def lapse(self, limit: int = 50) -> int:
         """Offers and contracts left unanswered past their deadline lapse; the seat goes on at once. An
         upgrade offer costs only its choice; otherwise the application becomes INACTIVE (restorable)."""
-        now = self._clock.now()
-        async with self._uow() as uow:
+        now = self.clock.now()
+        async with self.uow() as uow:
             fx = Effects(uow, SYSTEM, now)
             ids = await uow.offers.due(now, limit)
             freed = []
@@ -220,7 +206,7 @@ class Offers:
                 confirmed = offer.status == OfferStatus.CONFIRMED
                 message = lapse_message(offer, confirmed)
                 freed.append(
-                    await self._seats.end_offer(fx, app, offer, OfferStatus.LAPSED, "deadline passed", message=message)
+                    await self.seats.end_offer(fx, app, offer, OfferStatus.LAPSED, "deadline passed", message=message)
                 )
                 if confirmed:
                     await fx.vacancy(VacancyEventKind.CONTRACT_LAPSED, offer.kindergarten_id, offer.group_id, offer.id)
@@ -230,16 +216,16 @@ class Offers:
                     fx.queue_moves(app, moves, "LAPSED")
                     await fx.application(app, "CHOICES_DROPPED", before, "offer not answered")
                 else:
-                    await self._applications.stop_waiting(
+                    await self.applications.stop_waiting(
                         fx, app, ApplicationStatus.INACTIVE, "offer not answered", message=False
                     )
-            await self._allocator.fill(fx, freed)
+            await self.allocator.fill(fx, freed)
             await uow.commit()
         return len(ids)
 
     async def send_reminders(self, limit: int = 100) -> int:
-        now = self._clock.now()
-        async with self._uow() as uow:
+        now = self.clock.now()
+        async with self.uow() as uow:
             fx = Effects(uow, SYSTEM, now)
             ids = await uow.offers.due_reminders(now, limit)
             for oid in ids:
@@ -268,6 +254,14 @@ class Offers:
             return [offer]
         return await uow.offers.live_of_sibling_group(offer.sibling_group_id) or [offer]
 
+    async def _together_with_applications(self, uow: UnitOfWork, offer: Offer) -> list[tuple[Offer, Application]]:
+        out = []
+        for o in await self._together(uow, offer):
+            member = await uow.applications.get(o.application_id, for_update=True)
+            assert member is not None
+            out.append((o, member))
+        return out
+
     async def _issue_contract(
         self, fx: Effects, app: Application, offer: Offer, documents: list[HealthDocument]
     ) -> None:
@@ -276,7 +270,7 @@ class Offers:
         group = await uow.places.group(offer.group_id)
         child = await uow.persons.get(app.child_iin)
         assert kindergarten is not None and group is not None and child is not None
-        sign_by = self._policies.for_region(kindergarten.region_code).contract_window.end(now, self._calendar)
+        sign_by = self.policies.for_region(kindergarten.region_code).contract_window.end(now, self.calendar)
         text = contract_text(
             app.notification_language,
             child,
@@ -315,18 +309,18 @@ class Offers:
         await fx.offer(app, offer, OFFER_CONFIRMED, before, deadline=sign_by)
 
     async def _decline(self, fx: Effects, app: Application, offer: Offer) -> int:
-        group_id = await self._seats.end_offer(fx, app, offer, OfferStatus.DECLINED, "declined by the parent")
+        group_id = await self.seats.end_offer(fx, app, offer, OfferStatus.DECLINED, "declined by the parent")
         kindergarten = await fx.uow.places.kindergarten(offer.kindergarten_id)
         assert kindergarten is not None
-        if offers.after_decline(offer, self._policies.for_region(kindergarten.region_code)) == AfterDecline.CLOSE:
-            await self._applications.stop_waiting(fx, app, ApplicationStatus.CLOSED, "declined (annul policy)")
+        if offers.after_decline(offer, self.policies.for_region(kindergarten.region_code)) == AfterDecline.CLOSE:
+            await self.applications.stop_waiting(fx, app, ApplicationStatus.CLOSED, "declined (annul policy)")
             return group_id
         before, moves = application_snapshot(app), standing(app)
         app.drop({offer.kindergarten_id})
         await fx.uow.applications.save(app)
         fx.queue_moves(app, moves, "DECLINED")
         if not offer.upgrade and not app.choices:
-            await self._applications.stop_waiting(fx, app, ApplicationStatus.CLOSED, "no choice left")
+            await self.applications.stop_waiting(fx, app, ApplicationStatus.CLOSED, "no choice left")
         else:
             await fx.application(app, "CHOICES_DROPPED", before, "declined by the parent")
         return group_id

@@ -4,6 +4,7 @@ capacity. A raised capacity frees seats, which are offered at once."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from domain import access, inputs, places
 from domain.commands import NewGroup, NewKindergarten
@@ -16,18 +17,18 @@ from domain.usecases.allocator import Allocator
 from domain.usecases.effects import Effects
 
 
+@dataclass(frozen=True, slots=True)
 class Places:
-    def __init__(self, uow: Callable[[], UnitOfWork], clock: Clock, allocator: Allocator) -> None:
-        self._uow = uow
-        self._clock = clock
-        self._allocator = allocator
+    uow: Callable[[], UnitOfWork]
+    clock: Clock
+    allocator: Allocator
 
     async def create_kindergarten(self, actor: Actor, cmd: NewKindergarten) -> int:
         access.forbid_unless(actor, Role.AKIMAT_OPERATOR)
         for field, value in (("externalId", cmd.external_id), ("nameKk", cmd.name_kk), ("nameRu", cmd.name_ru)):
             inputs.required(value, field)
-        async with self._uow() as uow:
-            fx = Effects(uow, actor, self._clock.now())
+        async with self.uow() as uow:
+            fx = Effects(uow, actor, self.clock.now())
             district = await uow.places.district(cmd.district_code)
             if district is None or not access.in_area(actor, district.region_code, district.code):
                 raise access.not_found("district", "districtCode")
@@ -45,8 +46,8 @@ class Places:
         places.check_capacity(cmd.capacity)
         inputs.required(cmd.external_id, "externalId")
         kg_id = inputs.ids([cmd.kindergarten_id], "kindergarten", "kindergartenId")[0]
-        async with self._uow() as uow:
-            fx = Effects(uow, actor, self._clock.now())
+        async with self.uow() as uow:
+            fx = Effects(uow, actor, self.clock.now())
             kg = await uow.places.kindergarten(kg_id)
             if kg is None or not access.in_area(actor, kg.region_code, kg.district_code):
                 raise access.not_found("kindergarten", "kindergartenId")
@@ -62,8 +63,8 @@ class Places:
         access.forbid_unless(actor, Role.KINDERGARTEN_STAFF, Role.AKIMAT_OPERATOR)
         places.check_capacity(capacity)
         gid = inputs.ids([group_id], "group", "groupId")[0]
-        async with self._uow() as uow:
-            fx = Effects(uow, actor, self._clock.now())
+        async with self.uow() as uow:
+            fx = Effects(uow, actor, self.clock.now())
             group = await uow.places.group(gid, for_update=True)
             kg = await uow.places.kindergarten(group.kindergarten_id) if group else None
             if (
@@ -76,6 +77,6 @@ class Places:
                 raise places.below_occupied(group.occupied)
             fx.record("group", gid, "CAPACITY_CHANGED", {"capacity": group.capacity}, {"capacity": capacity}, reason)
             await fx.vacancy(VacancyEventKind.CAPACITY_CHANGED, kg.id, gid)
-            await self._allocator.fill(fx, [gid])
+            await self.allocator.fill(fx, [gid])
             await uow.commit()
         return gid

@@ -3,6 +3,8 @@ begun or ended. Each returns the groups whose seats it freed, for the allocator 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from domain.feed import ApplicationEventKind, FeedEvent, VacancyEventKind
 from domain.messages import MessageKind
 from domain.model import Application, ApplicationStatus, Enrollment, Kindergarten, Offer, OfferStatus
@@ -13,9 +15,9 @@ from domain.queue_order import standing
 from domain.usecases.effects import ENROLLED, OFFER_ENDED, OFFER_MADE, Effects, offer_snapshot
 
 
+@dataclass(frozen=True, slots=True)
 class Seats:
-    def __init__(self, calendar: HolidayCalendar) -> None:
-        self._calendar = calendar
+    calendar: HolidayCalendar
 
     async def offer(
         self,
@@ -32,7 +34,7 @@ class Seats:
         live = await fx.uow.offers.live_for(app.id, for_update=True)
         if live is not None:
             freed.append(await self.end_offer(fx, app, live, OfferStatus.SUPERSEDED, "a better offer"))
-        deadline = policy.response_window.end(fx.now, self._calendar)
+        deadline = policy.response_window.end(fx.now, self.calendar)
         upgrade = app.status == ApplicationStatus.ENROLLED
         offer = Offer(
             id=0,

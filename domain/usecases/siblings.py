@@ -4,6 +4,7 @@ offered seats together at the first kindergarten in its ranking with a fitting f
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from domain import access, inputs, siblings
 from domain.errors import DomainError
@@ -14,11 +15,11 @@ from domain.usecases.effects import Effects, application_snapshot
 from domain.usecases.families import Families
 
 
+@dataclass(frozen=True, slots=True)
 class Siblings:
-    def __init__(self, uow: Callable[[], UnitOfWork], clock: Clock, families: Families) -> None:
-        self._uow = uow
-        self._clock = clock
-        self._families = families
+    uow: Callable[[], UnitOfWork]
+    clock: Clock
+    families: Families
 
     async def link(self, actor: Actor, application_ids: Sequence[str]) -> tuple[int, list[Application]]:
         """The new sibling group's id and its applications."""
@@ -28,9 +29,9 @@ class Siblings:
             raise DomainError(ErrorCode.INVALID_INPUT, "link two or more distinct applications", siblings.FIELD)
         assert actor.subject is not None
         # The family's size is the population registry's: refresh the snapshot of the caller's children first.
-        await self._families.refresh(actor.subject)
-        now = self._clock.now()
-        async with self._uow() as uow:
+        await self.families.refresh(actor.subject)
+        now = self.clock.now()
+        async with self.uow() as uow:
             fx = Effects(uow, actor, now)
             apps: list[Application] = []
             representatives: list[set[str]] = []

@@ -209,31 +209,28 @@ class SqlApplicationRepository(Repository):
         return [(r["region_code"], r["district_code"]) for r in rows]
 
     async def due_for_aging(self, born_up_to: int, limit: int) -> list[int]:
-        rows = await self._rows(
+        return await self._ids(
             """SELECT id FROM applications
             WHERE active AND birth_year <= :cutoff AND status IN ('QUEUED','INACTIVE','ENROLLED')
             ORDER BY id LIMIT :n FOR UPDATE SKIP LOCKED""",
             cutoff=born_up_to,
             n=limit,
         )
-        return [r["id"] for r in rows]
 
     async def inactive(self, limit: int) -> list[int]:
-        rows = await self._rows(
+        return await self._ids(
             """SELECT id FROM applications WHERE status = 'INACTIVE'
             ORDER BY inactive_since LIMIT :n FOR UPDATE SKIP LOCKED""",
             n=limit,
         )
-        return [r["id"] for r in rows]
 
     async def due_for_benefit_check(self, now: dt.datetime, limit: int) -> list[int]:
-        rows = await self._rows(
+        return await self._ids(
             """SELECT id FROM applications WHERE active AND next_benefit_check_at <= :now
             ORDER BY next_benefit_check_at LIMIT :n FOR UPDATE SKIP LOCKED""",
             now=now,
             n=limit,
         )
-        return [r["id"] for r in rows]
 
     async def schedule_benefit_check(self, application_id: int, at: dt.datetime, failures: int) -> None:
         await self._execute(
@@ -246,9 +243,7 @@ class SqlApplicationRepository(Repository):
         return int(row["benefit_check_failures"]) if row else 0
 
     async def new_sibling_group(self, at: dt.datetime) -> int:
-        row = await self._one("INSERT INTO sibling_groups (created_at) VALUES (:at) RETURNING id", at=at)
-        assert row is not None
-        return int(row["id"])
+        return await self._new_id("INSERT INTO sibling_groups (created_at) VALUES (:at) RETURNING id", at=at)
 
     async def sibling_group_members(self, sibling_group_id: int) -> list[int]:
         rows = await self._rows(

@@ -69,10 +69,9 @@ class SqlCandidateReads(Repository):
         return int(row["p"]), int(row["g"])
 
     async def groups_with_free_seats(self, kindergarten_ids: list[int] | None = None) -> list[int]:
-        rows = await self._rows(
+        return await self._ids(
             """SELECT id FROM groups WHERE capacity > enrolled + held
               AND (CAST(:all AS boolean) OR kindergarten_id = ANY(:kgs)) ORDER BY id""",
             all=kindergarten_ids is None,
             kgs=kindergarten_ids or [],
         )
-        return [r["id"] for r in rows]

@@ -15,7 +15,7 @@ class SqlClaimRepository(Repository):
         return [claim_from(r) for r in rows]
 
     async def add(self, claim: PriorityClaim) -> int:
-        row = await self._one(
+        return await self._new_id(
             """INSERT INTO priority_claims (application_id, category, status, subject_iin, evidence_id, source,
                 manual_deadline) VALUES (:a, :c, :s, :i, :e, :src, :d) RETURNING id""",
             a=claim.application_id,
@@ -26,8 +26,6 @@ class SqlClaimRepository(Repository):
             src=claim.source,
             d=claim.manual_deadline,
         )
-        assert row is not None
-        return int(row["id"])
 
     async def get(self, claim_id: int, *, for_update: bool = False) -> PriorityClaim | None:
         row = await self._one(f"SELECT * FROM priority_claims WHERE id = :i{self.lock(for_update)}", i=claim_id)
@@ -48,10 +46,9 @@ class SqlClaimRepository(Repository):
         )
 
     async def due_manual(self, now: dt.datetime, limit: int) -> list[int]:
-        rows = await self._rows(
+        return await self._ids(
             """SELECT id FROM priority_claims WHERE status = 'PENDING_MANUAL' AND manual_deadline <= :now
             ORDER BY manual_deadline LIMIT :n FOR UPDATE SKIP LOCKED""",
             now=now,
             n=limit,
         )
-        return [r["id"] for r in rows]

@@ -14,7 +14,7 @@ from persistence.sql import LIVE
 class SqlOfferRepository(Repository):
     async def add(self, offer: Offer) -> int:
         o = offer
-        row = await self._one(
+        return await self._new_id(
             """INSERT INTO offers (application_id, child_iin, kindergarten_id, group_id, status, tier_rank, upgrade,
                 sibling_group_id, created_at, respond_by, remind_at)
             VALUES (:app, :child, :kg, :g, :s, :t, :u, :sg, :at, :by, :remind) RETURNING id""",
@@ -30,8 +30,6 @@ class SqlOfferRepository(Repository):
             by=o.respond_by,
             remind=o.remind_at,
         )
-        assert row is not None
-        return int(row["id"])
 
     async def get(self, offer_id: int, *, for_update: bool = False) -> Offer | None:
         row = await self._one(f"SELECT * FROM offers WHERE id = :i{self.lock(for_update)}", i=offer_id)
@@ -76,23 +74,21 @@ class SqlOfferRepository(Repository):
         )
 
     async def due(self, now: dt.datetime, limit: int) -> list[int]:
-        rows = await self._rows(
+        return await self._ids(
             f"""SELECT id FROM offers WHERE status IN {LIVE} AND respond_by < :now
             ORDER BY respond_by LIMIT :n FOR UPDATE SKIP LOCKED""",
             now=now,
             n=limit,
         )
-        return [r["id"] for r in rows]
 
     async def due_reminders(self, now: dt.datetime, limit: int) -> list[int]:
-        rows = await self._rows(
+        return await self._ids(
             f"""SELECT id FROM offers WHERE status IN {LIVE} AND reminded_at IS NULL AND remind_at <= :now
               AND respond_by >= :now
             ORDER BY remind_at LIMIT :n FOR UPDATE SKIP LOCKED""",
             now=now,
             n=limit,
         )
-        return [r["id"] for r in rows]
 
     async def mark_reminded(self, offer_id: int, at: dt.datetime) -> None:
         await self._execute("UPDATE offers SET reminded_at = :at WHERE id = :i", {"at": at, "i": offer_id})
@@ -100,7 +96,7 @@ class SqlOfferRepository(Repository):
     # --- contracts ------------------------------------------------------------------------------
 
     async def add_contract(self, c: Contract) -> int:
-        row = await self._one(
+        return await self._new_id(
             """INSERT INTO contracts (offer_id, text, document_hash, language, issued_at, sign_by, extended,
                 health_documents, missing_documents)
             VALUES (:o, :t, :h, :l, :at, :by, false, CAST(:docs AS jsonb), CAST(:missing AS jsonb)) RETURNING id""",
@@ -118,8 +114,6 @@ class SqlOfferRepository(Repository):
             ),
             missing=json.dumps(c.missing_documents),
         )
-        assert row is not None
-        return int(row["id"])
 
     async def contract_for_offer(self, offer_id: int) -> Contract | None:
         row = await self._one("SELECT * FROM contracts WHERE offer_id = :o", o=offer_id)
@@ -144,7 +138,7 @@ class SqlOfferRepository(Repository):
         return enrollment_from(row) if row else None
 
     async def enroll(self, e: Enrollment, offer_id: int | None) -> int:
-        row = await self._one(
+        return await self._new_id(
             """INSERT INTO enrollments (child_iin, group_id, kindergarten_id, application_id, since, offer_id)
             VALUES (:c, :g, :k, :a, :s, :o) RETURNING id""",
             c=e.child_iin,
@@ -154,8 +148,6 @@ class SqlOfferRepository(Repository):
             s=e.since,
             o=offer_id,
         )
-        assert row is not None
-        return int(row["id"])
 
     async def end_enrollment(self, enrollment_id: int, at: dt.datetime, reason: str) -> None:
         await self._execute(

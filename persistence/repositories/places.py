@@ -42,7 +42,7 @@ class SqlPlaceRepository(Repository):
         return group_from(row) if row else None
 
     async def add_kindergarten(self, k: NewKindergarten) -> int:
-        row = await self._one(
+        return await self._new_id(
             """INSERT INTO kindergartens (external_id, district_code, name_kk, name_ru, address, ownership, state_order)
             VALUES (:e, :d, :kk, :ru, :a, :o, :s) RETURNING id""",
             e=k.external_id,
@@ -53,11 +53,9 @@ class SqlPlaceRepository(Repository):
             o=k.ownership.value,
             s=k.state_order,
         )
-        assert row is not None
-        return int(row["id"])
 
     async def add_group(self, kindergarten_id: int, g: NewGroup) -> int:
-        row = await self._one(
+        return await self._new_id(
             """INSERT INTO groups (kindergarten_id, external_id, birth_year_from, birth_year_to, language,
                 group_type, capacity) VALUES (:k, :e, :f, :t, :l, :g, :c) RETURNING id""",
             k=kindergarten_id,
@@ -68,8 +66,6 @@ class SqlPlaceRepository(Repository):
             g=g.group_type.value,
             c=g.capacity,
         )
-        assert row is not None
-        return int(row["id"])
 
     async def set_capacity(self, group_id: int, capacity: int) -> bool:
         try:
