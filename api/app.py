@@ -1,4 +1,5 @@
-"""The Starlette application: /graphql (HTTP and graphql-transport-ws), /healthz, /readyz."""
+"""The Starlette application: /graphql (HTTP and graphql-transport-ws), /healthz, /readyz; in development,
+GraphiQL's assets under /graphql/ide/."""
 
 from __future__ import annotations
 
@@ -16,14 +17,14 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.datastructures import Headers, QueryParams
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
-from api import worker
+from api import graphiql, worker
 from api.auth import Unauthenticated
 from api.container import Container
 from api.logging_setup import bind_context
@@ -100,6 +101,10 @@ class KezekGraphQL(GraphQL[Context, None]):
         self.per_channel = RateLimiter(settings.rate_channel_per_second, settings.rate_channel_burst)
         self.per_person = RateLimiter(settings.rate_person_per_second, settings.rate_person_burst)
         self.per_address = RateLimiter(settings.rate_public_per_second, settings.rate_public_burst)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """GraphiQL with its assets served by Kezek (api/graphiql.py), not Strawberry's CDN page."""
+        return HTMLResponse(graphiql.page())
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         # The token was checked in __call__; a WebSocket is public until its connection_init.
@@ -278,6 +283,7 @@ def create_app(container: Container, *, run_worker: bool = False) -> Starlette:
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            *(graphiql.routes() if container.settings.development else []),
         ],
         lifespan=lifespan,
     )
