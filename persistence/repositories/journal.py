@@ -12,11 +12,13 @@ from domain.feed import FeedEvent
 from domain.model import Actor, AuditRecord, OutboxMessage
 from domain.repositories import QueueEvent
 from persistence.repositories.base import Repository
+from persistence.sql import ORDER_COLUMNS
 
 # One advisory lock for every transaction that may allocate seats or write feed events: allocation
 # stays serial (no seat offered twice, no deadlock between chains) and feed ids follow commit order.
 ALLOCATION_LOCK = 0x4B455A454B  # "KEZEK"
 FEED_CHANNEL = "kezek_events"
+_ORDER_VALUES = ", ".join(":" + c for c in ORDER_COLUMNS)
 
 
 class SqlJournal(Repository):
@@ -58,6 +60,7 @@ class SqlJournal(Repository):
         )
 
     def queue_events(self, application_id: int, events: list[QueueEvent], at: dt.datetime) -> None:
+        assert all(e.order.application_id == application_id for e in events)
         self._queue += [
             {
                 "at": at,
@@ -65,10 +68,7 @@ class SqlJournal(Repository):
                 "by": e.queue.birth_year,
                 "lang": e.queue.language.value,
                 "gt": e.queue.group_type.value,
-                "tier": e.order.tier_rank,
-                "sib": e.order.sibling_rank,
-                "qd": e.order.queue_date,
-                "app": application_id,
+                **{c: getattr(e.order, c) for c in ORDER_COLUMNS},
                 "delta": e.delta,
                 "own": e.own_delta,
                 "reason": e.reason,
@@ -112,9 +112,9 @@ class SqlJournal(Repository):
             )
         if self._queue:
             await self._execute(
-                """INSERT INTO queue_events (at, kindergarten_id, birth_year, language, group_type, tier_rank,
-                    sibling_rank, queue_date, application_id, delta, own_delta, reason)
-                VALUES (:at, :kg, :by, :lang, :gt, :tier, :sib, :qd, :app, :delta, :own, :reason)""",
+                f"""INSERT INTO queue_events (at, kindergarten_id, birth_year, language, group_type,
+                    {", ".join(ORDER_COLUMNS)}, delta, own_delta, reason)
+                VALUES (:at, :kg, :by, :lang, :gt, {_ORDER_VALUES}, :delta, :own, :reason)""",
                 self._queue,
             )
         if self._feed:
