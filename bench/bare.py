@@ -28,8 +28,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from domain.model import PriorityTier
 from persistence.db import asyncpg_params
-from persistence.sql import KINDERGARTEN_COLUMNS, POSITIONS_SQL
+from persistence.sql import KINDERGARTEN_COLUMNS, POSITIONS_SQL, STANDING, order_by
 
 # The status query's statements by role, in the order the app runs them. `bench.run` captures the app's own
 # statements in-process and passes them in (--statements), so both run the same SQL text; these defaults are
@@ -58,7 +59,6 @@ DEFAULT_STATEMENTS = {
     "kindergartens": KINDERGARTENS,
     "positions": POSITIONS,
 }
-STATUS_STATEMENTS = list(DEFAULT_STATEMENTS.values())
 # How a captured statement is recognised: every role must match exactly one statement, and nothing else may run.
 ROLES = {
     "family": ("children_refreshed_at", "representations"),
@@ -83,12 +83,12 @@ def classify(statements: list[str]) -> dict[str, str] | None:
 
 
 KINDERGARTEN = "SELECT id FROM kindergartens WHERE id = $1"
-PUBLIC_QUEUE = """SELECT c.tier_rank, c.sibling_rank, c.queue_date, c.application_id, a.number
+PUBLIC_QUEUE = f"""SELECT {order_by("c")}, a.number
     FROM choices c JOIN applications a ON a.id = c.application_id
     WHERE c.kindergarten_id = $1 AND c.birth_year = $2 AND c.language = $3 AND c.group_type = $4
-      AND c.app_in_queue AND NOT c.held_here
-    ORDER BY c.tier_rank, c.sibling_rank, c.queue_date, c.application_id LIMIT $5"""
-TIERS = {0: "EXTRAORDINARY", 1: "PRIMARY", 2: "GENERAL"}
+      AND {STANDING.format(a="c")}
+    ORDER BY {order_by("c")} LIMIT $5"""
+TIERS = {t.rank: t.value for t in PriorityTier}
 
 
 def encode(data: Any) -> bytes:
