@@ -37,6 +37,7 @@ from persistence.db import make_engine
 from persistence.documents import TrustedDocuments
 from persistence.feed import FeedStore
 from persistence.idempotency import IdempotencyStore
+from persistence.pg import Pools
 from persistence.readers import Reader
 from persistence.sandbox import SandboxStore
 from persistence.uow import SqlUnitOfWork
@@ -66,7 +67,7 @@ class Container:
 
     @contextlib.contextmanager
     def statements(self) -> Iterator[list[str]]:
-        """Every SQL statement run while inside, on the engine and on the reader's pools (tests, bench)."""
+        """Every SQL statement run while inside, on the engine and on the asyncpg pools (tests, bench)."""
         seen: list[str] = []
 
         def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
@@ -93,12 +94,13 @@ def build_container(settings: Settings, database_url: str, clock: Clock | None =
     clock = clock or SystemClock()
     channels_file = settings.resolved_channels_file()
     channels = load_channels(channels_file) if channels_file else []
-    reader = Reader(database_url, pool_size=settings.db_pool_size)
+    pools = Pools(database_url, size=settings.db_pool_size)
+    reader = Reader(pools)
     authenticator = Authenticator(
         channels, allow_development=settings.development, kindergarten_region=reader.kindergarten_region
     )
     store = SandboxStore(engine)
-    closers: list[Any] = [reader.aclose]
+    closers: list[Any] = [pools.close]
 
     def outside(url: str | None, http: Callable[..., Any], sandbox: Callable[[], Any]) -> Any:
         """The HTTP adapter when the system's URL is configured, else the sandbox adapter."""
@@ -121,7 +123,7 @@ def build_container(settings: Settings, database_url: str, clock: Clock | None =
     esign: ESignature = outside(settings.esign_url, HttpESignature, SandboxESignature)
     policies = load_policy(settings.policy_file)
     queue = QueueService(
-        lambda: SqlUnitOfWork(engine),
+        lambda: SqlUnitOfWork(pools),
         clock,
         population,
         benefits,

@@ -19,3 +19,8 @@ class RegistryUnavailable(Exception):
     def __init__(self, service: str, detail: str = "") -> None:
         super().__init__(f"{service} unavailable{': ' + detail if detail else ''}")
         self.service = service
+
+
+class Contention(Exception):
+    """Another transaction held what this one needed (a deadlock, a lock not to be waited for, a
+    serialization failure): nothing was written, and the use case runs again."""

@@ -11,14 +11,9 @@ import base64
 import datetime as dt
 import json
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Generic, TypeVar
-
-import asyncpg
-from sqlalchemy import text
-from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 
 from domain.model import (
     Application,
@@ -35,7 +30,7 @@ from domain.model import (
     PriorityTier,
     Region,
 )
-from persistence.db import asyncpg_params
+from persistence.pg import Listener, Pools, positional
 from persistence.rows import (
     Row,
     application_from,
@@ -116,76 +111,19 @@ def decode_cursor(cursor: str | None) -> Any:
         raise ValueError("malformed cursor") from None
 
 
-_DIALECT = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
-
-
-@lru_cache(maxsize=512)
-def _positional(sql: str) -> tuple[str, tuple[str, ...]]:
-    """`:name` parameters as asyncpg's `$n`, compiled once per statement text by SQLAlchemy's own dialect."""
-    compiled = text(sql).compile(dialect=_DIALECT)
-    return str(compiled), tuple(compiled.positiontup or ())
-
-
-async def _keep(_: asyncpg.Connection) -> None:
-    """Read connections change no session state (single autocommit SELECTs), so the pool's default reset
-    query, a round trip on every release, is skipped."""
-
-
-class _Pools:
-    """Two pools, opened at first use: one for single reads, one whose connections each serve one request.
-
-    A request holds its connection until it ends, and a request may still make single reads (a domain
-    service's); from a pool of their own these never wait for connections held by waiting requests.
-    """
-
-    def __init__(self, database_url: str, size: int) -> None:
-        self._url = database_url
-        self._size = size
-        self._pools: dict[str, asyncpg.Pool] = {}
-        self._opening: asyncio.Lock | None = None
-
-    async def get(self, purpose: str) -> asyncpg.Pool:
-        pool = self._pools.get(purpose)
-        if pool is not None:
-            return pool
-        if self._opening is None:
-            self._opening = asyncio.Lock()
-        async with self._opening:
-            if purpose not in self._pools:
-                dsn, host = asyncpg_params(self._url)
-                self._pools[purpose] = await asyncpg.create_pool(
-                    dsn,
-                    host=host,
-                    min_size=1,
-                    max_size=self._size,
-                    reset=_keep,
-                    server_settings={"application_name": f"kezek-{purpose}", "timezone": "UTC"},
-                )
-            return self._pools[purpose]
-
-    async def close(self) -> None:
-        pools, self._pools = list(self._pools.values()), {}
-        for pool in pools:
-            await pool.close()
-
-
 class Reader:
-    """The read path: single SELECTs straight on asyncpg, from pools of their own.
+    """The read path: single SELECTs straight on asyncpg (persistence/pg.py), from pools of their own: the
+    status query is what bank apps poll."""
 
-    The status query is what bank apps poll, so these reads skip SQLAlchemy's execution layer, which cost
-    more CPU than the rest of a request (bench/results); writes and their transactions stay on the engine.
-    """
+    def __init__(self, pools: Pools) -> None:
+        self._pools = pools
 
-    def __init__(self, database_url: str, pool_size: int = 10) -> None:
-        self._pools = _Pools(database_url, pool_size)
-        # Called with each statement before it runs: how tests and bench count statements per request.
-        self.listeners: list[Callable[[str], None]] = []
+    @property
+    def listeners(self) -> list[Listener]:
+        return self._pools.listeners
 
     def for_request(self) -> RequestReader:
-        return RequestReader(self._pools, self.listeners)
-
-    async def aclose(self) -> None:
-        await self._pools.close()
+        return RequestReader(self._pools)
 
     async def _fetch(self, statement: str, args: list[Any]) -> list[Row]:
         async with (await self._pools.get("read")).acquire() as conn:
@@ -193,9 +131,8 @@ class Reader:
             return rows
 
     async def _rows(self, sql: str, **params: Any) -> Sequence[Row]:
-        statement, names = _positional(sql)
-        for listener in self.listeners:
-            listener(statement)
+        statement, names = positional(sql)
+        self._pools.heard(statement)
         return await self._fetch(statement, [params[n] for n in names])
 
     async def family(self, iin: str) -> tuple[dt.datetime | None, list[str]]:
@@ -605,9 +542,8 @@ class RequestReader(Reader):
     connection.
     """
 
-    def __init__(self, pools: _Pools, listeners: list[Callable[[str], None]]) -> None:
+    def __init__(self, pools: Pools) -> None:
         self._pools = pools
-        self.listeners = listeners
         self._conn: Any = None
         self._lock = asyncio.Lock()
 

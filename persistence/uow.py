@@ -1,12 +1,18 @@
-"""Unit of work: one connection, one transaction; rolls back unless told to commit (cosmicpython)."""
+"""Unit of work: one connection, one transaction; rolls back unless told to commit (cosmicpython).
+
+Runs on asyncpg directly (persistence/pg.py). A transaction that lost a lock conflict (deadlock, a NOWAIT
+lock held elsewhere, a serialization failure) ends with `Contention`, which the use cases retry.
+"""
 
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+import asyncpg
 
+from domain.errors import Contention
+from persistence.pg import Pools
 from persistence.repositories.applications import SqlApplicationRepository
 from persistence.repositories.candidates import SqlCandidateReads
 from persistence.repositories.claims import SqlClaimRepository
@@ -14,6 +20,12 @@ from persistence.repositories.journal import SqlJournal
 from persistence.repositories.offers import SqlOfferRepository
 from persistence.repositories.persons import SqlPersonRepository
 from persistence.repositories.places import SqlPlaceRepository
+
+CONTENTION = (
+    asyncpg.exceptions.DeadlockDetectedError,
+    asyncpg.exceptions.LockNotAvailableError,
+    asyncpg.exceptions.SerializationError,
+)
 
 
 class SqlUnitOfWork:
@@ -25,40 +37,48 @@ class SqlUnitOfWork:
     candidates: SqlCandidateReads
     journal: SqlJournal
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._conn: AsyncConnection | None = None
+    def __init__(self, pools: Pools) -> None:
+        self._pools = pools
+        self._conn: asyncpg.Connection | None = None
+        self._transaction: Any = None
 
     async def __aenter__(self) -> Self:
-        self._conn = await self._engine.connect()
-        await self._conn.begin()
-        conn = self._conn
-        self.persons = SqlPersonRepository(conn)
-        self.places = SqlPlaceRepository(conn)
-        self.applications = SqlApplicationRepository(conn)
-        self.claims = SqlClaimRepository(conn)
-        self.offers = SqlOfferRepository(conn)
-        self.candidates = SqlCandidateReads(conn)
-        self.journal = SqlJournal(conn)
+        pool = await self._pools.get("write")
+        self._conn = conn = await pool.acquire()
+        try:
+            self._transaction = conn.transaction()
+            await self._transaction.start()
+        except BaseException:
+            await pool.release(conn)
+            raise
+        p = self._pools
+        self.persons = SqlPersonRepository(conn, p)
+        self.places = SqlPlaceRepository(conn, p)
+        self.applications = SqlApplicationRepository(conn, p)
+        self.claims = SqlClaimRepository(conn, p)
+        self.offers = SqlOfferRepository(conn, p)
+        self.candidates = SqlCandidateReads(conn, p)
+        self.journal = SqlJournal(conn, p)
         await self.journal.take_allocation_lock()
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        assert self._conn is not None
+        conn, self._conn = self._conn, None
+        assert conn is not None
         try:
-            if self._conn.in_transaction():
-                await self._conn.rollback()
+            if conn.is_in_transaction():
+                await self._transaction.rollback()
         finally:
-            await self._conn.close()
-            self._conn = None
+            await (await self._pools.get("write")).release(conn)
+        if isinstance(exc, CONTENTION):
+            raise Contention(str(exc)) from exc
 
     async def flush(self) -> None:
         await self.applications.save_all()
 
     async def commit(self) -> None:
-        assert self._conn is not None
         await self.flush()
         await self.journal.write()
-        await self._conn.commit()
+        await self._transaction.commit()

@@ -73,8 +73,9 @@ class Places:
                 or not access.can_manage_kindergarten(actor, kg.external_id, kg.region_code, kg.district_code)
             ):
                 raise access.not_found("group", "groupId")
-            if capacity < group.occupied or not await uow.places.set_capacity(gid, capacity):
+            if capacity < group.occupied:
                 raise places.below_occupied(group.occupied)
+            await uow.places.set_capacity(gid, capacity)
             fx.record("group", gid, "CAPACITY_CHANGED", {"capacity": group.capacity}, {"capacity": capacity}, reason)
             await fx.vacancy(VacancyEventKind.CAPACITY_CHANGED, kg.id, gid)
             await self.allocator.fill(fx, [gid])

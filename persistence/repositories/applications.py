@@ -9,8 +9,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import asyncpg
+
 from domain.model import Application
 from domain.queue_order import sibling_rank
+from persistence.pg import Pools
 from persistence.repositories.base import Repository
 from persistence.rows import application_from
 from persistence.sql import POSITIONS_SQL
@@ -37,8 +40,8 @@ def _choice_state(a: Application) -> tuple[Any, ...]:
 
 
 class SqlApplicationRepository(Repository):
-    def __init__(self, conn: Any) -> None:
-        super().__init__(conn)
+    def __init__(self, conn: asyncpg.Connection, pools: Pools) -> None:
+        super().__init__(conn, pools)
         # Locked applications of this unit of work: the instance, and its row and choices as last written.
         self._held: dict[int, tuple[Application, tuple[Any, ...], tuple[Any, ...]]] = {}
 

@@ -8,9 +8,12 @@ import json
 import uuid
 from typing import Any
 
+import asyncpg
+
 from domain.feed import FeedEvent
 from domain.model import Actor, AuditRecord, OutboxMessage
 from domain.repositories import QueueEvent
+from persistence.pg import Pools
 from persistence.repositories.base import Repository
 from persistence.sql import ORDER_COLUMNS
 
@@ -22,8 +25,8 @@ _ORDER_VALUES = ", ".join(":" + c for c in ORDER_COLUMNS)
 
 
 class SqlJournal(Repository):
-    def __init__(self, conn: Any) -> None:
-        super().__init__(conn)
+    def __init__(self, conn: asyncpg.Connection, pools: Pools) -> None:
+        super().__init__(conn, pools)
         self._audit: list[dict[str, Any]] = []
         self._outbox: list[dict[str, Any]] = []
         self._queue: list[dict[str, Any]] = []

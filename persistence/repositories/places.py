@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy.exc import IntegrityError
-
 from domain.commands import NewGroup, NewKindergarten
 from domain.model import District, Group, Kindergarten
 from persistence.repositories.base import Repository
@@ -67,10 +65,5 @@ class SqlPlaceRepository(Repository):
             c=g.capacity,
         )
 
-    async def set_capacity(self, group_id: int, capacity: int) -> bool:
-        try:
-            async with self.conn.begin_nested():
-                await self._execute("UPDATE groups SET capacity = :c WHERE id = :g", {"c": capacity, "g": group_id})
-        except IntegrityError:
-            return False
-        return True
+    async def set_capacity(self, group_id: int, capacity: int) -> None:
+        await self._execute("UPDATE groups SET capacity = :c WHERE id = :g", {"c": capacity, "g": group_id})
