@@ -260,16 +260,14 @@ def create_app(container: Container, *, run_worker: bool = False) -> Starlette:
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await container.broker.start()
         stop = asyncio.Event()
-        task = (
-            asyncio.create_task(worker.run_forever(container, container.settings.worker_interval, stop))
-            if run_worker
-            else None
-        )
+        tasks = [asyncio.create_task(worker.dispatch_allocations(container, stop))]
+        if run_worker:
+            tasks.append(asyncio.create_task(worker.run_forever(container, container.settings.worker_interval, stop)))
         try:
             yield
         finally:
             stop.set()
-            if task is not None:
+            for task in tasks:
                 await task
             await graphql.subscriptions.aclose()
             await container.broker.stop()

@@ -194,7 +194,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
 def cmd_worker(settings: Settings, _: argparse.Namespace) -> None:
     from api.container import build_container
     from api.logging_setup import configure
-    from api.worker import run_forever
+    from api.worker import dispatch_allocations, run_forever
 
     check_files(settings)
     configure(settings.log_level)
@@ -204,7 +204,9 @@ def cmd_worker(settings: Settings, _: argparse.Namespace) -> None:
         container = build_container(settings, url)
         stop = asyncio.Event()
         try:
-            await run_forever(container, settings.worker_interval, stop)
+            await asyncio.gather(
+                run_forever(container, settings.worker_interval, stop), dispatch_allocations(container, stop)
+            )
         finally:
             await container.aclose()
 

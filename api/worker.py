@@ -24,6 +24,7 @@ async def run_once(c: Container) -> dict[str, int]:
     done["unrestored_closed"] = await c.queue.close_unrestored()
     done["benefits_rechecked"] = await c.queue.recheck_benefits()
     done["offers_made"] = await c.queue.allocation_pass()
+    done["events_sequenced"] = await c.feed.sequence()
     done["events_pruned"] = await c.feed.prune(c.clock.now())
     # Last, so that messages written by this pass go out in it.
     result = await dispatch_outbox(c.engine, c.sms)
@@ -41,3 +42,18 @@ async def run_forever(c: Container, interval: float, stop: asyncio.Event) -> Non
             log.exception("worker pass failed")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)
+
+
+DISPATCH_INTERVAL = 0.25  # seconds between looks at the allocation queue when it is idle
+
+
+async def dispatch_allocations(c: Container, stop: asyncio.Event) -> None:
+    """Allocates the groups a change queued that its own request did not finish (a lock conflict, a process
+    that died right after its commit): every serving process and the worker run this."""
+    while not stop.is_set():
+        try:
+            await c.queue.drain_allocations()
+        except Exception:  # a failed pass must not end the loop; the groups stay queued
+            log.exception("allocation dispatch failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=DISPATCH_INTERVAL)

@@ -8,7 +8,7 @@ A queue is (kindergarten, birth year, language, group type). Within it choices s
 
 `QueueOrder` is that order and its only definition: its fields, in their order, are the sort key. The SQL
 that counts positions and lists candidates is generated from it (persistence/sql.py), and a test holds the
-database's queue index to it (tests/test_project_rules.py).
+database's queue index to it (tests/test_rule_encodings.py).
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, Self
@@ -87,7 +88,10 @@ class ApplicationRepository(Protocol):
     async def active_for_child(self, child_iin: str) -> Application | None: ...
     async def next_id_and_number(self, year: int) -> tuple[int, str]: ...
     async def add(self, application: Application) -> None: ...
-    async def get(self, application_id: int, *, for_update: bool = False) -> Application | None: ...
+    async def get(self, application_id: int, *, for_update: bool = False, nowait: bool = False) -> Application | None:
+        """`nowait`: a row locked elsewhere ends the transaction with Contention instead of waiting."""
+        ...
+
     async def save(self, application: Application) -> None: ...
     async def positions(self, application_id: int) -> dict[int, int | None]:
         """Kindergarten id → position of that choice (None while not standing in that queue)."""
@@ -129,7 +133,9 @@ class OfferRepository(Protocol):
 
     async def add(self, offer: Offer) -> int: ...
     async def get(self, offer_id: int, *, for_update: bool = False) -> Offer | None: ...
-    async def live_for(self, application_id: int, *, for_update: bool = False) -> Offer | None: ...
+    async def live_for(
+        self, application_id: int, *, for_update: bool = False, nowait: bool = False
+    ) -> Offer | None: ...
     async def live_of_sibling_group(self, sibling_group_id: int) -> list[Offer]: ...
     async def live_above_tier(self, application_id: int, tier: PriorityTier) -> list[Offer]:
         """Live offers made on a better tier than the application now has."""
@@ -148,20 +154,44 @@ class OfferRepository(Protocol):
     async def end_enrollment(self, enrollment_id: int, at: dt.datetime, reason: str) -> None: ...
 
 
-class CandidateReads(Protocol):
-    """What the allocator reads to fill a seat."""
+class AllocationRepository(Protocol):
+    """What the allocator reads and claims, and the locks that keep it apart from new candidates."""
 
     async def candidates(
-        self, group: Group, tier: PriorityTier, after: QueueOrder | None, limit: int
+        self,
+        group: Group,
+        day: dt.date,
+        born_by: dt.date,
+        limit: int,
+        tier: PriorityTier | None = None,
+        after: QueueOrder | None = None,
     ) -> list[Candidate]:
-        """Applications standing in the queues this group serves, of one tier, in queue order."""
+        """Eligible candidates for a seat of this group free from `day` (old enough: born by `born_by`), in
+        queue order, of one tier or of all."""
         ...
 
     async def offers_made(self, group_id: int) -> tuple[int, int]:
         """Offers made in the group to PRIMARY and to GENERAL children (the ratio's history)."""
         ...
 
-    async def groups_with_free_seats(self, kindergarten_ids: list[int] | None = None) -> list[int]: ...
+    async def lock_for_candidates(
+        self, kindergarten_ids: list[int], birth_year: int, language: str, group_type: str
+    ) -> list[int]:
+        """Share-locks the groups a new candidate fits (no allocation of them runs until this transaction
+        ends); returns those with a free seat."""
+        ...
+
+    async def claim(self, group_id: int) -> tuple[Group, Kindergarten] | None:
+        """Takes a queued group off the queue and locks it without waiting; None when it is not queued."""
+        ...
+
+    async def lock_group(self, group_id: int) -> None:
+        """Locks another group without waiting (a lock conflict ends the transaction with Contention)."""
+        ...
+
+    async def due(self, now: dt.datetime, limit: int) -> list[int]: ...
+    async def postpone(self, group_id: int, until: dt.datetime) -> None: ...
+    async def enqueue_free(self, now: dt.datetime) -> int: ...
 
 
 class Journal(Protocol):
@@ -171,6 +201,9 @@ class Journal(Protocol):
     def message(self, message: OutboxMessage, at: dt.datetime) -> None: ...
     def queue_events(self, application_id: int, events: list[QueueEvent], at: dt.datetime) -> None: ...
     def publish(self, event: FeedEvent, at: dt.datetime) -> None: ...
+    def allocate(self, group_ids: list[int], due_at: dt.datetime) -> None:
+        """Queues these groups for allocation once this transaction commits."""
+        ...
 
 
 class UnitOfWork(Protocol):
@@ -185,7 +218,7 @@ class UnitOfWork(Protocol):
     @property
     def offers(self) -> OfferRepository: ...
     @property
-    def candidates(self) -> CandidateReads: ...
+    def allocation(self) -> AllocationRepository: ...
     @property
     def journal(self) -> Journal: ...
 
@@ -193,6 +226,10 @@ class UnitOfWork(Protocol):
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None: ...
+    def savepoint(self) -> AbstractAsyncContextManager[None]:
+        """A part of the transaction that is undone alone when it fails (and its exception re-raised)."""
+        ...
+
     async def flush(self) -> None:
         """Writes the applications changed so far, so that reads in this transaction see them."""
         ...

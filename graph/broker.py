@@ -1,7 +1,8 @@
 """Fan-out of feed events to this process's subscriptions.
 
-PostgreSQL LISTEN/NOTIFY only wakes the broker (the payload carries nothing); events are read from the
-`events` table in id order, so every process sees every event once, whichever process wrote it. The
+PostgreSQL LISTEN/NOTIFY only wakes the broker (the payload carries nothing); the broker sequences what was
+committed (persistence/feed.py) and reads the `events` table in position order, so every process sees every
+event once, whichever process wrote it. The
 listener reconnects with back-off and catches up from the last id it delivered.
 """
 
@@ -138,6 +139,7 @@ class Broker:
                 backoff = min(backoff * 2, 10.0)
 
     async def _deliver(self) -> None:
+        await self._store.sequence()  # writers' events get their positions (persistence/feed.py)
         while True:
             events = await self._store.after(self.last_id)
             for event in events:

@@ -1,4 +1,10 @@
-"""The subscription feed: rows of `events`, and a LISTEN connection that wakes on new ones."""
+"""The subscription feed: rows of `events`, their positions, and a LISTEN connection that wakes on new ones.
+
+Writers insert events without a position, in their own transactions, with no lock in common. `sequence`
+gives committed events their positions: one sequencer at a time (it holds `feed_head`'s row), in the order
+the events became visible to it, so positions are dense and a reader that has position p has every event
+up to p. A subscriber's cursor is a position: replaying `after` it never skips or repeats an event.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +17,28 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from persistence.db import raw_connect
+from persistence.repositories.journal import FEED_CHANNEL
 
-CHANNEL = "kezek_events"
 RETENTION = dt.timedelta(days=7)
+BATCH = 5000
+
+_COLUMNS = """position AS id, at, stream, kind, kindergarten_id, group_id, free_seats, region_code, district_code,
+    offer_id, application_id, child_iin"""
+
+_SEQUENCE = f"""
+WITH todo AS (
+    SELECT id, row_number() OVER (ORDER BY id) AS n FROM events WHERE position IS NULL ORDER BY id LIMIT {BATCH}
+), done AS (
+    UPDATE events e SET position = h.position + t.n FROM todo t, feed_head h
+    WHERE e.id = t.id AND h.id = 1 RETURNING 1
+)
+UPDATE feed_head SET position = position + (SELECT count(*) FROM done) WHERE id = 1
+RETURNING (SELECT count(*) FROM done) AS n"""
 
 
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
-    id: int
+    id: int  # the event's position in the feed: its cursor
     at: dt.datetime
     stream: str
     kind: str
@@ -36,44 +56,65 @@ class FeedStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def after(self, last_id: int, limit: int = 500) -> list[StoredEvent]:
+    async def sequence(self) -> int:
+        """Positions for the committed events that have none; how many were given."""
+        given = 0
+        while True:
+            async with self._engine.begin() as conn:
+                # Its own statement first: the next one then reads with a snapshot taken after the lock was
+                # granted, so it never sees as unsequenced what the previous sequencer just sequenced.
+                await conn.execute(text("SELECT position FROM feed_head WHERE id = 1 FOR UPDATE"))
+                n = int((await conn.execute(text(_SEQUENCE))).scalar_one())
+            given += n
+            if n < BATCH:
+                return given
+
+    async def after(self, position: int, limit: int = 500) -> list[StoredEvent]:
         async with self._engine.connect() as conn:
             rows = (
-                (
-                    await conn.execute(
-                        text("SELECT * FROM events WHERE id > :i ORDER BY id LIMIT :n"), {"i": last_id, "n": limit}
-                    )
+                await conn.execute(
+                    text(f"SELECT {_COLUMNS} FROM events WHERE position > :p ORDER BY position LIMIT :n"),
+                    {"p": position, "n": limit},
                 )
-                .mappings()
-                .all()
-            )
-        return [StoredEvent(**dict(r)) for r in rows]
+            ).mappings()
+            return [StoredEvent(**dict(r)) for r in rows.all()]
 
     async def last_id(self) -> int:
+        """The position of the newest sequenced event (0 when there is none)."""
         async with self._engine.connect() as conn:
-            return int((await conn.execute(text("SELECT COALESCE(max(id), 0) FROM events"))).scalar_one())
+            return int((await conn.execute(text("SELECT position FROM feed_head WHERE id = 1"))).scalar_one())
 
     async def oldest_kept(self) -> tuple[int, dt.datetime] | None:
-        """(id, at) of the oldest event still kept, or None when the feed is empty."""
+        """(position, at) of the oldest event still kept, or None when the feed is empty."""
         async with self._engine.connect() as conn:
-            row = (await conn.execute(text("SELECT id, at FROM events ORDER BY id LIMIT 1"))).first()
-        return (int(row.id), row.at) if row else None
+            row = (
+                await conn.execute(
+                    text("SELECT position, at FROM events WHERE position IS NOT NULL ORDER BY position LIMIT 1")
+                )
+            ).first()
+        return (int(row.position), row.at) if row else None
 
-    async def event(self, event_id: int) -> StoredEvent | None:
+    async def event(self, position: int) -> StoredEvent | None:
         async with self._engine.connect() as conn:
-            row = (await conn.execute(text("SELECT * FROM events WHERE id = :i"), {"i": event_id})).mappings().first()
+            row = (
+                (await conn.execute(text(f"SELECT {_COLUMNS} FROM events WHERE position = :p"), {"p": position}))
+                .mappings()
+                .first()
+            )
         return StoredEvent(**dict(row)) if row else None
 
     async def prune(self, now: dt.datetime) -> int:
         async with self._engine.begin() as conn:
-            result = await conn.execute(text("DELETE FROM events WHERE at < :t"), {"t": now - RETENTION})
+            result = await conn.execute(
+                text("DELETE FROM events WHERE at < :t AND position IS NOT NULL"), {"t": now - RETENTION}
+            )
         return int(result.rowcount or 0)
 
 
 async def listen(url: str, on_notify: Callable[[], None]) -> Any:
     """A dedicated connection that calls on_notify for every NOTIFY on the feed channel."""
     conn = await raw_connect(url)
-    await conn.add_listener(CHANNEL, lambda *_: on_notify())
+    await conn.add_listener(FEED_CHANNEL, lambda *_: on_notify())
     # A lost connection wakes the broker too, so it reconnects at once instead of at its next poll.
     conn.add_termination_listener(lambda *_: on_notify())
     return conn

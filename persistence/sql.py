@@ -1,6 +1,6 @@
 """SQL encodings of domain rules, generated from their one definition so that they cannot drift:
 the queue order (domain/queue_order.py), the live offer states and the tier ranks (domain/model.py).
-tests/test_project_rules.py holds the migrations' index and trigger definitions to the same values."""
+tests/test_rule_encodings.py holds the migrations' index and trigger definitions to the same values."""
 
 from __future__ import annotations
 
@@ -38,6 +38,13 @@ GENERAL_RANK = PriorityTier.GENERAL.rank
 
 # A choice stands in its queue (counts in positions, may be a candidate) when this holds.
 STANDING = "{a}.app_in_queue AND NOT {a}.held_here"
+
+# domain/allocation.py `eligible` for a seat free from :day, over a choice c of application a (child p) and
+# the lowest rank h it holds a seat at: start date come, old enough (`age.born_by`), nothing better held.
+ELIGIBLE = "a.desired_start_date <= :day AND p.birth_date <= :born_by AND (h.rank IS NULL OR h.rank > c.rank)"
+HOLDING = """LEFT JOIN LATERAL (
+        SELECT min(x.rank) AS rank FROM choices x WHERE x.application_id = a.id AND x.held_here
+    ) h ON true"""
 
 KINDERGARTEN_COLUMNS = """k.id, k.external_id, k.district_code, d.region_code, k.name_kk, k.name_ru, k.address,
     k.ownership, k.state_order, k.latitude, k.longitude"""

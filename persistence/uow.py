@@ -6,6 +6,8 @@ lock held elsewhere, a serialization failure) ends with `Contention`, which the 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any, Self
 
@@ -13,8 +15,8 @@ import asyncpg
 
 from domain.errors import Contention
 from persistence.pg import Pools
+from persistence.repositories.allocation import SqlAllocationRepository
 from persistence.repositories.applications import SqlApplicationRepository
-from persistence.repositories.candidates import SqlCandidateReads
 from persistence.repositories.claims import SqlClaimRepository
 from persistence.repositories.journal import SqlJournal
 from persistence.repositories.offers import SqlOfferRepository
@@ -34,7 +36,7 @@ class SqlUnitOfWork:
     applications: SqlApplicationRepository
     claims: SqlClaimRepository
     offers: SqlOfferRepository
-    candidates: SqlCandidateReads
+    allocation: SqlAllocationRepository
     journal: SqlJournal
 
     def __init__(self, pools: Pools) -> None:
@@ -57,9 +59,8 @@ class SqlUnitOfWork:
         self.applications = SqlApplicationRepository(conn, p)
         self.claims = SqlClaimRepository(conn, p)
         self.offers = SqlOfferRepository(conn, p)
-        self.candidates = SqlCandidateReads(conn, p)
+        self.allocation = SqlAllocationRepository(conn, p)
         self.journal = SqlJournal(conn, p)
-        await self.journal.take_allocation_lock()
         return self
 
     async def __aexit__(
@@ -73,6 +74,15 @@ class SqlUnitOfWork:
         finally:
             await (await self._pools.get("write")).release(conn)
         if isinstance(exc, CONTENTION):
+            raise Contention(str(exc)) from exc
+
+    @contextlib.asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        assert self._conn is not None
+        try:
+            async with self._conn.transaction():  # nested: SAVEPOINT … RELEASE, or ROLLBACK TO on error
+                yield
+        except CONTENTION as exc:
             raise Contention(str(exc)) from exc
 
     async def flush(self) -> None:

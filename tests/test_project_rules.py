@@ -14,8 +14,11 @@ ROOT = Path(__file__).parent.parent
 DOMAIN_ALLOWED = {
     "__future__",
     "abc",
+    "asyncio",
+    "random",
     "base64",
     "collections",
+    "contextlib",
     "dataclasses",
     "datetime",
     "enum",

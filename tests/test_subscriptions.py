@@ -28,7 +28,8 @@ from websockets.typing import Subprotocol
 from api.auth import mint
 from domain.model import Role
 from integrations.sandbox import sandbox_signature
-from persistence.db import raw_connect
+from persistence.db import make_engine, raw_connect
+from persistence.feed import FeedStore
 from persistence.readers import decode_cursor, encode_cursor
 from tests import data
 from tests.conftest import CHANNELS, OFFERS_POLICY, Kezek
@@ -215,7 +216,7 @@ async def latest(db_url: str) -> dict[str, str]:
     """`after` the newest stored event: whatever commits later is replayed or pushed, never missed."""
     conn = await raw_connect(db_url)
     try:
-        last = int(await conn.fetchval("SELECT COALESCE(max(id), 0) FROM events"))
+        last = int(await conn.fetchval("SELECT position FROM feed_head"))
     finally:
         await conn.close()
     return {"after": encode_cursor(last)}
@@ -290,7 +291,8 @@ async def vacancy_rows(db_url: str, after_id: int) -> list[tuple[int, str]]:
     conn = await raw_connect(db_url)
     try:
         rows = await conn.fetch(
-            "SELECT id, kind FROM events WHERE stream = 'vacancy' AND region_code = $1 AND id > $2 ORDER BY id",
+            """SELECT position AS id, kind FROM events WHERE stream = 'vacancy' AND region_code = $1 AND position > $2
+            ORDER BY position""",
             data.KARAGANDA_REGION,
             after_id,
         )
@@ -439,19 +441,21 @@ async def test_reconnecting_after_the_last_cursor_replays_what_was_missed_then_g
 async def test_a_cursor_older_than_the_retention_ends_the_subscription_with_cursor_expired(db_url: str) -> None:
     conn = await raw_connect(db_url)
     try:
-        old = [
-            int(
-                await conn.fetchval(
-                    """INSERT INTO events (at, stream, kind, region_code, district_code, free_seats)
-                    VALUES (now() - interval '8 days', 'vacancy', 'CAPACITY_CHANGED', $1, $2, 20) RETURNING id""",
-                    data.KARAGANDA_REGION,
-                    data.SHAKHTINSK,
-                )
+        for _ in range(3):
+            await conn.execute(
+                """INSERT INTO events (at, stream, kind, region_code, district_code, free_seats)
+                VALUES (now() - interval '8 days', 'vacancy', 'CAPACITY_CHANGED', $1, $2, 20)""",
+                data.KARAGANDA_REGION,
+                data.SHAKHTINSK,
             )
-            for _ in range(3)
-        ]
+        engine = make_engine(db_url, pool_size=1)
+        try:
+            await FeedStore(engine).sequence()
+        finally:
+            await engine.dispose()
+        old = [int(r[0]) for r in await conn.fetch("SELECT position FROM events ORDER BY position DESC LIMIT 3")][::-1]
         # The two oldest were pruned already; the third is past retention but not yet deleted.
-        await conn.execute("DELETE FROM events WHERE id < $1", old[2])
+        await conn.execute("DELETE FROM events WHERE position < $1", old[2])
     finally:
         await conn.close()
     operator = Kezek.operator()

@@ -1,19 +1,39 @@
 """The one allocator (PRODUCT §4 "When allocation runs", §5, §6): every free seat goes to exactly one child,
-the first candidate in queue order (domain/allocation.py), never to a race.
+the first candidate in queue order (domain/allocation.py), never to a race; and no national lane.
+
+A change that frees a seat offers it in its own transaction (`fill`), as long as that takes no lock held
+elsewhere and starts no chain of supersedes; whatever is left, and the groups a new candidate fits, are
+queued with the change (`Effects.allocate`) and allocated right after it commits (`run`), one seat per
+transaction. Each such transaction
+- takes the group off the queue and locks it, without waiting: a group locked elsewhere is being changed or
+  allocated, and is retried in a moment;
+- reads the group's candidates in queue order, and locks the chosen child's application without waiting:
+  one allocation at a time per child, so a child whose choices span areas still gets one offer at a time;
+- offers the seat, superseding the child's live offer elsewhere (that group is locked without waiting too,
+  and queued again: its seat goes on at once), and queues the group again while it has seats left.
+Transactions that make a child a candidate share-lock the groups it fits (`lock_for_candidates`), so an
+allocation never chooses without seeing a candidate committed before it. An allocation never waits for a
+lock, so allocations never deadlock with each other or with the changes they follow; a conflict is retried
+here, then left queued for the dispatchers (`drain_due`), which every serving process and the worker run, so
+nothing queued is lost when a process dies.
 
 Seats are filled one at a time: after each offer, the seats its chain released (a superseded offer's group)
-are filled first, then the next seat of the group it came from. A sibling group is seated together or not
-at all, and a single free seat is never held back for one.
+are filled first, then the next seat of the group it came from. A sibling group is seated together or not at
+all, and a single free seat is never held back for one.
 """
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from domain import allocation, siblings
+from domain import age, allocation, siblings
 from domain.allocation import Candidate
-from domain.model import SYSTEM, Group, Kindergarten, PriorityTier
+from domain.errors import Contention
+from domain.model import SYSTEM, Application, Group, Kindergarten, Offer, PriorityTier
 from domain.policy import Policy, PolicyBook
 from domain.ports import Clock
 from domain.queue_order import QueueOrder
@@ -22,8 +42,14 @@ from domain.timezone import local_date
 from domain.usecases.effects import Effects
 from domain.usecases.seats import Seats
 
-PAGE = 50  # candidates read at a time, in queue order, until one is eligible
+PAGE = 20  # eligible candidates read at a time, in queue order, until one can be seated
 TIERS = (PriorityTier.EXTRAORDINARY, PriorityTier.PRIMARY, PriorityTier.GENERAL)
+RETRIES = 6  # a group locked elsewhere is tried again after 2, 4 … 64 ms before the dispatchers take over
+DISPATCH_BACKOFF = dt.timedelta(milliseconds=200)
+
+
+class Stale(Contention):
+    """The chosen child changed between reading the candidates and locking it: choose again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,62 +59,138 @@ class Allocator:
     policies: PolicyBook
     seats: Seats
 
+    async def fill(self, fx: Effects, group_ids: Iterable[int]) -> None:
+        """Offers the free seats of groups the change's own transaction holds (it freed them), one at a time,
+        each under a savepoint: a lock held elsewhere, or a supersede (its chain goes first), leaves the rest
+        of the group queued for right after the commit."""
+        uow = fx.uow
+        system = Effects(uow, SYSTEM, fx.now)
+        await uow.flush()
+        for group_id in sorted(set(group_ids)):
+            while True:
+                group = await uow.places.group(group_id)
+                kindergarten = await uow.places.kindergarten(group.kindergarten_id) if group else None
+                if group is None or kindergarten is None or group.free_seats <= 0:
+                    break
+                try:
+                    async with uow.savepoint():
+                        freed = await self._offer_seat(system, group, kindergarten)
+                except Contention:
+                    fx.allocate([group_id])
+                    break
+                if freed is None:
+                    break
+                if freed:
+                    fx.allocate([group_id, *freed])
+                    break
+        fx.allocations += [g for g in system.allocations if g not in fx.allocations]
+
+    async def run(self, group_ids: Iterable[int]) -> int:
+        """Allocates the seats of these queued groups (and of the groups their offers freed); returns the
+        offers made. A group another transaction holds is retried a few times, then left to the dispatchers."""
+        return (await self._run(group_ids))[0]
+
+    async def drain_due(self) -> int:
+        """The dispatchers' pass over groups left queued (a lock conflict, a process that died after its
+        commit) until none is due; returns the offers made."""
+        made = 0
+        while True:
+            async with self.uow() as uow:
+                due = await uow.allocation.due(self.clock.now(), 200)
+            if not due:
+                return made
+            offers, busy = await self._run(due)
+            made += offers
+            if busy:
+                async with self.uow() as uow:
+                    for group_id in busy:
+                        await uow.allocation.postpone(group_id, self.clock.now() + DISPATCH_BACKOFF)
+                    await uow.commit()
+
     async def sweep(self) -> int:
         """The worker's pass: every group with a free seat is tried again, which catches start dates and
         birthdays (a child becoming a candidate with no change to the data)."""
         async with self.uow() as uow:
-            fx = Effects(uow, SYSTEM, self.clock.now())
-            made = await self.fill(fx, await uow.candidates.groups_with_free_seats())
+            await uow.allocation.enqueue_free(self.clock.now())
             await uow.commit()
-        return made
+        return await self.drain_due()
 
-    async def fill(self, fx: Effects, group_ids: Iterable[int]) -> int:
-        """Fills the free seats of these groups; returns the number of offers made. Runs in the change's
-        unit of work, so a freed seat is offered in the same transaction as the change that freed it."""
-        uow = fx.uow
-        system = Effects(uow, SYSTEM, fx.now)  # offers are made by Kezek, whoever's change freed the seat
-        await uow.flush()
+    async def _run(self, group_ids: Iterable[int]) -> tuple[int, list[int]]:
+        """(offers made, groups still held elsewhere after the retries)."""
         stack = sorted(set(group_ids), reverse=True)
-        offers = 0
+        made, busy = 0, []
         while stack:
             group_id = stack.pop()
-            group = await uow.places.group(group_id, for_update=True)
-            if group is None or group.free_seats <= 0:
+            try:
+                freed = await self._patiently(group_id)
+            except Contention:
+                busy.append(group_id)
                 continue
-            kindergarten = await uow.places.kindergarten(group.kindergarten_id)
-            assert kindergarten is not None
-            policy = self.policies.for_region(kindergarten.region_code)
-            pick = await self._pick(uow, group, policy, fx)
-            if pick is None:
+            if freed is None:
                 continue
-            freed = await self._seat(system, pick, group, kindergarten, policy)
-            offers += 1
+            made += 1
             stack.append(group_id)
             stack.extend(freed)
-        return offers
+        return made, busy
+
+    async def _patiently(self, group_id: int) -> list[int] | None:
+        for attempt in range(RETRIES):
+            try:
+                return await self._seat(group_id)
+            except Contention:
+                if attempt == RETRIES - 1:
+                    raise
+                await asyncio.sleep(random.uniform(0.5, 1.0) * 0.002 * 2**attempt)  # noqa: S311 (jitter)
+        return None
+
+    async def _seat(self, group_id: int) -> list[int] | None:
+        """One seat of the group, in one transaction: the groups the offer freed, or None when the group was
+        not queued, is full, or has no candidate."""
+        async with self.uow() as uow:
+            claimed = await uow.allocation.claim(group_id)
+            if claimed is None:
+                return None
+            group, kindergarten = claimed
+            fx = Effects(uow, SYSTEM, self.clock.now())  # offers are made by Kezek, whoever's change freed the seat
+            freed = await self._offer_seat(fx, group, kindergarten) if group.free_seats > 0 else None
+            if freed is not None:
+                fx.allocate([group_id, *freed])  # queued again: its next seat, after the chain's
+            await uow.commit()
+        return freed
+
+    async def _offer_seat(self, fx: Effects, group: Group, kindergarten: Kindergarten) -> list[int] | None:
+        """One seat of a locked group to its first candidate: the groups superseding freed, or None without a
+        candidate. Every lock is taken before anything is written, none is waited for."""
+        policy = self.policies.for_region(kindergarten.region_code)
+        pick = await self._pick(fx.uow, group, policy, fx)
+        if pick is None:
+            return None
+        freed: list[int] = []
+        for app, seat_group, live in await self._lock(fx.uow, pick, group):
+            freed += await self.seats.offer(fx, app, seat_group, kindergarten, policy, pick.sibling_group_id, live)
+        return freed
 
     async def _pick(self, uow: UnitOfWork, group: Group, policy: Policy, fx: Effects) -> Candidate | None:
-        """The first eligible candidate of each tier, then the ratio's choice among them."""
-        made = await uow.candidates.offers_made(group.id) if policy.primary_ratio else (0, 0)
-        firsts = [c for tier in TIERS if (c := await self._first_eligible(uow, group, tier, policy, fx)) is not None]
-        return allocation.choose(
-            firsts, local_date(fx.now), policy.min_admission_age_months, policy.primary_ratio, *made
-        )
+        """The first eligible candidate of each tier that can be seated, then the ratio's choice among them."""
+        day = local_date(fx.now)
+        tiers: tuple[PriorityTier | None, ...] = TIERS if policy.primary_ratio else (None,)
+        firsts = [c for tier in tiers if (c := await self._first(uow, group, policy, day, tier)) is not None]
+        made = await uow.allocation.offers_made(group.id) if policy.primary_ratio else (0, 0)
+        return allocation.choose(firsts, day, policy.min_admission_age_months, policy.primary_ratio, *made)
 
-    async def _first_eligible(
-        self, uow: UnitOfWork, group: Group, tier: PriorityTier, policy: Policy, fx: Effects
+    async def _first(
+        self, uow: UnitOfWork, group: Group, policy: Policy, day: dt.date, tier: PriorityTier | None
     ) -> Candidate | None:
-        today = local_date(fx.now)
+        born_by = age.born_by(day, policy.min_admission_age_months)
         after: QueueOrder | None = None
         while True:
-            page = await uow.candidates.candidates(group, tier, after, PAGE)
+            page = await uow.allocation.candidates(group, day, born_by, PAGE, tier, after)
             for c in page:
-                if not allocation.eligible(c, today, policy.min_admission_age_months):
-                    continue
                 # A sibling group is seated together or not at all; a lone seat goes on to the next child.
-                if c.sibling_group_id is not None and await self._sibling_plan(uow, c.sibling_group_id, group) is None:
-                    continue
-                return c
+                if allocation.eligible(c, day, policy.min_admission_age_months) and (
+                    c.sibling_group_id is None or await self._sibling_plan(uow, c.sibling_group_id, group)
+                ):
+                    return c
             if len(page) < PAGE:
                 return None
             after = page[-1].order
@@ -102,19 +204,41 @@ class Allocator:
             members.append(app)
         return siblings.seat_plan(members, await uow.places.groups_of([group.kindergarten_id]))
 
-    async def _seat(
-        self, fx: Effects, pick: Candidate, group: Group, kindergarten: Kindergarten, policy: Policy
-    ) -> list[int]:
-        """Offers the seat (a sibling group: one seat per member); returns the groups superseding freed."""
+    async def _lock(
+        self, uow: UnitOfWork, pick: Candidate, group: Group
+    ) -> list[tuple[Application, int, Offer | None]]:
+        """The chosen child's application (a sibling group: each member's) with the group of its seat and the
+        live offer it holds elsewhere, all locked without waiting (the live offer's group too, as superseding
+        frees its seat). A child that changed since the candidates were read makes it choose again."""
         plan = (
             {pick.application_id: group.id}
             if pick.sibling_group_id is None
-            else await self._sibling_plan(fx.uow, pick.sibling_group_id, group)
+            else await self._sibling_plan(uow, pick.sibling_group_id, group)
         )
-        assert plan is not None
-        freed: list[int] = []
-        for app_id, group_id in plan.items():
-            app = await fx.uow.applications.get(app_id, for_update=True)
-            assert app is not None
-            freed += await self.seats.offer(fx, app, group_id, kindergarten, policy, pick.sibling_group_id)
-        return freed
+        if plan is None:
+            raise Stale("the sibling group changed")
+        out = []
+        for app_id, seat_group in plan.items():
+            app = await uow.applications.get(app_id, for_update=True, nowait=True)
+            if app is None or not _still_candidate(app, group.kindergarten_id, pick):
+                raise Stale(f"application {app_id} changed")
+            live = await uow.offers.live_for(app.id, for_update=True, nowait=True)
+            if live is not None:
+                await uow.allocation.lock_group(live.group_id)
+            out.append((app, seat_group, live))
+        return out
+
+
+def _still_candidate(app: Application, kindergarten_id: int, pick: Candidate) -> bool:
+    """The locked application is still the candidate that was read: active, in the queue, standing at this
+    kindergarten with the same tier, and holding nothing ranked above it."""
+    rank = app.rank_of(kindergarten_id)
+    held = [c.rank for c in app.choices if c.held_here]
+    return (
+        app.active
+        and app.in_queue
+        and rank is not None
+        and kindergarten_id not in app.held()
+        and (app.sibling_group_id is not None or app.tier == pick.tier)
+        and (not held or min(held) > rank)
+    )

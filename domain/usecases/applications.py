@@ -126,8 +126,9 @@ class Applications:
             fx.queue_moves(app, {}, "JOINED")
             positions = await uow.applications.positions(app_id)
             await fx.application(app, "SUBMITTED", None, positions=positions)
-            await self.allocator.fill(fx, await uow.candidates.groups_with_free_seats(ids))
+            await fx.candidate(app)
             await uow.commit()
+        await self.allocator.run(fx.allocations)
         return app
 
     async def change_choices(self, actor: Actor, application_id: str, kindergarten_ids: Sequence[str]) -> Application:
@@ -164,8 +165,9 @@ class Applications:
                 moves = standing(app)
                 app.drop_below(min(held, key=lambda kg: app.rank_of(kg) or 0))
                 fx.queue_moves(app, moves, "CHOICES_CHANGED")
-            await self.allocator.fill(fx, await uow.candidates.groups_with_free_seats(ids))
+            await fx.candidate(app)
             await uow.commit()
+        await self.allocator.run(fx.allocations)
         return app
 
     async def withdraw(self, actor: Actor, application_id: str, reason: str | None) -> Application:
@@ -186,6 +188,7 @@ class Applications:
             await self.stop_waiting(fx, app, ApplicationStatus.WITHDRAWN, reason)
             await self.allocator.fill(fx, freed)
             await uow.commit()
+        await self.allocator.run(fx.allocations)
         return app
 
     async def restore(self, actor: Actor, application_id: str) -> Application:
@@ -203,8 +206,9 @@ class Applications:
             await uow.applications.save(app)
             fx.queue_moves(app, moves, "RESTORED")
             await fx.application(app, "RESTORED", before)
-            await self.allocator.fill(fx, await uow.candidates.groups_with_free_seats(app.ranking))
+            await fx.candidate(app)
             await uow.commit()
+        await self.allocator.run(fx.allocations)
         return app
 
     async def age_out(self, limit: int = 200) -> int:

@@ -48,8 +48,10 @@ class Claims:
             if claim.status not in (ClaimStatus.PENDING_MANUAL, ClaimStatus.EXPIRED):
                 raise DomainError(ErrorCode.INVALID_STATE, f"the claim is {claim.status.value}", "claimId")
             status = ClaimStatus.VERIFIED if approve else ClaimStatus.REJECTED
-            await self._decide(Effects(uow, actor, now), claim, app, status, note)
+            fx = Effects(uow, actor, now)
+            await self._decide(fx, claim, app, status, note)
             await uow.commit()
+        await self.allocator.run(fx.allocations)
         return claim
 
     async def revoke(self, actor: Actor, claim_id: str, note: str | None) -> PriorityClaim:
@@ -60,8 +62,10 @@ class Claims:
             claim, app = await self._load(uow, actor, claim_id)
             if claim.status != ClaimStatus.VERIFIED:
                 raise DomainError(ErrorCode.INVALID_STATE, f"the claim is {claim.status.value}", "claimId")
-            await self._decide(Effects(uow, actor, now), claim, app, ClaimStatus.REVOKED, note)
+            fx = Effects(uow, actor, now)
+            await self._decide(fx, claim, app, ClaimStatus.REVOKED, note)
             await uow.commit()
+        await self.allocator.run(fx.allocations)
         return claim
 
     async def expire_manual(self, limit: int = 100) -> int:
@@ -76,6 +80,7 @@ class Claims:
                 if claim is not None and app is not None:
                     await self._decide(fx, claim, app, ClaimStatus.EXPIRED, "manual window passed")
             await uow.commit()
+        await self.allocator.run(fx.allocations)
         return len(ids)
 
     async def recheck_benefits(self, limit: int = 50) -> int:
@@ -105,6 +110,7 @@ class Claims:
                 await self._retier(fx, app)
                 await uow.applications.schedule_benefit_check(app_id, priority.next_check(now, 0), 0)
             await uow.commit()
+        await self.allocator.run(fx.allocations)
         return len(ids)
 
     async def _load(self, uow: UnitOfWork, actor: Actor, claim_id: str) -> tuple[PriorityClaim, Application]:
@@ -147,4 +153,5 @@ class Claims:
             await self.seats.end_offer(fx, app, o, OfferStatus.CANCELLED, "priority revoked")
             for o in await uow.offers.live_above_tier(app.id, tier)
         ]
-        await self.allocator.fill(fx, [*freed, *await uow.candidates.groups_with_free_seats(app.ranking)])
+        await self.allocator.fill(fx, freed)
+        await fx.candidate(app)

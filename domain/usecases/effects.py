@@ -124,6 +124,11 @@ def lapse_message(offer: Offer, confirmed: bool) -> MessageKind:
     return M.CONTRACT_LAPSED if confirmed else M.APPLICATION_INACTIVE
 
 
+# Groups queued by a change are allocated by the committing request itself right after its commit; other
+# processes' dispatchers take them only once this grace has passed (or the committing process died).
+ALLOCATION_GRACE = dt.timedelta(seconds=0.5)
+
+
 class Effects:
     """The side effects of one use case run: who acts, when, and the unit of work they are written in."""
 
@@ -131,6 +136,23 @@ class Effects:
         self.uow = uow
         self.actor = actor
         self.now = now
+        self.allocations: list[int] = []  # groups to allocate once the unit of work commits
+
+    async def candidate(self, app: Application) -> None:
+        """The application may now be a candidate at its kindergartens: the groups it fits are share-locked
+        until commit (no allocation of them chooses without seeing it) and those with a free seat queued."""
+        self.allocate(
+            await self.uow.allocation.lock_for_candidates(
+                app.ranking, app.birth_year, app.language.value, app.group_type.value
+            )
+        )
+
+    def allocate(self, group_ids: list[int]) -> None:
+        """These groups may have a free seat and a candidate for it (a seat freed, a child became a candidate):
+        queued with the change, and allocated right after it commits (domain/usecases/allocator.py)."""
+        new = [g for g in group_ids if g not in self.allocations]
+        self.allocations += new
+        self.uow.journal.allocate(new, self.now + ALLOCATION_GRACE)
 
     # --- applications -------------------------------------------------------------------------
 

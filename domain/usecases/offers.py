@@ -85,6 +85,7 @@ class Offers:
             ]
             await self.allocator.fill(fx, freed)
             await uow.commit()
+        await self.allocator.run(fx.allocations)
         return offer
 
     async def extend_contract(self, actor: Actor, offer_id: str) -> Offer:
@@ -139,6 +140,7 @@ class Offers:
             freed = await self.seats.enroll(fx, app, offer)
             await self.allocator.fill(fx, freed)
             await uow.commit()
+        await self.allocator.run(fx.allocations)
         return offer
 
     async def leave_kindergarten(self, actor: Actor, child_iin: str, reason: str | None) -> str:
@@ -188,6 +190,7 @@ class Offers:
             await fx.vacancy(VacancyEventKind.LEFT, kindergarten.id, enrollment.group_id)
             await self.allocator.fill(fx, [enrollment.group_id, *freed])
             await uow.commit()
+        await self.allocator.run(fx.allocations)
         return child_iin
 
     async def lapse(self, limit: int = 50) -> int:
@@ -221,6 +224,7 @@ class Offers:
                     )
             await self.allocator.fill(fx, freed)
             await uow.commit()
+        await self.allocator.run(fx.allocations)
         return len(ids)
 
     async def send_reminders(self, limit: int = 100) -> int:

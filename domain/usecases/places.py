@@ -80,4 +80,5 @@ class Places:
             await fx.vacancy(VacancyEventKind.CAPACITY_CHANGED, kg.id, gid)
             await self.allocator.fill(fx, [gid])
             await uow.commit()
+        await self.allocator.run(fx.allocations)
         return gid

@@ -27,11 +27,12 @@ class Seats:
         kindergarten: Kindergarten,
         policy: Policy,
         sibling_group_id: int | None,
+        live: Offer | None,
     ) -> list[int]:
-        """A PENDING offer of a seat in this group. One live offer per child: a live one it holds elsewhere
-        (ranked lower, or it would not be a candidate) is superseded, and its seat freed."""
+        """A PENDING offer of a seat in this group. One live offer per child: `live`, the one it holds elsewhere
+        (ranked lower, or it would not be a candidate; locked by the caller with its group), is superseded,
+        and its seat freed."""
         freed = []
-        live = await fx.uow.offers.live_for(app.id, for_update=True)
         if live is not None:
             freed.append(await self.end_offer(fx, app, live, OfferStatus.SUPERSEDED, "a better offer"))
         deadline = policy.response_window.end(fx.now, self.calendar)

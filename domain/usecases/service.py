@@ -3,9 +3,13 @@ the feature that owns it (applications, claims, offers, siblings, places, famili
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 from domain.commands import NewGroup, NewKindergarten, SubmitApplication
+from domain.errors import Contention
 from domain.model import Actor, Application, Offer, PriorityClaim
 from domain.policy import PolicyBook
 from domain.ports import BenefitsRegistry, Clock, ESignature, HealthRegistry, HolidayCalendar, PopulationRegistry
@@ -18,6 +22,9 @@ from domain.usecases.offers import Offers
 from domain.usecases.places import Places
 from domain.usecases.seats import Seats
 from domain.usecases.siblings import Siblings
+
+T = TypeVar("T")
+ATTEMPTS = 5
 
 
 class QueueService:
@@ -42,49 +49,61 @@ class QueueService:
         self.siblings = Siblings(uow, clock, self.families)
         self.places = Places(uow, clock, self.allocator)
 
+    async def _retried(self, run: Callable[[], Awaitable[T]]) -> T:
+        """Runs a use case again when its transaction lost a lock conflict (a deadlock between two changes):
+        nothing was written, so running it again is the same as running it once, later."""
+        for attempt in range(ATTEMPTS):
+            try:
+                return await run()
+            except Contention:
+                if attempt == ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(random.uniform(0.5, 1.0) * 0.005 * 2**attempt)  # noqa: S311 (jitter)
+        raise AssertionError("unreachable")
+
     # --- families -------------------------------------------------------------------------------
 
     async def my_children(self, actor: Actor) -> list[str]:
-        return await self.families.my_children(actor)
+        return await self._retried(lambda: self.families.my_children(actor))
 
     # --- applications ---------------------------------------------------------------------------
 
     async def submit_application(self, actor: Actor, cmd: SubmitApplication) -> Application:
-        return await self.applications.submit(actor, cmd)
+        return await self._retried(lambda: self.applications.submit(actor, cmd))
 
     async def change_choices(self, actor: Actor, application_id: str, kindergarten_ids: Sequence[str]) -> Application:
-        return await self.applications.change_choices(actor, application_id, kindergarten_ids)
+        return await self._retried(lambda: self.applications.change_choices(actor, application_id, kindergarten_ids))
 
     async def withdraw_application(self, actor: Actor, application_id: str, reason: str | None) -> Application:
-        return await self.applications.withdraw(actor, application_id, reason)
+        return await self._retried(lambda: self.applications.withdraw(actor, application_id, reason))
 
     async def restore_application(self, actor: Actor, application_id: str) -> Application:
-        return await self.applications.restore(actor, application_id)
+        return await self._retried(lambda: self.applications.restore(actor, application_id))
 
     # --- claims ---------------------------------------------------------------------------------
 
     async def verify_claim(self, actor: Actor, claim_id: str, approve: bool, note: str | None) -> PriorityClaim:
-        return await self.claims.verify(actor, claim_id, approve, note)
+        return await self._retried(lambda: self.claims.verify(actor, claim_id, approve, note))
 
     async def revoke_claim(self, actor: Actor, claim_id: str, note: str | None) -> PriorityClaim:
-        return await self.claims.revoke(actor, claim_id, note)
+        return await self._retried(lambda: self.claims.revoke(actor, claim_id, note))
 
     # --- offers ---------------------------------------------------------------------------------
 
     async def confirm_offer(self, actor: Actor, offer_id: str) -> Offer:
-        return await self.offers.confirm(actor, offer_id)
+        return await self._retried(lambda: self.offers.confirm(actor, offer_id))
 
     async def decline_offer(self, actor: Actor, offer_id: str) -> Offer:
-        return await self.offers.decline(actor, offer_id)
+        return await self._retried(lambda: self.offers.decline(actor, offer_id))
 
     async def extend_contract(self, actor: Actor, offer_id: str) -> Offer:
-        return await self.offers.extend_contract(actor, offer_id)
+        return await self._retried(lambda: self.offers.extend_contract(actor, offer_id))
 
     async def sign_contract(self, actor: Actor, contract_id: str, signature: str) -> Offer:
-        return await self.offers.sign_contract(actor, contract_id, signature)
+        return await self._retried(lambda: self.offers.sign_contract(actor, contract_id, signature))
 
     async def leave_kindergarten(self, actor: Actor, child_iin: str, reason: str | None) -> str:
-        return await self.offers.leave_kindergarten(actor, child_iin, reason)
+        return await self._retried(lambda: self.offers.leave_kindergarten(actor, child_iin, reason))
 
     async def link_siblings(self, actor: Actor, application_ids: Sequence[str]) -> list[Application]:
         return (await self.siblings.link(actor, application_ids))[1]
@@ -92,33 +111,36 @@ class QueueService:
     # --- places ---------------------------------------------------------------------------------
 
     async def create_kindergarten(self, actor: Actor, cmd: NewKindergarten) -> int:
-        return await self.places.create_kindergarten(actor, cmd)
+        return await self._retried(lambda: self.places.create_kindergarten(actor, cmd))
 
     async def create_group(self, actor: Actor, cmd: NewGroup) -> int:
-        return await self.places.create_group(actor, cmd)
+        return await self._retried(lambda: self.places.create_group(actor, cmd))
 
     async def set_group_capacity(self, actor: Actor, group_id: str, capacity: int, reason: str | None) -> int:
-        return await self.places.set_group_capacity(actor, group_id, capacity, reason)
+        return await self._retried(lambda: self.places.set_group_capacity(actor, group_id, capacity, reason))
 
     # --- the worker's passes ----------------------------------------------------------------------
 
     async def lapse_offers(self, limit: int = 50) -> int:
-        return await self.offers.lapse(limit)
+        return await self._retried(lambda: self.offers.lapse(limit))
 
     async def send_reminders(self, limit: int = 100) -> int:
-        return await self.offers.send_reminders(limit)
+        return await self._retried(lambda: self.offers.send_reminders(limit))
 
     async def expire_manual_claims(self, limit: int = 100) -> int:
-        return await self.claims.expire_manual(limit)
+        return await self._retried(lambda: self.claims.expire_manual(limit))
 
     async def age_out(self, limit: int = 200) -> int:
-        return await self.applications.age_out(limit)
+        return await self._retried(lambda: self.applications.age_out(limit))
 
     async def close_unrestored(self, limit: int = 100) -> int:
-        return await self.applications.close_unrestored(limit)
+        return await self._retried(lambda: self.applications.close_unrestored(limit))
 
     async def recheck_benefits(self, limit: int = 50) -> int:
-        return await self.claims.recheck_benefits(limit)
+        return await self._retried(lambda: self.claims.recheck_benefits(limit))
+
+    async def drain_allocations(self) -> int:
+        return await self.allocator.drain_due()
 
     async def allocation_pass(self) -> int:
-        return await self.allocator.sweep()
+        return await self._retried(lambda: self.allocator.sweep())

@@ -91,11 +91,12 @@ class SqlApplicationRepository(Repository):
         await self._insert_choices(a)
         self._held[a.id] = (a, _row_state(a), _choice_state(a))
 
-    async def get(self, application_id: int, *, for_update: bool = False) -> Application | None:
+    async def get(self, application_id: int, *, for_update: bool = False, nowait: bool = False) -> Application | None:
         held = self._held.get(application_id)
         if held is not None:
             return held[0]
-        row = await self._one(f"SELECT * FROM applications WHERE id = :i{self.lock(for_update)}", i=application_id)
+        lock = self.lock(for_update) + (" NOWAIT" if for_update and nowait else "")
+        row = await self._one(f"SELECT * FROM applications WHERE id = :i{lock}", i=application_id)
         if row is None:
             return None
         choices = await self._rows("SELECT * FROM choices WHERE application_id = :i ORDER BY rank", i=application_id)
@@ -250,6 +251,7 @@ class SqlApplicationRepository(Repository):
 
     async def sibling_group_members(self, sibling_group_id: int) -> list[int]:
         rows = await self._rows(
-            "SELECT id FROM applications WHERE sibling_group_id = :g AND active ORDER BY id", g=sibling_group_id
+            "SELECT id FROM applications WHERE sibling_group_id = :g AND active AND in_queue ORDER BY id",
+            g=sibling_group_id,
         )
         return [r["id"] for r in rows]

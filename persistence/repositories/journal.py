@@ -17,9 +17,6 @@ from persistence.pg import Pools
 from persistence.repositories.base import Repository
 from persistence.sql import ORDER_COLUMNS
 
-# One advisory lock for every transaction that may allocate seats or write feed events: allocation
-# stays serial (no seat offered twice, no deadlock between chains) and feed ids follow commit order.
-ALLOCATION_LOCK = 0x4B455A454B  # "KEZEK"
 FEED_CHANNEL = "kezek_events"
 _ORDER_VALUES = ", ".join(":" + c for c in ORDER_COLUMNS)
 
@@ -31,6 +28,7 @@ class SqlJournal(Repository):
         self._outbox: list[dict[str, Any]] = []
         self._queue: list[dict[str, Any]] = []
         self._feed: list[dict[str, Any]] = []
+        self._allocate: dict[int, dt.datetime] = {}
 
     def audit(self, actor: Actor, record: AuditRecord, at: dt.datetime) -> None:
         self._audit.append(
@@ -94,8 +92,9 @@ class SqlJournal(Repository):
             }
         )
 
-    async def take_allocation_lock(self) -> None:
-        await self._execute("SELECT pg_advisory_xact_lock(:k)", {"k": ALLOCATION_LOCK})
+    def allocate(self, group_ids: list[int], due_at: dt.datetime) -> None:
+        for g in group_ids:
+            self._allocate.setdefault(g, due_at)
 
     async def write(self) -> None:
         """Writes what was gathered; called by the unit of work right before it commits."""
@@ -131,4 +130,11 @@ class SqlJournal(Repository):
             )
             # Delivered at commit: every process's listener wakes and reads the new rows.
             await self._execute(f"SELECT pg_notify('{FEED_CHANNEL}', '')")
+        if self._allocate:
+            await self._execute(
+                """INSERT INTO allocation_queue (group_id, due_at) VALUES (:g, :due)
+                ON CONFLICT (group_id) DO UPDATE SET due_at = LEAST(allocation_queue.due_at, EXCLUDED.due_at)""",
+                [{"g": g, "due": due} for g, due in sorted(self._allocate.items())],
+            )
         self._audit, self._outbox, self._queue, self._feed = [], [], [], []
+        self._allocate = {}

@@ -1,0 +1,163 @@
+"""What the allocator reads and claims: the queue of groups to allocate, a group's candidates in queue order,
+the ratio's history; and the locks that keep allocations of one group and new candidates for it apart."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from domain.allocation import Candidate
+from domain.model import Group, Kindergarten, PriorityTier
+from domain.queue_order import SIBLING_FIRST, QueueOrder
+from persistence.repositories.base import Repository
+from persistence.rows import group_from, kindergarten_from
+from persistence.sql import (
+    ELIGIBLE,
+    GENERAL_RANK,
+    HOLDING,
+    PRIMARY_RANK,
+    STANDING,
+    order_by,
+    order_key,
+)
+
+_CANDIDATES = f"""
+SELECT {order_by("c")}, a.child_iin, p.birth_date, a.desired_start_date, c.rank AS rank_here,
+    a.sibling_group_id, h.rank AS holding_rank
+FROM choices c
+JOIN applications a ON a.id = c.application_id
+JOIN persons p ON p.iin = a.child_iin
+{HOLDING}
+WHERE c.kindergarten_id = :kg AND c.birth_year BETWEEN :y0 AND :y1 AND c.language = :lang
+  AND c.group_type = :gt AND {STANDING.format(a="c")} AND a.active
+  AND (CAST(:tier AS smallint) IS NULL OR c.tier_rank = :tier)
+  AND {ELIGIBLE}
+  AND (CAST(:has_after AS boolean) IS FALSE OR {order_key("c")} > (:t, :s, :q, :a))
+ORDER BY {order_by("c")}
+LIMIT :n"""
+
+_CLAIM = """
+WITH claimed AS (
+    DELETE FROM allocation_queue WHERE group_id = (
+        SELECT group_id FROM allocation_queue WHERE group_id = :g FOR UPDATE SKIP LOCKED)
+    RETURNING group_id
+)
+SELECT g.*, k.external_id AS kg_external_id, k.district_code, d.region_code, k.name_kk, k.name_ru, k.address,
+    k.ownership, k.state_order, k.latitude, k.longitude
+FROM groups g JOIN kindergartens k ON k.id = g.kindergarten_id JOIN districts d ON d.code = k.district_code
+WHERE g.id = (SELECT group_id FROM claimed)
+FOR UPDATE OF g NOWAIT"""
+
+
+class SqlAllocationRepository(Repository):
+    async def candidates(
+        self,
+        group: Group,
+        day: dt.date,
+        born_by: dt.date,
+        limit: int,
+        tier: PriorityTier | None = None,
+        after: QueueOrder | None = None,
+    ) -> list[Candidate]:
+        rows = await self._rows(
+            _CANDIDATES,
+            kg=group.kindergarten_id,
+            y0=group.birth_year_from,
+            y1=group.birth_year_to,
+            lang=group.language.value,
+            gt=group.group_type.value,
+            tier=tier.rank if tier else None,
+            day=day,
+            born_by=born_by,
+            has_after=after is not None,
+            t=after.tier_rank if after else 0,
+            s=after.sibling_rank if after else 0,
+            q=after.queue_date if after else dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
+            a=after.application_id if after else 0,
+            n=limit,
+        )
+        return [
+            Candidate(
+                application_id=r["application_id"],
+                child_iin=r["child_iin"],
+                tier=PriorityTier.from_rank(r["tier_rank"]),
+                sibling_priority=r["sibling_rank"] == SIBLING_FIRST,
+                queue_date=r["queue_date"],
+                birth_date=r["birth_date"],
+                desired_start_date=r["desired_start_date"],
+                rank_here=r["rank_here"],
+                holding_rank=r["holding_rank"],
+                sibling_group_id=r["sibling_group_id"],
+            )
+            for r in rows
+        ]
+
+    async def offers_made(self, group_id: int) -> tuple[int, int]:
+        row = await self._one(
+            f"""SELECT count(*) FILTER (WHERE tier_rank = {PRIMARY_RANK}) AS p,
+                count(*) FILTER (WHERE tier_rank = {GENERAL_RANK}) AS g
+            FROM offers WHERE group_id = :g""",
+            g=group_id,
+        )
+        assert row is not None
+        return int(row["p"]), int(row["g"])
+
+    async def lock_for_candidates(
+        self, kindergarten_ids: list[int], birth_year: int, language: str, group_type: str
+    ) -> list[int]:
+        """The groups of these kindergartens a new candidate fits, share-locked in id order so that no
+        allocation of them runs until this transaction ends; those with a free seat."""
+        rows = await self._rows(
+            """SELECT id, capacity - enrolled - held AS free FROM groups
+            WHERE kindergarten_id = ANY(:kgs) AND :y BETWEEN birth_year_from AND birth_year_to
+              AND language = :l AND group_type = :t
+            ORDER BY id FOR SHARE""",
+            kgs=kindergarten_ids,
+            y=birth_year,
+            l=language,
+            t=group_type,
+        )
+        return [int(r["id"]) for r in rows if r["free"] > 0]
+
+    async def claim(self, group_id: int) -> tuple[Group, Kindergarten] | None:
+        """Takes the group off the queue and locks it, or None when it is not queued (another allocation has
+        it, or had it). A group locked elsewhere ends the transaction with a lock conflict."""
+        row = await self._one(_CLAIM, g=group_id)
+        if row is None:
+            return None
+        columns = {k: row[k] for k in ("district_code", "region_code", "name_kk", "name_ru", "address")}
+        kindergarten = kindergarten_from(
+            {
+                **columns,
+                **{k: row[k] for k in ("ownership", "state_order", "latitude", "longitude")},
+                "id": row["kindergarten_id"],
+                "external_id": row["kg_external_id"],
+            }
+        )
+        return group_from(row), kindergarten
+
+    async def lock_group(self, group_id: int) -> None:
+        """Locks another group the allocation must change (a superseded offer's), without waiting."""
+        await self._execute("SELECT 1 FROM groups WHERE id = :g FOR UPDATE NOWAIT", {"g": group_id})
+
+    async def due(self, now: dt.datetime, limit: int) -> list[int]:
+        return await self._ids(
+            "SELECT group_id AS id FROM allocation_queue WHERE due_at <= :now ORDER BY due_at LIMIT :n",
+            now=now,
+            n=limit,
+        )
+
+    async def postpone(self, group_id: int, until: dt.datetime) -> None:
+        await self._execute(
+            "UPDATE allocation_queue SET due_at = GREATEST(due_at, :u) WHERE group_id = :g", {"u": until, "g": group_id}
+        )
+
+    async def enqueue_free(self, now: dt.datetime) -> int:
+        """Every group with a free seat, queued (the worker's sweep: start dates and birthdays come)."""
+        rows = await self._rows(
+            """INSERT INTO allocation_queue (group_id, due_at)
+            SELECT id, :now FROM groups WHERE capacity > enrolled + held
+            ON CONFLICT (group_id) DO UPDATE SET due_at = LEAST(allocation_queue.due_at, EXCLUDED.due_at)
+            RETURNING group_id""",
+            now=now,
+        )
+        return len(rows)
