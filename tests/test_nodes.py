@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 import strawberry
 
+from domain import model
+from graph.applications.types import ApplicationNode, ChoiceNode
 from graph.nodes import Node, derived, node_type
+from graph.people.types import ChildNode
 
 
 @dataclasses.dataclass
@@ -83,3 +89,29 @@ def test_a_private_field_needs_a_default() -> None:
         @node_type("Bad")
         class BadNode(Node[Thing]):
             flag: strawberry.Private[bool]
+
+
+def test_the_project_node_types_copy_their_domain_objects() -> None:
+    """Any object with the domain's attribute names will do: the nodes read nothing else when built."""
+    now = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+    choices = [SimpleNamespace(application_id=5, rank=r, kindergarten_id=10 + r) for r in (2, 1)]
+    app: Any = SimpleNamespace(
+        id=5,
+        number="A-5",
+        status=model.ApplicationStatus.QUEUED,
+        queue_date=now,
+        channel="egov",
+        tier=model.PriorityTier.GENERAL,
+        language=model.Language.RU,
+        group_type=model.GroupType.GENERAL,
+        desired_start_date=now.date(),
+        notification_language=model.Language.KK,
+        sibling_group_id=9,
+        choices=choices,
+    )
+    node = ApplicationNode(m=app)
+    assert (node.id, node.number, node.sibling_group_id, node.notification_language) == ("5", "A-5", "9", "KK")
+    assert [c.rank for c in node.choices] == [1, 2] and all(isinstance(c, ChoiceNode) for c in node.choices)
+    person: Any = SimpleNamespace(iin="230101500017", full_name="Бала", birth_date=now.date())
+    child = ChildNode(m=person, own=True)
+    assert (child.iin, child.full_name, child.birth_date, child.own) == (person.iin, "Бала", now.date(), True)
