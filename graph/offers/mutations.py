@@ -8,7 +8,6 @@ from typing import Self
 import strawberry
 
 from domain.model import Actor, Role
-from graph.access import can_see_child
 from graph.common import I, UserError
 from graph.offers.types import EnrollmentNode, OfferNode, load_offer
 from graph.people.types import ChildNode
@@ -101,9 +100,12 @@ class LeaveKindergartenPayload:
 
     @classmethod
     async def build(cls, info: I, child_iin: str | None, errors: list[UserError]) -> Self:
+        """The child who left, to whoever ended the enrolment, though kindergarten staff no longer see it once
+        it has left: the use case let this caller end it, so the caller sees the child as a moment before (the
+        IIN it named, the name and birth date). The child's fields show the rest as always: no enrolment any
+        more, the application and siblings only to those who may see them (never to staff)."""
         person = await info.context.loaders.person_by_iin.load(child_iin) if child_iin else None
-        visible = person is not None and await can_see_child(info, person.iin)
-        return cls(child=ChildNode(m=person) if person and visible else None, errors=errors)
+        return cls(child=ChildNode(m=person) if person else None, errors=errors)
 
 
 @strawberry.mutation
