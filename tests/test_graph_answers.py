@@ -1,9 +1,11 @@
 """What the GraphQL layer answers where the use cases leave it the choice: the child in leaveKindergarten's
-payload."""
+payload, and child(iin:) for an IIN that cannot be one."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -66,3 +68,29 @@ async def test_a_failed_leave_shows_no_child(kezek: Kezek) -> None:
     await _enrolled(kezek)
     refused = await mutate(kezek, LEAVE, {"childIin": OTHER_CHILD, "reason": "moved"}, staff_token("SHA-2"))
     assert (refused["child"], [e["code"] for e in refused["errors"]]) == (None, ["NOT_FOUND"])
+
+
+def _codes(body: Any) -> list[str]:
+    return [e["extensions"]["code"] for e in body.get("errors") or []]
+
+
+async def test_child_answers_invalid_iin_for_what_cannot_be_an_iin(kezek: Kezek) -> None:
+    valid = OTHER_CHILD
+    await queue(kezek, OTHER_PARENT, valid, ["SHA-1"])  # the child is known, and its parent sees it
+    bad_check_digit = valid[:11] + str((int(valid[11]) + 1) % 10)
+    assert not iin.is_valid(bad_check_digit)
+    tokens = [Kezek.citizen(OTHER_PARENT), staff_token("SHA-1"), Kezek.operator(), Kezek.ministry()]
+    for token in tokens:
+        for malformed in ("12345", "", "abcdefghijkl", "２３０１０１５０００１７", bad_check_digit, "231301500017"):
+            body = await kezek.post(CHILD, {"iin": malformed}, token)
+            assert _codes(body) == ["INVALID_IIN"], (malformed, body)
+            assert body["data"] == {"child": None}
+            assert body["errors"][0]["message"] == "IIN is not a valid 12-digit identification number"
+    # A well-formed IIN nobody has, or a child the caller may not see, is still just not found.
+    missing = iin.make(dt.date(2023, 5, 5), True, 9001)
+    assert _codes(await kezek.post(CHILD, {"iin": missing}, Kezek.citizen(OTHER_PARENT))) == ["NOT_FOUND"]
+    assert _codes(await kezek.post(CHILD, {"iin": valid}, staff_token("SHA-2"))) == ["NOT_FOUND"]
+    # Who may not ask at all is told so first, whatever the IIN.
+    assert _codes(await kezek.post(CHILD, {"iin": "12345"}, None)) == ["UNAUTHENTICATED"]
+    # Surrounding blanks are not part of the IIN, as in the mutations.
+    assert (await kezek.gql(CHILD, {"iin": f" {valid}\n"}, Kezek.citizen(OTHER_PARENT)))["child"]["iin"] == valid

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from domain import iin as iin_rules
 from domain.errors import RegistryUnavailable
 from graph.access import can_see_child, require_role
 from graph.common import I, Role
@@ -30,7 +31,10 @@ async def my_children(info: I) -> list[ChildNode]:
 @strawberry.field
 async def child(info: I, iin: str) -> ChildNode | None:
     require_role(info, Role.CITIZEN, Role.KINDERGARTEN_STAFF, Role.AKIMAT_OPERATOR, Role.MINISTRY)
-    person = await info.context.loaders.person_by_iin.load(iin.strip())
+    iin = iin.strip()
+    if not iin_rules.is_valid(iin):  # as the mutations answer it: nothing can have such an IIN
+        raise api_error("INVALID_IIN", "IIN is not a valid 12-digit identification number")
+    person = await info.context.loaders.person_by_iin.load(iin)
     if person is None or not await can_see_child(info, person.iin):
         raise not_found("child")
     return ChildNode(m=person)
