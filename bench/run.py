@@ -60,6 +60,7 @@ from api.auth import mint
 from api.config_files import Channel, load_channels
 from bench import bare
 from bench.dataset import FULL, REDUCED, DataSet, LoadReport, Scale, generate, load
+from bench.report import write_report
 from domain.model import Role
 from persistence.db import drop_database, raw_connect, recreate_database
 from persistence.sql import POSITIONS_SQL
@@ -100,17 +101,6 @@ class Plan:
 PLANS = {
     "reduced": Plan("reduced", REDUCED, (10_000,), 15, 20, 3, 10, 100, 1_000, 5, 300, 40),
     "full": Plan("full", FULL, (10_000, 1_000_000), 30, 60, 5, 20, 300, 5_000, 5, 500, 120),
-}
-
-TARGETS = {
-    "throughput_share": 0.5,
-    "throughput_defect": 0.3,
-    "status_p99_ms": 30.0,
-    "public_ms": 20.0,
-    "event_idle_p99_ms": 100.0,
-    "event_load_p99_ms": 250.0,
-    "fanout_s": 1.0,
-    "load_s": 120.0,
 }
 
 
@@ -1243,8 +1233,6 @@ def main(argv: list[str] | None = None) -> None:
     command = f"{shown} -m bench.run --scale {args.scale}"
     try:
         asyncio.run(main_async(run))
-        from bench.report import write_report
-
         path = write_report(run, command, RESULTS)
         log(f"report: {path.relative_to(ROOT)} (in {run.results['seconds']:.0f} s)")
     finally:

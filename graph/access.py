@@ -10,10 +10,6 @@ from graph.context import Context
 from graph.errors import forbidden, unauthenticated
 
 
-def actor_of(info: Info[Context, None]) -> Actor:
-    return info.context.actor
-
-
 def require_role(info: Info[Context, None], *roles: Role) -> Actor:
     """Public callers get UNAUTHENTICATED, a role that may never call this gets FORBIDDEN."""
     actor = info.context.actor

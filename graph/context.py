@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from domain.model import Actor
 from domain.usecases import QueueService
@@ -14,8 +15,13 @@ from persistence.idempotency import IdempotencyStore
 from persistence.readers import Reader
 from persistence.sandbox import SandboxStore
 
-if TYPE_CHECKING:
-    from graph.shared import Execution
+
+class SharedExecution(Protocol):
+    """The subscription execution a context runs when it may be shared (graph/shared.py's Execution)."""
+
+    def hand_over(self, position: int, shape: Hashable, complete: bool) -> bool: ...
+
+    def take(self, event_id: int) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +45,7 @@ class Context:
     connection_params: dict[str, Any] | None = None
     websocket: Any = None
     # The subscription execution this context runs, when it may be shared (graph/shared.py).
-    shared: Execution | None = None
+    shared: SharedExecution | None = None
 
     # HTTP requests only: the request's own connection for its reads (released when the response is sent).
     reader: Reader | None = None

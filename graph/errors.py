@@ -5,7 +5,6 @@ from __future__ import annotations
 from graphql import GraphQLError
 
 from domain.errors import DomainError
-from domain.model import ErrorCode
 
 
 def api_error(code: str, message: str) -> GraphQLError:
@@ -25,10 +24,6 @@ def unauthenticated() -> GraphQLError:
     return api_error("UNAUTHENTICATED", "a valid token is required")
 
 
-def from_domain(exc: DomainError) -> GraphQLError:
-    return api_error(exc.code.value, exc.message)
-
-
 def should_mask(error: GraphQLError) -> bool:
     """Mask unexpected exceptions only; our coded errors and validation errors pass through."""
     original = error.original_error
@@ -36,10 +31,8 @@ def should_mask(error: GraphQLError) -> bool:
 
 
 __all__ = [
-    "ErrorCode",
     "api_error",
     "forbidden",
-    "from_domain",
     "not_found",
     "should_mask",
     "unauthenticated",

@@ -177,6 +177,11 @@ class Execution:
         self.members.clear()
         return True
 
+    def take(self, event_id: int) -> None:
+        """The resolver took this event: the next result is for it (members who joined later skip it)."""
+        self.position = event_id
+        self.tag = event_id
+
     async def _run(self) -> None:
         error: Exception | None = None
         try:
@@ -334,5 +339,4 @@ def taken(info: Info[Context, None], event_id: int) -> None:
     """The resolver took this event: the next result is for it (members who joined later skip it)."""
     execution = info.context.shared
     if execution is not None:
-        execution.position = event_id
-        execution.tag = event_id
+        execution.take(event_id)

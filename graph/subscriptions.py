@@ -14,27 +14,44 @@ from collections.abc import AsyncGenerator, Callable, Hashable
 import strawberry
 
 from domain import access
+from domain.feed import ApplicationEventKind, OfferEventKind, VacancyEventKind
 from domain.model import Group, Kindergarten, Role
 from graph.access import can_see_application, require_role
+from graph.applications.types import ApplicationNode
 from graph.broker import Subscriber
+from graph.common import I
 from graph.errors import api_error, not_found
 from graph.loaders import Loaders
+from graph.offers.types import OfferNode
+from graph.places.types import GroupNode, KindergartenNode
 from graph.shared import hand_over, taken
-from graph.types import (
-    ApplicationEvent,
-    ApplicationEventKind,
-    ApplicationNode,
-    GroupNode,
-    I,
-    KindergartenNode,
-    OfferEvent,
-    OfferEventKind,
-    OfferNode,
-    VacancyEvent,
-    VacancyEventKind,
-)
 from persistence.feed import RETENTION, StoredEvent
 from persistence.readers import decode_cursor, encode_cursor
+
+for _kind in (OfferEventKind, ApplicationEventKind, VacancyEventKind):
+    strawberry.enum(_kind, name=_kind.__name__)
+
+
+@strawberry.type
+class OfferEvent:
+    kind: OfferEventKind
+    offer: OfferNode
+
+
+@strawberry.type
+class ApplicationEvent:
+    kind: ApplicationEventKind
+    application: ApplicationNode
+
+
+@strawberry.type
+class VacancyEvent:
+    cursor: str
+    kind: VacancyEventKind
+    kindergarten: KindergartenNode | None
+    group: GroupNode | None
+    free_seats: int | None
+    at: dt.datetime
 
 
 def _fresh(info: I) -> None:
@@ -63,77 +80,74 @@ async def _live(info: I, sub: Subscriber, after_id: int, shape: Hashable) -> Asy
         broker.unsubscribe(sub)
 
 
-@strawberry.type
-class Subscription:
-    @strawberry.subscription(description="Offers to the caller's children.")
-    async def seat_offers(self, info: I) -> AsyncGenerator[OfferEvent, None]:
-        actor = require_role(info, Role.CITIZEN)
-        children = set(await info.context.services.queue.my_children(actor))
-        sub = info.context.services.broker.subscribe(lambda e: e.stream == "offer" and e.child_iin in children)
-        async for event in _live(info, sub, 0, ("offers", tuple(sorted(children)))):
-            _fresh(info)
-            offer = await info.context.loaders.offer_by_id.load(event.offer_id or 0)
-            if offer is not None:
-                yield OfferEvent(kind=OfferEventKind(event.kind), offer=OfferNode(m=offer))
+@strawberry.subscription(description="Offers to the caller's children.")
+async def seat_offers(info: I) -> AsyncGenerator[OfferEvent, None]:
+    actor = require_role(info, Role.CITIZEN)
+    children = set(await info.context.services.queue.my_children(actor))
+    sub = info.context.services.broker.subscribe(lambda e: e.stream == "offer" and e.child_iin in children)
+    async for event in _live(info, sub, 0, ("offers", tuple(sorted(children)))):
+        _fresh(info)
+        offer = await info.context.loaders.offer_by_id.load(event.offer_id or 0)
+        if offer is not None:
+            yield OfferEvent(kind=OfferEventKind(event.kind), offer=OfferNode(m=offer))
 
-    @strawberry.subscription
-    async def application_updates(
-        self, info: I, application_id: strawberry.ID
-    ) -> AsyncGenerator[ApplicationEvent, None]:
-        require_role(info, Role.CITIZEN, Role.AKIMAT_OPERATOR)
-        app_id = int(application_id) if application_id.isdigit() and int(application_id) < 2**63 else 0
-        app = await info.context.loaders.application_by_id.load(app_id) if app_id else None
-        if app is None or not await can_see_application(info, app):
-            raise not_found("application")
-        sub = info.context.services.broker.subscribe(lambda e: e.stream == "application" and e.application_id == app_id)
-        async for event in _live(info, sub, 0, ("application", app_id)):
-            _fresh(info)
-            current = await info.context.loaders.application_by_id.load(app_id)
-            if current is not None:
-                yield ApplicationEvent(kind=ApplicationEventKind(event.kind), application=ApplicationNode(m=current))
 
-    @strawberry.subscription(description="Seat events in commit order; `after` replays what a client missed.")
-    async def vacancy_updates(
-        self,
-        info: I,
-        region_code: str | None = None,
-        district_code: str | None = None,
-        kindergarten_id: strawberry.ID | None = None,
-        after: str | None = None,
-    ) -> AsyncGenerator[VacancyEvent, None]:
-        actor = require_role(info, Role.AKIMAT_OPERATOR, Role.MINISTRY)
-        kg_id = None
-        if kindergarten_id is not None:
-            kg = await info.context.loaders.kindergarten_by_id.load(
-                int(kindergarten_id) if kindergarten_id.isdigit() and int(kindergarten_id) < 2**63 else 0
-            )
-            if kg is None or (
-                actor.role == Role.AKIMAT_OPERATOR and not access.in_area(actor, kg.region_code, kg.district_code)
-            ):
-                raise not_found("kindergarten")
-            kg_id = kg.id
-        if actor.role == Role.AKIMAT_OPERATOR:
-            # An operator watches their own area: a region-wide one may narrow it to a district.
-            region_code = region_code or actor.region_code
-            district_code = district_code or actor.district_code
-            if not access.in_area(actor, region_code, district_code):
-                raise not_found("area")
-        after_id = await _check_cursor(info, after)
-        accept = _vacancy_filter(region_code, district_code, kg_id)
-        sub = info.context.services.broker.subscribe(accept)
-        last = after_id
-        if after is not None:
-            feed = info.context.services.feed
-            while True:
-                backlog = await feed.after(last)
-                for event in backlog:
-                    last = event.id
-                    if accept(event):
-                        yield await _vacancy(info, event)
-                if len(backlog) < 500:
-                    break
-        async for event in _live(info, sub, last, ("vacancy", region_code, district_code, kg_id)):
-            yield await _vacancy(info, event)
+@strawberry.subscription
+async def application_updates(info: I, application_id: strawberry.ID) -> AsyncGenerator[ApplicationEvent, None]:
+    require_role(info, Role.CITIZEN, Role.AKIMAT_OPERATOR)
+    app_id = int(application_id) if application_id.isdigit() and int(application_id) < 2**63 else 0
+    app = await info.context.loaders.application_by_id.load(app_id) if app_id else None
+    if app is None or not await can_see_application(info, app):
+        raise not_found("application")
+    sub = info.context.services.broker.subscribe(lambda e: e.stream == "application" and e.application_id == app_id)
+    async for event in _live(info, sub, 0, ("application", app_id)):
+        _fresh(info)
+        current = await info.context.loaders.application_by_id.load(app_id)
+        if current is not None:
+            yield ApplicationEvent(kind=ApplicationEventKind(event.kind), application=ApplicationNode(m=current))
+
+
+@strawberry.subscription(description="Seat events in commit order; `after` replays what a client missed.")
+async def vacancy_updates(
+    info: I,
+    region_code: str | None = None,
+    district_code: str | None = None,
+    kindergarten_id: strawberry.ID | None = None,
+    after: str | None = None,
+) -> AsyncGenerator[VacancyEvent, None]:
+    actor = require_role(info, Role.AKIMAT_OPERATOR, Role.MINISTRY)
+    kg_id = None
+    if kindergarten_id is not None:
+        kg = await info.context.loaders.kindergarten_by_id.load(
+            int(kindergarten_id) if kindergarten_id.isdigit() and int(kindergarten_id) < 2**63 else 0
+        )
+        if kg is None or (
+            actor.role == Role.AKIMAT_OPERATOR and not access.in_area(actor, kg.region_code, kg.district_code)
+        ):
+            raise not_found("kindergarten")
+        kg_id = kg.id
+    if actor.role == Role.AKIMAT_OPERATOR:
+        # An operator watches their own area: a region-wide one may narrow it to a district.
+        region_code = region_code or actor.region_code
+        district_code = district_code or actor.district_code
+        if not access.in_area(actor, region_code, district_code):
+            raise not_found("area")
+    after_id = await _check_cursor(info, after)
+    accept = _vacancy_filter(region_code, district_code, kg_id)
+    sub = info.context.services.broker.subscribe(accept)
+    last = after_id
+    if after is not None:
+        feed = info.context.services.feed
+        while True:
+            backlog = await feed.after(last)
+            for event in backlog:
+                last = event.id
+                if accept(event):
+                    yield await _vacancy(info, event)
+            if len(backlog) < 500:
+                break
+    async for event in _live(info, sub, last, ("vacancy", region_code, district_code, kg_id)):
+        yield await _vacancy(info, event)
 
 
 def _vacancy_filter(region: str | None, district: str | None, kg_id: int | None) -> Callable[[StoredEvent], bool]:

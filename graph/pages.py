@@ -1,0 +1,45 @@
+"""Cursor pagination (API.md §3): `first` and `after` checked alike by every connection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+
+from graph.errors import api_error
+from persistence.readers import Page, decode_cursor
+
+MAX_PAGE = 100
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+    @staticmethod
+    def of(page: Page[Any]) -> PageInfo:
+        return PageInfo(has_next_page=page.has_next, end_cursor=page.cursors[-1] if page.cursors else None)
+
+
+def page_size(first: int | None) -> int:
+    if first is None:
+        return 20
+    if first < 0 or first > MAX_PAGE:
+        raise api_error("INVALID_INPUT", f"first must be between 0 and {MAX_PAGE}")
+    return first
+
+
+def cursor(after: str | None) -> Any:
+    try:
+        return decode_cursor(after)
+    except ValueError:
+        raise api_error("INVALID_INPUT", "malformed cursor") from None
+
+
+def id_cursor(after: str | None) -> int | None:
+    """The cursor of an id-ordered connection: an id within bigint range, else INVALID_INPUT."""
+    value = cursor(after)
+    if value is not None and not (type(value) is int and 0 <= value < 2**63):
+        raise api_error("INVALID_INPUT", "malformed cursor")
+    return int(value) if value is not None else None

@@ -1,0 +1,103 @@
+"""The one runner of every mutation (API.md §3): role gate, idempotency, expected failures as payload errors.
+
+A mutation gives the runner two functions: `run`, which calls the use case and returns the id of what it
+changed (an application id, a group id, a child's IIN…), and `payload`, which builds the payload from the
+request's info, that id (None when it failed) and the errors. With an idempotencyKey the id and the errors
+are remembered, and a retry gets the payload built from them again without running the use case twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from domain.errors import DomainError, RegistryUnavailable
+from domain.model import Actor, ErrorCode, Role
+from graph.access import require_role
+from graph.common import I, UserError
+from graph.errors import forbidden
+
+K = TypeVar("K")  # the id of what the mutation changed: JSON, as it is remembered with the idempotency key
+P = TypeVar("P")
+
+WAIT_TRIES = 50  # a retry waits for the first call's payload up to 5 s
+WAIT_STEP = 0.1
+
+
+async def run_mutation(
+    info: I,
+    input: Any,
+    roles: tuple[Role, ...],
+    run: Callable[[Actor], Awaitable[K]],
+    payload: Callable[[I, K | None, list[UserError]], Awaitable[P]],
+) -> P:
+    actor = require_role(info, *roles)
+    key = getattr(input, "idempotency_key", None)
+    if key is None:
+        return await payload(info, *await _attempt(actor, run))
+    if not key.strip() or len(key) > 200:
+        return await payload(info, None, [_key_error(ErrorCode.INVALID_INPUT, "bad idempotencyKey")])
+    assert actor.channel is not None and actor.subject is not None
+    store = info.context.services.idempotency
+    scope = (actor.channel, actor.subject, info.field_name, key)
+    digest = _input_hash(input)
+    if not await store.claim(*scope, digest):
+        remembered = await store.find(*scope)
+        for _ in range(WAIT_TRIES):  # the first call may still be running: wait for its payload
+            if remembered is None or remembered[1] is not None:
+                break
+            await asyncio.sleep(WAIT_STEP)
+            remembered = await store.find(*scope)
+        if remembered is not None and remembered[0] != digest:
+            reused = _key_error(ErrorCode.IDEMPOTENCY_KEY_REUSED, "this idempotencyKey was used with another input")
+            return await payload(info, None, [reused])
+        if remembered is None or remembered[1] is None:
+            running = _key_error(ErrorCode.INVALID_STATE, "a call with this idempotencyKey is still running")
+            return await payload(info, None, [running])
+        first = remembered[1]
+        remembered_errors = [
+            UserError(code=ErrorCode(e["code"]), message=e["message"], field=e["field"]) for e in first["errors"]
+        ]
+        return await payload(info, first["id"], remembered_errors)
+    try:
+        object_id, errors = await _attempt(actor, run)
+    except BaseException:
+        await store.release(*scope)
+        raise
+    if errors and errors[0].code == ErrorCode.REGISTRY_UNAVAILABLE:
+        await store.release(*scope)  # not remembered: a retry should try the registry again
+    else:
+        await store.complete(
+            *scope,
+            {
+                "id": object_id,
+                "errors": [{"code": e.code.value, "message": e.message, "field": e.field} for e in errors],
+            },
+        )
+    return await payload(info, object_id, errors)
+
+
+def _input_hash(data: Any) -> str:
+    fields = {k: v for k, v in dataclasses.asdict(data).items() if k != "idempotency_key"}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _key_error(code: ErrorCode, message: str) -> UserError:
+    return UserError(code=code, message=message, field="idempotencyKey")
+
+
+async def _attempt(actor: Actor, run: Callable[[Actor], Awaitable[K]]) -> tuple[K | None, list[UserError]]:
+    try:
+        return await run(actor), []
+    except DomainError as exc:
+        if exc.code == ErrorCode.FORBIDDEN:
+            raise forbidden() from None
+        return None, [UserError(code=exc.code, message=exc.message, field=exc.field)]
+    except RegistryUnavailable as exc:
+        return None, [
+            UserError(code=ErrorCode.REGISTRY_UNAVAILABLE, message=f"{exc.service} is unavailable, try again later")
+        ]
