@@ -64,7 +64,7 @@ lock: $(STAMP)
 	$(call lock_header,requirements-dev.lock,Runtime and development dependencies (the dev extra); runtime pins as in requirements.lock.)
 	touch $(STAMP)
 
-# QUALITY §3 benchmarks (bench/): a reduced data set in minutes, and the national one.
+# docs/quality.md §3 benchmarks (bench/): a reduced data set in minutes, and the national one.
 bench: $(STAMP)
 	$(BIN)/python -m bench.run --scale reduced
 

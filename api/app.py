@@ -219,7 +219,7 @@ class KezekGraphQL(GraphQL[Context, None]):
         return operation, json.dumps(data).encode(), None
 
     async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
-        """The token travels in connection_init; a bad one closes the socket with 4403 (API.md §1)."""
+        """The token travels in connection_init; a bad one closes the socket with 4403 (docs/api.md §1)."""
         params = context.connection_params or {}
         header = params.get("authorization") or params.get("Authorization")
         try:

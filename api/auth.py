@@ -1,4 +1,4 @@
-"""Channel-signed JWTs (API.md §1): signature, issuer, audience, expiry, role and area limits."""
+"""Channel-signed JWTs (docs/api.md §1): signature, issuer, audience, expiry, role and area limits."""
 
 from __future__ import annotations
 

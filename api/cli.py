@@ -1,4 +1,4 @@
-"""`kezek` command line (API.md §4)."""
+"""`kezek` command line (docs/api.md §4)."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def _stop_embedded() -> None:
 
 
 def check_files(settings: Settings) -> None:
-    """A malformed file stops start-up, naming the file and the field (API.md §2)."""
+    """A malformed file stops start-up, naming the file and the field (docs/api.md §2)."""
     try:
         channels = settings.resolved_channels_file()
         if channels:

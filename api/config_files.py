@@ -1,4 +1,4 @@
-"""The JSON files operators write (API.md §2), parsed strictly: a bad file names itself and the field."""
+"""The JSON files operators write (docs/api.md §2), parsed strictly: a bad file names itself and the field."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Deterministic demo data for the two pilot towns: the places file and the sandbox registries (API.md §2).
+"""Deterministic demo data for the two pilot towns: the places file and the sandbox registries (docs/api.md §2).
 
 Same seed, same output: everything is drawn from one `random.Random(seed)`, and no date depends on today.
 The first three families are well known (fixed IINs below) for the README walkthrough.

@@ -1,4 +1,4 @@
-"""Settings from KEZEK_* environment variables (API.md §2)."""
+"""Settings from KEZEK_* environment variables (docs/api.md §2)."""
 
 from __future__ import annotations
 

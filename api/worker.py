@@ -1,4 +1,4 @@
-"""Background passes (API.md §4 `kezek worker`): outbox, claim expiry, ageing out, registry re-checks.
+"""Background passes (docs/api.md §4 `kezek worker`): outbox, claim expiry, ageing out, registry re-checks.
 
 Every pass claims its rows with FOR UPDATE SKIP LOCKED, so any number of workers can run at once.
 """

@@ -1,4 +1,4 @@
-"""The national synthetic data set (QUALITY §3): generated deterministically from a seed, loaded with COPY.
+"""The national synthetic data set (docs/quality.md §3): generated deterministically from a seed, loaded with COPY.
 
 Shape: 20 regions with KATO-style codes and ~200 districts; kindergartens spread by population, each with
 GENERAL groups for birth years 2020–2026 in KK and RU; families of 1–5 children (twins among them) with one
@@ -13,7 +13,7 @@ No date depends on today: the data set's "today" is REFERENCE. Load it with `loa
     python -m bench.dataset --persons 100000 --kindergartens 1200 --applications 30000 --database-url URL
 
 (the database must be migrated and empty; `bench.run` does all of this itself). `--sandbox-file` and
-`--places-file` also write the same registries and places as the JSON files operators import (API.md §2).
+`--places-file` also write the same registries and places as the JSON files operators import (docs/api.md §2).
 """
 
 from __future__ import annotations
@@ -646,7 +646,7 @@ class LoadReport:
 
     @property
     def load_seconds(self) -> float:
-        """COPY, index builds and constraint validation: the figure QUALITY §3 bounds by 120 s."""
+        """COPY, index builds and constraint validation: the figure docs/quality.md §3 bounds by 120 s."""
         return self.copy_seconds + self.index_seconds + self.constraint_seconds
 
     @property
@@ -807,7 +807,7 @@ async def _parallel(conns: list[Any], statements: list[tuple[str, str]], report:
     await asyncio.gather(*(worker(c) for c in conns))
 
 
-# --- the same data as operators' files (API.md §2) -----------------------------------------------------------
+# --- the same data as operators' files (docs/api.md §2) -----------------------------------------------------------
 
 
 def sandbox_file(data: DataSet) -> dict[str, Any]:
@@ -881,8 +881,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--applications", type=int, default=REDUCED.applications)
     parser.add_argument("--seed", type=int, default=REDUCED.seed)
     parser.add_argument("--database-url", help="a migrated, empty database; without it, only generate")
-    parser.add_argument("--sandbox-file", type=Path, help="also write the sandbox registry file (API.md §2)")
-    parser.add_argument("--places-file", type=Path, help="also write the places file (API.md §2)")
+    parser.add_argument("--sandbox-file", type=Path, help="also write the sandbox registry file (docs/api.md §2)")
+    parser.add_argument("--places-file", type=Path, help="also write the places file (docs/api.md §2)")
     args = parser.parse_args(argv)
     data = generate(Scale(args.persons, args.kindergartens, args.applications, args.seed))
     print(f"generated in {data.generation_seconds:.1f} s: {data.counts()}", flush=True)

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from bench.dataset import Scale
 
-# QUALITY §3: what each figure is judged against.
+# docs/quality.md §3: what each figure is judged against.
 TARGETS = {
     "throughput_share": 0.5,
     "throughput_defect": 0.3,
@@ -74,8 +74,8 @@ def write_report(run: Run, command: str, directory: Path) -> Path:
     if reduced:
         add(
             "This is the **reduced** scale of `make bench` (a tenth of the national data set, so that it runs in "
-            "minutes); the targets of QUALITY §3 are stated for the national scale (`make bench-full`). Figures "
-            "that depend on the data set's size (load time, queue lengths, the position count) are reported at "
+            "minutes); the targets of docs/quality.md §3 are stated for the national scale (`make bench-full`). "
+            "Figures that depend on the data set's size (load time, queue lengths, the position count) are reported at "
             "the reduced size and say so."
         )
     add("")
@@ -588,7 +588,7 @@ def analysis(run: Run, share: float) -> list[str]:
             "for the pool's connections), GraphQL execution of its selection and JSON encoding of the same "
             f"result — about {2 * fan['subscribers']:,} statements and {fan['subscribers']:,} executions for one "
             f"event on one core.{counted} Subscriptions with the same document, variables and scope could share "
-            "one execution per event (QUALITY §3 allows it); that change belongs in graph/subscriptions.py and "
+            "one execution per event (docs/quality.md §3 allows it); that change belongs in graph/subscriptions.py and "
             "graph/broker.py."
         )
     for p in r["positions"]:

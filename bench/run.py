@@ -1,4 +1,4 @@
-"""The national-scale benchmarks of QUALITY §3, each figure beside its baseline, measured in one run.
+"""The national-scale benchmarks of docs/quality.md §3, each figure beside its baseline, measured in one run.
 
     python -m bench.run --scale reduced      # `make bench`: 100,000 persons, 1,200 kindergartens, 30,000 applications
     python -m bench.run --scale full         # `make bench-full`: 1,000,000 / 12,000 / 300,000
@@ -1213,7 +1213,7 @@ async def empty_group(url: str) -> Queue:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.run", description="Kezek's benchmarks (QUALITY §3)")
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description="Kezek's benchmarks (docs/quality.md §3)")
     parser.add_argument("--scale", choices=sorted(PLANS), default="reduced")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (server logs)")
     args = parser.parse_args(argv)

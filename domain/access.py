@@ -1,4 +1,4 @@
-"""Who may see and do what (API.md §3 "who" columns), as pure predicates."""
+"""Who may see and do what (docs/api.md §3 "who" columns), as pure predicates."""
 
 from __future__ import annotations
 

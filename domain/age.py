@@ -1,4 +1,4 @@
-"""Age limits (PRODUCT §3 "Age", §4 minimum admission age).
+"""Age limits (docs/product.md §3 "Age", §4 minimum admission age).
 
 A child may wait until 1 September of the year it turns 6: the desired start date must come before it, and
 on that day a still-waiting application closes as AGED_OUT. Offers go only to children of at least the

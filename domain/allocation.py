@@ -1,4 +1,4 @@
-"""Who gets a free seat (PRODUCT §4 "Candidates", §5, §6 ratio): pure rules over candidates in queue order,
+"""Who gets a free seat (docs/product.md §4 "Candidates", §5, §6 ratio): pure rules over candidates in queue order,
 so that any decision can be replayed from the recorded data.
 
 Candidates for a free seat in a group: active, not INACTIVE applications whose queue at that kindergarten

@@ -1,4 +1,4 @@
-"""Choices (PRODUCT §3 "Choices", "Changing"): 1 to 4 distinct kindergartens, ranked; each must have a group
+"""Choices (docs/product.md §3 "Choices", "Changing"): 1 to 4 distinct kindergartens, ranked; each must have a group
 that fits the child; choices ranked below an enrolment are dropped and cannot be added back."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The contract text a parent signs (PRODUCT §4): child, kindergarten, group and dates, in the parent's
+"""The contract text a parent signs (docs/product.md §4): child, kindergarten, group and dates, in the parent's
 language; its hash is what the e-signature covers."""
 
 from __future__ import annotations
@@ -89,5 +89,5 @@ def contract_text(
 
 
 def document_hash(text: str) -> str:
-    """Lowercase hex SHA-256 of the UTF-8 text (PRODUCT §4)."""
+    """Lowercase hex SHA-256 of the UTF-8 text (docs/product.md §4)."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

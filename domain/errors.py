@@ -1,4 +1,4 @@
-"""Expected failures: each carries a stable API error code (API.md §3)."""
+"""Expected failures: each carries a stable API error code (docs/api.md §3)."""
 
 from __future__ import annotations
 

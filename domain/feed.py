@@ -1,4 +1,4 @@
-"""The subscription feed (API.md §3 Subscriptions): its three streams and the closed set of event kinds each
+"""The subscription feed (docs/api.md §3 Subscriptions): its three streams and the closed set of event kinds each
 carries. An event is written in the same transaction as the change it reports and pushed after commit."""
 
 from __future__ import annotations

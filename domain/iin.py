@@ -1,4 +1,4 @@
-"""Kazakhstan's individual identification number (ИИН / ЖСН): PRODUCT.md §3."""
+"""Kazakhstan's individual identification number (ИИН / ЖСН): docs/product.md §3."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def make(born: dt.date, male: bool, serial: int) -> str:
 
 
 def check(value: str, field: str = "childIin") -> str:
-    """The IIN, trimmed, or INVALID_IIN (PRODUCT §3): the same refusal wherever an IIN comes in."""
+    """The IIN, trimmed, or INVALID_IIN (docs/product.md §3): the same refusal wherever an IIN comes in."""
     value = value.strip()
     if not is_valid(value):
         raise DomainError(ErrorCode.INVALID_IIN, "IIN is not a valid 12-digit identification number", field)

@@ -1,4 +1,4 @@
-"""What the API's inputs may hold (API.md §3): ids, phones, required text. Checked before any work."""
+"""What the API's inputs may hold (docs/api.md §3): ids, phones, required text. Checked before any work."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Texts of the messages sent to parents (PRODUCT.md §7), in KK, RU and EN.
+"""Texts of the messages sent to parents (docs/product.md §7), in KK, RU and EN.
 
 Every text names the application number, is in the parent's language, fits in at most two SMS
 segments and never carries an IIN or a person's name. Templates live in one table per language;

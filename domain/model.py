@@ -1,4 +1,4 @@
-"""Entities and value types of the queue, in the words of PRODUCT.md."""
+"""Entities and value types of the queue, in the words of docs/product.md."""
 
 from __future__ import annotations
 
@@ -263,7 +263,7 @@ class Choice:
 class Application:
     """The aggregate of stage 1 and 2: its status, its ranked choices and which of them holds a seat.
 
-    Its methods are the state changes PRODUCT §3–§4 allow (docs/product.md); use cases call them and record
+    Its methods are the state changes docs/product.md §3–§4 allow (docs/product.md); use cases call them and record
     what follows from them in one place (domain/usecases/effects.py)."""
 
     id: int
@@ -327,7 +327,7 @@ class Application:
 
     def drop_below(self, kindergarten_id: int, also: int | None = None) -> None:
         """Choices ranked below an enrolment (and `also`, the kindergarten it is leaving) are dropped for good:
-        they can never be added back (PRODUCT §4)."""
+        they can never be added back (docs/product.md §4)."""
         rank = self.rank_of(kindergarten_id)
         below = {c.kindergarten_id for c in self.choices if rank is not None and c.rank > rank}
         if also is not None:

@@ -1,4 +1,4 @@
-"""The life of an offer (PRODUCT §4 "Offer", "Confirm", "Decline", "Silence", "Upgrade offers", "Reminders").
+"""The life of an offer (docs/product.md §4 "Offer", "Confirm", "Decline", "Silence", "Upgrade offers", "Reminders").
 
 An offer is live while PENDING (the parent's answer is awaited) or CONFIRMED (the contract's signature is).
 Each step has a deadline from the policy of the offer's kindergarten's region; a reminder goes 24 hours

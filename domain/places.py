@@ -1,4 +1,4 @@
-"""Places and seats (PRODUCT §2): kindergartens, their groups and the seats a group holds.
+"""Places and seats (docs/product.md §2): kindergartens, their groups and the seats a group holds.
 
 A group's *held* seats are those under live offers, *occupied* = enrolled + held, and
 free seats = capacity − occupied; capacity never goes below occupied (CAPACITY_BELOW_OCCUPIED)."""

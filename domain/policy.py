@@ -1,4 +1,4 @@
-"""Regional policy (PRODUCT §6, docs/product.md) and the working-day arithmetic its windows use."""
+"""Regional policy (docs/product.md §6, docs/product.md) and the working-day arithmetic its windows use."""
 
 from __future__ import annotations
 

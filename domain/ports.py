@@ -1,4 +1,4 @@
-"""Interfaces to everything outside the domain: registries, gateways, clock (PRODUCT.md §9)."""
+"""Interfaces to everything outside the domain: registries, gateways, clock (docs/product.md §9)."""
 
 from __future__ import annotations
 

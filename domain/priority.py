@@ -1,4 +1,4 @@
-"""Priority (льготы), confirmed from the benefits registry (PRODUCT §3 "Priority").
+"""Priority (льготы), confirmed from the benefits registry (docs/product.md §3 "Priority").
 
 Each category found for the child or a representative becomes a claim; closed registries (military, special
 state bodies) need an operator within the manual-verification window. The application's tier is the highest

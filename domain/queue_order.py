@@ -1,4 +1,4 @@
-"""The queue order and a choice's position (PRODUCT §3 "Queue and position", docs/product.md).
+"""The queue order and a choice's position (docs/product.md §3 "Queue and position", docs/product.md).
 
 A queue is (kindergarten, birth year, language, group type). Within it choices stand in this order:
 1. tier: EXTRAORDINARY, then PRIMARY, then GENERAL (`PriorityTier.rank`);

@@ -1,4 +1,4 @@
-"""Siblings (PRODUCT §5): priority for a brother or sister enrolled, and sibling groups seated together.
+"""Siblings (docs/product.md §5): priority for a brother or sister enrolled, and sibling groups seated together.
 
 A family with more than two children, or with twins, may link its children's waiting applications as one
 sibling group: same ranked choices, language and type, a common legal representative. A group is offered

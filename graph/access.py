@@ -1,4 +1,4 @@
-"""Field- and object-level access checks for resolvers (API.md §3 "who")."""
+"""Field- and object-level access checks for resolvers (docs/api.md §3 "who")."""
 
 from __future__ import annotations
 

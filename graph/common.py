@@ -1,4 +1,4 @@
-"""What the features' types share: the resolvers' Info, the domain's enums, and UserError (API.md §3)."""
+"""What the features' types share: the resolvers' Info, the domain's enums, and UserError (docs/api.md §3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GraphQL-facing errors: stable `extensions.code` values (API.md §1)."""
+"""GraphQL-facing errors: stable `extensions.code` values (docs/api.md §1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Bounds on what one request may ask (QUALITY §4): a query cost limit and rate limits.
+"""Bounds on what one request may ask (docs/quality.md §4): a query cost limit and rate limits.
 
 The cost map is documented in docs/security.md. graphql-core has no cost analysis and Strawberry's
 extensions cover depth, tokens and aliases only, so the cost rule is written here.

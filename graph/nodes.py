@@ -1,4 +1,4 @@
-"""Node types: GraphQL objects that are thin adapters over one domain object each (API.md §3).
+"""Node types: GraphQL objects that are thin adapters over one domain object each (docs/api.md §3).
 
 A node type declares each field once, in its class body. `@node_type` makes it a Strawberry type and gives
 it an `__init__(self, m)` that keeps the domain object as `self.m` and copies every plain field of the type

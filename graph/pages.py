@@ -1,4 +1,4 @@
-"""Cursor pagination (API.md §3): `first` and `after` checked alike by every connection."""
+"""Cursor pagination (docs/api.md §3): `first` and `after` checked alike by every connection."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The one runner of every mutation (API.md §3): role gate, idempotency, expected failures as payload errors.
+"""The one runner of every mutation (docs/api.md §3): role gate, idempotency, expected failures as payload errors.
 
 A mutation gives the runner two functions: `run`, which calls the use case and returns the id of what it
 changed (an application id, a group id, a child's IIN…), and `payload`, which builds the payload from the

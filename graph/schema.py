@@ -1,5 +1,5 @@
 """The schema: the Query, Mutation and Subscription roots composed from the features, and its limits
-(API.md §3, QUALITY §4).
+(docs/api.md §3, docs/quality.md §4).
 
 The roots list their fields in the order of the published SDL (schema.graphql), which other teams build against;
 each field is declared, with its inputs and payload, in its feature's package.

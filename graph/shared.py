@@ -1,4 +1,4 @@
-"""Shared execution of subscriptions (QUALITY §3: one vacancy event to 5,000 subscriptions within 1 s).
+"""Shared execution of subscriptions (docs/quality.md §3: one vacancy event to 5,000 subscriptions within 1 s).
 
 A subscription over a WebSocket starts as an execution of its own, in a task of the hub, with a context that
 has the caller's actor and services but not the socket. Everything up to the point where its resolver waits

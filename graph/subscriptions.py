@@ -1,4 +1,4 @@
-"""Subscriptions over graphql-transport-ws (API.md §3): seat offers, application updates, vacancies.
+"""Subscriptions over graphql-transport-ws (docs/api.md §3): seat offers, application updates, vacancies.
 
 Each subscription registers with the process's broker before it reads any backlog, so nothing committed
 in between is missed; events already yielded are skipped by id. Loaders are rebuilt for every event so a

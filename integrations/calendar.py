@@ -1,4 +1,4 @@
-"""Kazakhstan's working-day calendar (PRODUCT.md §6), built on the `holidays` library."""
+"""Kazakhstan's working-day calendar (docs/product.md §6), built on the `holidays` library."""
 
 from __future__ import annotations
 

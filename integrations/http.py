@@ -1,4 +1,4 @@
-"""HTTP adapters for the ports of PRODUCT.md §9; wire formats in docs/integrations.md."""
+"""HTTP adapters for the ports of docs/product.md §9; wire formats in docs/integrations.md."""
 
 from __future__ import annotations
 
@@ -329,7 +329,7 @@ class HttpESignature(_Registry):
 
 
 class HttpSmsGateway:
-    """SMS gateway (API.md §2): POST {"id", "to", "text", "language"}; any 2xx is accepted."""
+    """SMS gateway (docs/api.md §2): POST {"id", "to", "text", "language"}; any 2xx is accepted."""
 
     def __init__(
         self,

@@ -55,7 +55,7 @@ class SandboxHealthRegistry:
 
 
 def sandbox_signature(signer_iin: str, document_hash: str) -> str:
-    """The one signature the sandbox accepts (API.md §2)."""
+    """The one signature the sandbox accepts (docs/api.md §2)."""
     key = ("sandbox-esign:" + signer_iin).encode()
     digest = hmac.new(key, document_hash.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()

@@ -15,7 +15,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def async_url(url: str) -> str:
-    """Operators write plain postgresql:// URLs (API.md §2); SQLAlchemy wants the driver named."""
+    """Operators write plain postgresql:// URLs (docs/api.md §2); SQLAlchemy wants the driver named."""
     scheme, sep, rest = url.partition("://")
     if not sep or scheme not in ("postgresql", "postgres", "postgresql+asyncpg"):
         raise ValueError("database URL must start with postgresql://")
@@ -40,7 +40,7 @@ def _config(url: str) -> Config:
 
 
 def migrate(url: str, revision: str = "head") -> None:
-    """Alembic is the only way the schema is made (QUALITY §1). Runs its own event loop: call off-loop."""
+    """Alembic is the only way the schema is made (docs/quality.md §1). Runs its own event loop: call off-loop."""
     command.upgrade(_config(url), revision)
 
 

@@ -1,4 +1,4 @@
-"""Remembered mutation results, keyed by (channel, subject, mutation, key) — API.md §3.
+"""Remembered mutation results, keyed by (channel, subject, mutation, key) — docs/api.md §3.
 
 A key is claimed atomically before the mutation runs (an INSERT that only one caller wins), so two
 concurrent retries cannot both run the mutation; the payload is stored when it finishes. Keys live

@@ -1,4 +1,4 @@
-"""Bulk loads of the places and sandbox files (API.md §2)."""
+"""Bulk loads of the places and sandbox files (docs/api.md §2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Whole-database invariants of seats and offers (QUALITY §4), checked with SQL for tests and benchmarks.
+"""Whole-database invariants of seats and offers (docs/quality.md §4), checked with SQL for tests and benchmarks.
 
 `check_invariants` reads one consistent snapshot and returns one line per violation (an empty list when
 everything holds). Lines name groups, offers and application numbers; IINs appear masked only.
@@ -75,7 +75,7 @@ WHERE (a.status = 'OFFERED' AND NOT EXISTS (SELECT 1 FROM offers o WHERE o.appli
         AND o.status = 'CONFIRMED' AND NOT o.upgrade))
 ORDER BY a.id"""
 
-# A free seat and a candidate for it at once (PRODUCT §4): an active application standing in a queue the
+# A free seat and a candidate for it at once (docs/product.md §4): an active application standing in a queue the
 # group serves, holding no seat or only one at a kindergarten it ranked lower, whose start date has come
 # and whose child is old enough. Members of sibling groups are left out (they wait for seats together).
 # One line per group, naming its first waiting application in queue order.

@@ -22,7 +22,7 @@ async def dispatch_outbox(engine: AsyncEngine, gateway: SmsGateway, limit: int =
     """Each message is sent at most once per claim: its row stays locked while it is sent and marked.
 
     A process killed between the send and the commit re-sends after restart with the same message id,
-    which the gateway uses to drop the duplicate (API.md §2).
+    which the gateway uses to drop the duplicate (docs/api.md §2).
     """
     sent = failed = 0
     async with engine.connect() as conn:

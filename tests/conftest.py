@@ -83,7 +83,7 @@ async def db_url(pg_url: str, template_url: str) -> AsyncIterator[str]:
 
 
 class MovableClock:
-    """Real time plus an offset that tests move forward instead of sleeping (QUALITY §2)."""
+    """Real time plus an offset that tests move forward instead of sleeping (docs/quality.md §2)."""
 
     def __init__(self) -> None:
         self.offset = dt.timedelta(0)

@@ -1,4 +1,4 @@
-"""The access matrix (API.md §1, §3 "who"; QUALITY §4): for every object type and operation, another
+"""The access matrix (docs/api.md §1, §3 "who"; docs/quality.md §4): for every object type and operation, another
 citizen, another area's operator and another kindergarten's staff are refused, and a refused object is
 answered exactly as a missing one."""
 

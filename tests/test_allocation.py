@@ -1,4 +1,4 @@
-"""Who gets a free seat (PRODUCT §4, §5, §6): queue order, children not yet eligible, upgrades and
+"""Who gets a free seat (docs/product.md §4, §5, §6): queue order, children not yet eligible, upgrades and
 supersedes, seats freed by withdrawal, revoked priority and leaving, sibling priority, sibling groups and
 the primary-to-general ratio. Helpers and the offers-enabled app come from tests/test_offers.py."""
 

@@ -1,4 +1,4 @@
-"""Abuse bounds (QUALITY §4, issue 4): cost, rate limits, trusted documents, logs, idempotency races."""
+"""Abuse bounds (docs/quality.md §4, issue 4): cost, rate limits, trusted documents, logs, idempotency races."""
 
 from __future__ import annotations
 

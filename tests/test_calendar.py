@@ -1,4 +1,4 @@
-"""KazakhstanCalendar and the working-day windows of PRODUCT.md §6."""
+"""KazakhstanCalendar and the working-day windows of docs/product.md §6."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Priority claims (PRODUCT §3): found at submission, verified, rejected, revoked and expired by hand or
-by the worker; every change is audited and tells the parent in their language (PRODUCT §7-8)."""
+"""Priority claims (docs/product.md §3): found at submission, verified, rejected, revoked and expired by hand or
+by the worker; every change is audited and tells the parent in their language (docs/product.md §7-8)."""
 
 from __future__ import annotations
 

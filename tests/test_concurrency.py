@@ -1,4 +1,4 @@
-"""Races between separately committed transactions (QUALITY §2, §4).
+"""Races between separately committed transactions (docs/quality.md §2, §4).
 
 Every concurrent actor goes through its own app instance (own container, engine and connection pool) on
 the same database, so each mutation commits on its own; `check_invariants` then reads the whole database.

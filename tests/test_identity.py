@@ -1,4 +1,4 @@
-"""Identity (API.md §1): channel-signed tokens checked over the HTTP endpoint, and the profiles."""
+"""Identity (docs/api.md §1): channel-signed tokens checked over the HTTP endpoint, and the profiles."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Texts of parent messages (PRODUCT.md §7): language, length, content."""
+"""Texts of parent messages (docs/product.md §7): language, length, content."""
 
 from __future__ import annotations
 

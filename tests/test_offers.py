@@ -1,4 +1,4 @@
-"""Seat offers and contracts (PRODUCT §4, §6, §7, §8; API.md §3): the offer and its message, confirming
+"""Seat offers and contracts (docs/product.md §4, §6, §7, §8; docs/api.md §3): the offer and its message, confirming
 (contract, health documents), signing, extending, declining under both decline policies, lapses and
 restores, who may act on an offer, and the audit trail.
 

@@ -1,4 +1,4 @@
-"""Places (PRODUCT §2, API.md §2-3): regions, the kindergarten directory, seat figures, the place
+"""Places (docs/product.md §2, docs/api.md §2-3): regions, the kindergarten directory, seat figures, the place
 mutations with their audit records, and `kezek import places` through the command line."""
 
 from __future__ import annotations

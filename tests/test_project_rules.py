@@ -10,7 +10,7 @@ from pathlib import Path
 from graph.schema import build_schema
 
 ROOT = Path(__file__).parent.parent
-# The domain may use the standard library and itself only (QUALITY §1, §5).
+# The domain may use the standard library and itself only (docs/quality.md §1, §5).
 DOMAIN_ALLOWED = {
     "__future__",
     "abc",

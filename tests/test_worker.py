@@ -1,6 +1,6 @@
-"""The background worker (API.md §4): outbox dispatch through the sandbox and a real HTTP SMS gateway,
+"""The background worker (docs/api.md §4): outbox dispatch through the sandbox and a real HTTP SMS gateway,
 concurrent workers (SKIP LOCKED), claim expiry, ageing out, the daily benefits re-check, the append-only
-audit log, and the `kezek worker` command (PRODUCT §3, §7, §8; QUALITY §4)."""
+audit log, and the `kezek worker` command (docs/product.md §3, §7, §8; docs/quality.md §4)."""
 
 from __future__ import annotations
 

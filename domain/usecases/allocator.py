@@ -1,4 +1,4 @@
-"""The one allocator (PRODUCT §4 "When allocation runs", §5, §6): every free seat goes to exactly one child,
+"""The one allocator (docs/product.md §4 "When allocation runs", §5, §6): every free seat goes to exactly one child,
 the first candidate in queue order (domain/allocation.py), never to a race; and no national lane.
 
 A change that frees a seat offers it in its own transaction (`fill`), as long as that takes no lock held

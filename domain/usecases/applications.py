@@ -1,4 +1,4 @@
-"""Applications (PRODUCT §3): submit, change choices, withdraw, restore; and the worker's ageing out and closing
+"""Applications (docs/product.md §3): submit, change choices, withdraw, restore; and the worker's ageing out and closing
 of applications not restored in time. Each runs in one unit of work: all of it is written, or none of it."""
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class Applications:
         findings, benefits_ok = [], True
         try:
             findings = await self.benefits.findings([child_iin, *rep_iins])
-        except Exception:  # the benefits registry being down never blocks a submission (QUALITY §4)
+        except Exception:  # the benefits registry being down never blocks a submission (docs/quality.md §4)
             benefits_ok = False
         applicant = next((p for p in reps if p.iin == actor.subject), None)
         phone = phone or (applicant.phone if applicant else None) or child.phone

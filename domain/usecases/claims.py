@@ -1,4 +1,4 @@
-"""Priority claims (PRODUCT §3 "Priority"): an operator verifies or rejects a manual claim, or revokes a claim
+"""Priority claims (docs/product.md §3 "Priority"): an operator verifies or rejects a manual claim, or revokes a claim
 found false; the worker expires manual claims left undecided and re-checks the benefits registry daily.
 A changed tier moves the application in its queues (the queue date stays) and cancels a live offer made on
 a better tier than it now has."""

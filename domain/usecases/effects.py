@@ -1,5 +1,5 @@
-"""Every side effect of a change, in one place: the audit record (PRODUCT §8), the message to the parent
-(§7), the events for subscribers (API.md §3) and the queue moves behind `positionChanges` (§3).
+"""Every side effect of a change, in one place: the audit record (docs/product.md §8), the message to the parent
+(§7), the events for subscribers (docs/api.md §3) and the queue moves behind `positionChanges` (§3).
 
 A use case changes aggregates, then tells `Effects` what happened; the tables below decide what follows
 from it. Everything is written through the unit of work's journal, in the same transaction as the change.
@@ -290,7 +290,7 @@ class Effects:
         reason: str | None = None,
         application_id: int | None = None,
     ) -> None:
-        """The audit record of a change: who, what, when, before and after, why (PRODUCT §8)."""
+        """The audit record of a change: who, what, when, before and after, why (docs/product.md §8)."""
         self.uow.journal.audit(
             self.actor, AuditRecord(entity, str(entity_id), action, before, after, reason, application_id), self.now
         )

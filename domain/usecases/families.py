@@ -1,4 +1,4 @@
-"""A parent's family (PRODUCT §9): Kezek's snapshot of the population registry's children and
+"""A parent's family (docs/product.md §9): Kezek's snapshot of the population registry's children and
 representatives, refreshed at each submission and when older than a day."""
 
 from __future__ import annotations

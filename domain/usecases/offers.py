@@ -1,4 +1,4 @@
-"""Answering offers (PRODUCT §4): confirm (a contract is issued from the health registry's documents), decline,
+"""Answering offers (docs/product.md §4): confirm (a contract is issued from the health registry's documents), decline,
 extend the contract, sign it (the child is enrolled); the worker's lapses and reminders; and a child leaving
 its kindergarten. A sibling group's offers act together: confirming or declining one acts on all."""
 

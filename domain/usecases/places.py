@@ -1,4 +1,4 @@
-"""Places (PRODUCT §2): operators register kindergartens and groups; staff and operators set a group's
+"""Places (docs/product.md §2): operators register kindergartens and groups; staff and operators set a group's
 capacity. A raised capacity frees seats, which are offered at once."""
 
 from __future__ import annotations

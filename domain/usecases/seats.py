@@ -1,4 +1,4 @@
-"""The changes that give a child a seat or take it back (PRODUCT §4): an offer made or ended, an enrolment
+"""The changes that give a child a seat or take it back (docs/product.md §4): an offer made or ended, an enrolment
 begun or ended. Each returns the groups whose seats it freed, for the allocator to fill."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Linking siblings (PRODUCT §5 "Together"): a family's waiting applications become one sibling group,
+"""Linking siblings (docs/product.md §5 "Together"): a family's waiting applications become one sibling group,
 offered seats together at the first kindergarten in its ranking with a fitting free seat for every member."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Linking the applications of twins (or children of a large family) into one sibling group (PRODUCT §6)."""
+"""Linking the applications of twins (or children of a large family) into one sibling group (docs/product.md §6)."""
 
 from __future__ import annotations
 

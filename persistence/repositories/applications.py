@@ -1,4 +1,4 @@
-"""Applications with their choices and sibling groups (PRODUCT §3, §5).
+"""Applications with their choices and sibling groups (docs/product.md §3, §5).
 
 Within a unit of work an application read for update is one object (an identity map): whoever reads it
 again gets the same instance, and `save` writes only what changed since it was read, so the unit of work

@@ -1,4 +1,4 @@
-"""Priority claims (PRODUCT §3 "Priority")."""
+"""Priority claims (docs/product.md §3 "Priority")."""
 
 from __future__ import annotations
 

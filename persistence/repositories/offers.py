@@ -1,4 +1,4 @@
-"""Offers, their contracts and the enrolments they end in (PRODUCT §4)."""
+"""Offers, their contracts and the enrolments they end in (docs/product.md §4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Kezek's snapshot of persons and their legal representations (PRODUCT §9)."""
+"""Kezek's snapshot of persons and their legal representations (docs/product.md §9)."""
 
 from __future__ import annotations
 

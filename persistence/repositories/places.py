@@ -1,4 +1,4 @@
-"""Regions, districts, kindergartens and groups (PRODUCT §2)."""
+"""Regions, districts, kindergartens and groups (docs/product.md §2)."""
 
 from __future__ import annotations
 

@@ -66,7 +66,7 @@ CREATE TABLE groups (
 );
 CREATE INDEX groups_kindergarten ON groups(kindergarten_id);
 
--- Sandbox registries (PRODUCT §9): imported from a JSON file, served by the sandbox adapters.
+-- Sandbox registries (docs/product.md §9): imported from a JSON file, served by the sandbox adapters.
 CREATE TABLE sandbox_persons (
     iin text PRIMARY KEY,
     full_name text NOT NULL,
@@ -187,7 +187,7 @@ CREATE TABLE choices (
         REFERENCES applications (id, tier_rank, queue_date, birth_year, language, group_type, in_queue)
         ON UPDATE CASCADE ON DELETE CASCADE
 );
--- Position = 1 + an index-only count over this index (PRODUCT §3 queue order).
+-- Position = 1 + an index-only count over this index (docs/product.md §3 queue order).
 CREATE INDEX choices_queue_order ON choices
     (kindergarten_id, birth_year, language, group_type, tier_rank, sibling_rank, queue_date, application_id)
     WHERE app_in_queue AND NOT held_here;

@@ -41,7 +41,7 @@ CREATE TABLE offers (
     reminded_at timestamptz,
     decided_at timestamptz
 );
--- At most one live offer per child (QUALITY §4).
+-- At most one live offer per child (docs/quality.md §4).
 CREATE UNIQUE INDEX one_live_offer_per_child ON offers(child_iin) WHERE status IN ('PENDING','CONFIRMED');
 CREATE INDEX offers_application ON offers(application_id, id DESC);
 CREATE INDEX offers_group_live ON offers(group_id) WHERE status IN ('PENDING','CONFIRMED');
