@@ -26,6 +26,7 @@ DOMAIN_ALLOWED = {
     "hmac",
     "itertools",
     "json",
+    "logging",
     "math",
     "re",
     "types",

@@ -288,8 +288,14 @@ def _cursor_ids(events: list[dict[str, Any]]) -> list[int]:
 
 
 async def vacancy_rows(db_url: str, after_id: int) -> list[tuple[int, str]]:
+    """Vacancy events after a cursor, once every committed event has its position (the broker gives them
+    right after each commit)."""
     conn = await raw_connect(db_url)
     try:
+        for _ in range(100):
+            if not await conn.fetchval("SELECT count(*) FROM events WHERE position IS NULL"):
+                break
+            await asyncio.sleep(0.05)
         rows = await conn.fetch(
             """SELECT position AS id, kind FROM events WHERE stream = 'vacancy' AND region_code = $1 AND position > $2
             ORDER BY position""",

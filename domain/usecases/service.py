@@ -4,6 +4,7 @@ the feature that owns it (applications, claims, offers, siblings, places, famili
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
@@ -24,6 +25,7 @@ from domain.usecases.seats import Seats
 from domain.usecases.siblings import Siblings
 
 T = TypeVar("T")
+log = logging.getLogger("kezek.usecases")
 ATTEMPTS = 5
 
 
@@ -55,9 +57,10 @@ class QueueService:
         for attempt in range(ATTEMPTS):
             try:
                 return await run()
-            except Contention:
+            except Contention as exc:
                 if attempt == ATTEMPTS - 1:
                     raise
+                log.info("lock conflict (%s); running the use case again", exc)
                 await asyncio.sleep(random.uniform(0.5, 1.0) * 0.005 * 2**attempt)  # noqa: S311 (jitter)
         raise AssertionError("unreachable")
 
