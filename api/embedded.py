@@ -77,10 +77,12 @@ def _prepare_for(user: str, pgdata: Path) -> None:
     os.chown(pgdata, entry.pw_uid, entry.pw_gid)
 
 
-def start_embedded(data_dir: Path) -> tuple[EmbeddedServer, str]:
+def start_embedded(data_dir: Path, *, durable: bool = False) -> tuple[EmbeddedServer, str]:
     """Starts (or reuses) the server in data_dir/pg; returns its handle and a postgresql:// URL.
 
-    It listens on a Unix socket in its data directory only, so nothing on the network can reach it.
+    It listens on a Unix socket in its data directory only, so nothing on the network can reach it. For
+    development and tests it does not wait for the disk at commit (fsync off); `durable` (the benchmarks)
+    commits as a production server does.
     """
     pgdata = (data_dir / "pg").resolve()
     pgdata.mkdir(parents=True, exist_ok=True)
@@ -115,7 +117,8 @@ def start_embedded(data_dir: Path) -> tuple[EmbeddedServer, str]:
                 "-l",
                 str(pgdata / "server.log"),
                 "-o",
-                f"-h '' -k {pgdata} -c max_connections=300 -c fsync=off -c synchronous_commit=off",
+                f"-h '' -k {pgdata} -c max_connections=300"
+                + ("" if durable else " -c fsync=off -c synchronous_commit=off"),
                 "start",
             ],
             user,

@@ -7,6 +7,7 @@ few tens of microseconds a request, far below what the servers under test spend.
 
     python -m bench.load --port 8000 --requests FILE --mode rate --rate 100 --duration 20 [--cpu 1]
     python -m bench.load --port 8000 --requests FILE --mode max --connections 16 --duration 15
+    python -m bench.load --port 8000 --requests FILE --mode once --connections 8
 
 FILE is JSON: {"path": "/graphql", "bodies": [str, ...], "tokens": [str, ...] | null}; request i sends
 bodies[i % len] with tokens[i % len]. Prints one JSON object with the counts and latency percentiles (ms).
@@ -96,15 +97,25 @@ class Stats:
     latencies: list[float] = field(default_factory=list)
     sent: int = 0
     errors: int = 0
+    user_errors: int = 0  # a mutation's payload `errors` (expected refusals), apart from failed requests
     samples: list[str] = field(default_factory=list)
+    started: float | None = None
+    finished: float | None = None
 
     def record(self, status: int, body: bytes, latency: float, measured: bool) -> None:
-        ok = status == 200 and b'"errors"' not in body
         if not measured:
             return
         self.latencies.append(latency)
-        if not ok:
-            self.errors += 1
+        ok, refused = status == 200, False
+        if ok and b'"errors"' in body:
+            answer = json.loads(body)
+            ok = "errors" not in answer
+            payloads = (answer.get("data") or {}).values()
+            refused = ok and any(isinstance(p, dict) and p.get("errors") for p in payloads)
+        if refused:
+            self.user_errors += 1
+        if not ok or refused:
+            self.errors += not ok
             if len(self.samples) < 3:
                 self.samples.append(f"{status}: {body[:300].decode('utf-8', 'replace')}")
 
@@ -129,6 +140,7 @@ def summary(stats: Stats, mode: str, elapsed: float, extra: dict[str, Any]) -> d
         "mode": mode,
         "completed": len(ms),
         "errors": stats.errors,
+        "user_errors": stats.user_errors,
         "error_samples": stats.samples,
         "seconds": round(elapsed, 3),
         "throughput": round(len(ms) / elapsed, 1) if elapsed > 0 else 0.0,
@@ -175,6 +187,39 @@ async def run_max(
     await asyncio.gather(*(worker() for _ in range(connections)))
     elapsed = min(time.perf_counter(), end) - measure_from
     return summary(stats, "max", elapsed, {"connections": connections})
+
+
+async def run_once(port: int, requests: list[bytes], connections: int, stop: asyncio.Event) -> dict[str, Any]:
+    """Each request exactly once, from `connections` connections in a closed loop: a batch (a wave of capacity
+    raises) as fast as the server takes it."""
+    stats = Stats()
+    pending = iter(requests)
+    start = time.perf_counter()
+
+    async def worker() -> None:
+        conn = await Connection.open(port)
+        try:
+            for request in pending:
+                if stop.is_set():
+                    return
+                t0 = time.perf_counter()
+                try:
+                    status, body, keep = await conn.exchange(request)
+                except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+                    stats.failed(exc, True)
+                    conn.close()
+                    conn = await Connection.open(port)
+                    continue
+                stats.record(status, body, time.perf_counter() - t0, True)
+                if not keep:
+                    conn.close()
+                    conn = await Connection.open(port)
+        finally:
+            conn.close()
+
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    elapsed = time.perf_counter() - start
+    return summary(stats, "once", elapsed, {"connections": connections, "requests": len(requests)})
 
 
 async def run_rate(
@@ -262,6 +307,8 @@ async def main_async(args: argparse.Namespace, requests: list[bytes]) -> dict[st
         loop.add_signal_handler(sig, stop.set)
     if args.mode == "max":
         return await run_max(args.port, requests, args.connections, args.duration, args.warmup, stop)
+    if args.mode == "once":
+        return await run_once(args.port, requests, args.connections, stop)
     return await run_rate(args.port, requests, args.rate, args.duration, args.warmup, args.connections, stop)
 
 
@@ -269,7 +316,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.load", description="HTTP load on 127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--requests", required=True, help="JSON file: path, bodies, tokens")
-    parser.add_argument("--mode", choices=["rate", "max"], default="rate")
+    parser.add_argument("--mode", choices=["rate", "max", "once"], default="rate")
     parser.add_argument("--rate", type=float, default=100.0, help="requests a second (rate mode)")
     parser.add_argument("--connections", type=int, default=16, help="connections (max mode) or the cap (rate)")
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds")

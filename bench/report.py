@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Protocol
 
+from bench import writes
 from bench.dataset import Scale
 
 # docs/quality.md §3: what each figure is judged against.
@@ -390,6 +391,8 @@ def write_report(run: Run, command: str, directory: Path) -> Path:
             f"| {_ms(e['mutation_ms'])} |"
         )
     add("")
+    if "writes" in r:
+        writes.report(r["writes"], add)
     profiles = r.get("server_profiles", [])
     if profiles:
         add("## Server-side CPU profiles")
