@@ -33,7 +33,7 @@ from domain.model import (
 from persistence.pg import Listener, Pools, positional
 from persistence.rows import (
     Row,
-    application_from,
+    application_with_choices,
     claim_from,
     contract_from,
     enrollment_from,
@@ -42,7 +42,7 @@ from persistence.rows import (
     offer_from,
     person_from,
 )
-from persistence.sql import KINDERGARTEN_COLUMNS, LIVE, POSITIONS_SQL, STANDING, order_by, order_key
+from persistence.sql import APPLICATIONS, KINDERGARTEN_COLUMNS, LIVE, POSITIONS_SQL, STANDING, order_by, order_key
 
 T = TypeVar("T")
 
@@ -183,22 +183,7 @@ class Reader:
     # --- applications ---------------------------------------------------------------------------
 
     async def _applications(self, where: str, **params: Any) -> list[Application]:
-        rows = await self._rows(
-            f"""SELECT a.*, COALESCE((SELECT json_agg(json_build_object(
-                    'application_id', c.application_id, 'rank', c.rank, 'kindergarten_id', c.kindergarten_id,
-                    'held_here', c.held_here, 'joined_at', c.joined_at, 'sibling_rank', c.sibling_rank)
-                    ORDER BY c.rank) FROM choices c WHERE c.application_id = a.id), '[]') AS choice_rows
-            FROM applications a WHERE {where}""",
-            **params,
-        )
-        apps = []
-        for r in rows:
-            raw = r["choice_rows"]
-            choices = json.loads(raw) if isinstance(raw, str) else raw
-            for c in choices:
-                c["joined_at"] = dt.datetime.fromisoformat(c["joined_at"])
-            apps.append(application_from(r, choices))
-        return apps
+        return [application_with_choices(r) for r in await self._rows(f"{APPLICATIONS} WHERE {where}", **params)]
 
     async def applications(self, ids: Sequence[int]) -> dict[int, Application]:
         return {a.id: a for a in await self._applications("a.id = ANY(:i)", i=list(ids))}

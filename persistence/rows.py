@@ -131,6 +131,14 @@ def application_from(row: Row, choices: Sequence[Row]) -> Application:
     )
 
 
+def application_with_choices(row: Row) -> Application:
+    """A row of `sql.APPLICATIONS`: the application and its choices (as JSON) in one."""
+    choices = _json(row["choice_rows"])
+    for c in choices:
+        c["joined_at"] = dt.datetime.fromisoformat(c["joined_at"])
+    return application_from(row, choices)
+
+
 def offer_from(r: Row) -> Offer:
     return Offer(
         id=r["id"],

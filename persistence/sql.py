@@ -62,3 +62,10 @@ SELECT c.application_id, c.kindergarten_id,
 FROM choices c
 WHERE c.application_id = ANY(:ids)
 """
+
+# An application with its choices in one row (`rows.application_with_choices` reads it).
+APPLICATIONS = """SELECT a.*, COALESCE((SELECT json_agg(json_build_object(
+        'application_id', c.application_id, 'rank', c.rank, 'kindergarten_id', c.kindergarten_id,
+        'held_here', c.held_here, 'joined_at', c.joined_at, 'sibling_rank', c.sibling_rank)
+        ORDER BY c.rank) FROM choices c WHERE c.application_id = a.id), '[]') AS choice_rows
+    FROM applications a"""

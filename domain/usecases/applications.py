@@ -150,8 +150,7 @@ class Applications:
             held = app.held()
             choices.check_change(ids, app.dropped_kindergartens, held)
             await self._check_kindergartens(uow, ids, app.birth_year, app.language, app.group_type)
-            siblings = await uow.persons.siblings(app.child_iin)
-            sibling_kgs = await uow.applications.sibling_kindergartens(sorted(siblings))
+            sibling_kgs = await uow.applications.kindergartens_of_siblings(app.child_iin)
             before, moves = application_snapshot(app), standing(app)
             old_positions = await uow.applications.positions(app.id)
             app.rechoose(ids, now, sibling_kgs)
@@ -258,8 +257,9 @@ class Applications:
         app = await uow.applications.get(app_id, for_update=True) if app_id else None
         if app is None:
             raise access.not_found("application", "applicationId")
-        reps = await uow.persons.representatives(app.child_iin)
-        areas = await uow.applications.areas(app.id)
+        # Only an operator's access depends on the application's areas: a citizen's is the owner check.
+        reps = await uow.persons.representatives(app.child_iin) if actor.role == Role.CITIZEN else []
+        areas = await uow.applications.areas(app.id) if actor.role == Role.AKIMAT_OPERATOR else []
         if not access.can_see_application(actor, reps, areas):
             raise access.not_found("application", "applicationId")
         return app
@@ -268,15 +268,10 @@ class Applications:
     async def _check_kindergartens(
         uow: UnitOfWork, ids: list[int], birth_year: int, language: Language, group_type: GroupType
     ) -> None:
-        kindergartens = await uow.places.kindergartens(ids)
+        groups = await uow.places.groups_by_kindergarten(ids)
         for kg_id in ids:
-            if kg_id not in kindergartens:
+            if kg_id not in groups:
                 raise access.not_found(f"kindergarten {kg_id}", choices.FIELD)
-        groups = await uow.places.groups_of(ids)
         for kg_id in ids:
-            choices.check_fits(
-                kg_id, [g for g in groups if g.kindergarten_id == kg_id], birth_year, language, group_type
-            )
+            choices.check_fits(kg_id, groups[kg_id], birth_year, language, group_type)
 
-
-__all__ = ["Applications"]

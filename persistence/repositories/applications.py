@@ -15,8 +15,8 @@ from domain.model import Application
 from domain.queue_order import sibling_rank
 from persistence.pg import Pools
 from persistence.repositories.base import Repository
-from persistence.rows import application_from
-from persistence.sql import POSITIONS_SQL
+from persistence.rows import application_with_choices
+from persistence.sql import APPLICATIONS, POSITIONS_SQL
 
 
 def _row_state(a: Application) -> tuple[Any, ...]:
@@ -95,12 +95,11 @@ class SqlApplicationRepository(Repository):
         held = self._held.get(application_id)
         if held is not None:
             return held[0]
-        lock = self.lock(for_update) + (" NOWAIT" if for_update and nowait else "")
-        row = await self._one(f"SELECT * FROM applications WHERE id = :i{lock}", i=application_id)
+        lock = (" FOR UPDATE OF a" if for_update else "") + (" NOWAIT" if for_update and nowait else "")
+        row = await self._one(f"{APPLICATIONS} WHERE a.id = :i{lock}", i=application_id)
         if row is None:
             return None
-        choices = await self._rows("SELECT * FROM choices WHERE application_id = :i ORDER BY rank", i=application_id)
-        app = application_from(row, choices)
+        app = application_with_choices(row)
         if for_update:
             self._held[app.id] = (app, _row_state(app), _choice_state(app))
         return app
@@ -175,6 +174,16 @@ class SqlApplicationRepository(Repository):
         rows = await self._rows(
             "SELECT DISTINCT kindergarten_id FROM enrollments WHERE child_iin = ANY(:c) AND ended_at IS NULL",
             c=child_iins,
+        )
+        return {r["kindergarten_id"] for r in rows}
+
+    async def kindergartens_of_siblings(self, child_iin: str) -> set[int]:
+        rows = await self._rows(
+            """SELECT DISTINCT e.kindergarten_id FROM representations a
+            JOIN representations b ON b.representative_iin = a.representative_iin AND b.child_iin <> a.child_iin
+            JOIN enrollments e ON e.child_iin = b.child_iin AND e.ended_at IS NULL
+            WHERE a.child_iin = :c""",
+            c=child_iin,
         )
         return {r["kindergarten_id"] for r in rows}
 

@@ -35,9 +35,7 @@ class SqlOfferRepository(Repository):
         row = await self._one(f"SELECT * FROM offers WHERE id = :i{self.lock(for_update)}", i=offer_id)
         return offer_from(row) if row else None
 
-    async def live_for(
-        self, application_id: int, *, for_update: bool = False, nowait: bool = False
-    ) -> Offer | None:
+    async def live_for(self, application_id: int, *, for_update: bool = False, nowait: bool = False) -> Offer | None:
         lock = self.lock(for_update) + (" NOWAIT" if for_update and nowait else "")
         row = await self._one(
             f"SELECT * FROM offers WHERE application_id = :a AND status IN {LIVE}{lock}", a=application_id

@@ -35,6 +35,19 @@ class SqlPlaceRepository(Repository):
         )
         return [group_from(r) for r in rows]
 
+    async def groups_by_kindergarten(self, kindergarten_ids: list[int]) -> dict[int, list[Group]]:
+        rows = await self._rows(
+            """SELECT k.id AS kg, g.* FROM kindergartens k LEFT JOIN groups g ON g.kindergarten_id = k.id
+            WHERE k.id = ANY(:ids) ORDER BY k.id, g.id""",
+            ids=kindergarten_ids,
+        )
+        out: dict[int, list[Group]] = {}
+        for r in rows:
+            groups = out.setdefault(int(r["kg"]), [])
+            if r["id"] is not None:
+                groups.append(group_from(r))
+        return out
+
     async def group(self, group_id: int, *, for_update: bool = False) -> Group | None:
         row = await self._one(f"SELECT * FROM groups WHERE id = :g{self.lock(for_update)}", g=group_id)
         return group_from(row) if row else None
