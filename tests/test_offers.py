@@ -482,6 +482,42 @@ async def test_a_lapsed_offer_makes_the_application_inactive_and_it_can_be_resto
     assert (await app(kezek, first["id"]))["status"] == "CLOSED"
 
 
+async def test_a_restored_application_that_lapses_again_cannot_be_restored(kezek: Kezek) -> None:
+    """Guards the restore-once rule of restoreApplication itself (PRODUCT §4: restored once, within the window).
+
+    The full worker pass closes a restored application in the same pass that lapses its second offer
+    (close_unrestored), so the refusal above is then only "the application is CLOSED". Here only the lapse
+    pass runs: the application is INACTIVE, within its window, and restoring it again is still refused."""
+    first = await queue(kezek, OTHER_PARENT, OTHER_CHILD, ["SHA-1"])
+    await set_capacity(kezek, "SHA-1", 1)
+    offer = await offer_of(kezek, first["id"])
+    pass_deadline(kezek, offer["respondBy"])
+    assert await kezek.container.queue.lapse_offers() == 1
+    assert (await app(kezek, first["id"]))["status"] == "INACTIVE"
+
+    restored = await mutate(kezek, RESTORE, {"applicationId": first["id"]}, Kezek.citizen(OTHER_PARENT))
+    assert restored["errors"] == []
+    # The seat it let lapse is still free: restored, the application is offered it again at once.
+    assert restored["application"]["status"] == "OFFERED"
+    second = await offer_of(kezek, first["id"])
+    assert second["id"] != offer["id"]
+
+    pass_deadline(kezek, second["respondBy"])
+    assert await kezek.container.queue.lapse_offers() == 1
+    assert await offer_status(kezek, second["id"]) == "LAPSED"
+    assert (await app(kezek, first["id"]))["status"] == "INACTIVE"
+
+    refused = await mutate(kezek, RESTORE, {"applicationId": first["id"]}, Kezek.citizen(OTHER_PARENT))
+    assert [(e["code"], e["field"]) for e in refused["errors"]] == [("INVALID_STATE", "applicationId")]
+    assert refused["application"] is None
+    a = await app(kezek, first["id"])
+    assert a["status"] == "INACTIVE" and a["offer"] is None
+    assert [c["position"] for c in a["choices"]] == [None]
+    # The worker's own pass then closes it, without waiting for the window to end.
+    assert await kezek.container.queue.close_unrestored() == 1
+    assert (await app(kezek, first["id"]))["status"] == "CLOSED"
+
+
 async def test_restoring_after_the_window_is_refused_and_the_worker_closes_it(kezek: Kezek) -> None:
     first = await queue(kezek, OTHER_PARENT, OTHER_CHILD, ["SHA-1"])
     await set_capacity(kezek, "SHA-1", 1)
