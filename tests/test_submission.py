@@ -187,6 +187,15 @@ def _bad_checksum(iin: str) -> str:
     return iin[:-1] + str((int(iin[-1]) + 1) % 10)
 
 
+def _right_check_digit(first7: str) -> str:
+    """An IIN starting with these 7 digits whose check digit is right: only its birth date can make it invalid."""
+    for serial in range(10_000):
+        digit = iin_rules.check_digit(f"{first7}{serial:04d}")
+        if digit is not None:
+            return f"{first7}{serial:04d}{digit}"
+    raise AssertionError(first7)
+
+
 @pytest.mark.parametrize(
     "bad_iin",
     [
@@ -195,10 +204,15 @@ def _bad_checksum(iin: str) -> str:
         data.PLAIN.children[0] + "0",
         data.PLAIN.children[0][:6] + "5A" + data.PLAIN.children[0][8:],
         "",
+        _right_check_digit("2303157"),
+        _right_check_digit("2313155"),
+        _right_check_digit("2302305"),
     ],
-    ids=["checksum", "11-digits", "13-digits", "letters", "empty"],
+    ids=["checksum", "11-digits", "13-digits", "letters", "empty", "century-digit-7", "month-13", "30-february"],
 )
 async def test_invalid_iin(kezek: Kezek, bad_iin: str) -> None:
+    """The last three have a right check digit: they guard the birth-date part of the IIN rule (else the
+    registry is asked and answers NOT_FOUND)."""
     await refused(kezek, "INVALID_IIN", "childIin", data.PLAIN.parents[0], bad_iin, ["SHA-1"])
     assert (await kezek.sql("SELECT count(*) FROM applications"))[0][0] == 0
 
