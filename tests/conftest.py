@@ -4,6 +4,7 @@ database cloned per test, and the real Starlette app called over HTTP (httpx's A
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import datetime as dt
 import json
@@ -191,6 +192,7 @@ SUBMIT = f"""mutation($input: SubmitApplicationInput!) {{
 def _policy_file(name: str, policy: dict[str, Any]) -> Path:
     path = Path(tempfile.gettempdir()) / f"kezek-test-policy-{name}-{os.getpid()}.json"
     path.write_text(json.dumps(policy))
+    atexit.register(path.unlink, missing_ok=True)  # servers the tests start read it until the session ends
     return path
 
 
