@@ -354,6 +354,78 @@ async def test_leaving_ends_the_enrolment_and_the_seat_goes_on(kezek: Kezek, lea
     assert codes(again) == ["NOT_FOUND"]
 
 
+# --- an enrolled child's application --------------------------------------------------------------
+
+
+async def _enrolled_at_sha_2(kezek: Kezek) -> Any:
+    """OTHER's child applied for SHA-1, SHA-2, SHA-3 and signed for SHA-2: it waits for SHA-1 only."""
+    a = await queue(kezek, OTHER_PARENT, OTHER_CHILD, ["SHA-1", "SHA-2", "SHA-3"])
+    await set_capacity(kezek, "SHA-2", 1)
+    await enrol(kezek, OTHER_PARENT, a["id"])
+    after = await app(kezek, a["id"])
+    assert after["status"] == "ENROLLED"
+    assert choices(after) == [(1, "SHA-1", 1), (2, "SHA-2", None)]
+    return after
+
+
+async def _change(kezek: Kezek, app_id: str, *kgs: str) -> Any:
+    return await mutate(
+        kezek, CHANGE, {"applicationId": app_id, "kindergartenIds": await kezek.kgs(*kgs)}, Kezek.citizen(OTHER_PARENT)
+    )
+
+
+async def test_changing_an_enrolled_childs_choices_keeps_the_enrolment_and_never_brings_back_lower_ones(
+    kezek: Kezek,
+) -> None:
+    """Guards decision 23: choices ranked below the enrolment are dropped and cannot be added back, the
+    enrolled kindergarten must stay listed, and choices re-ranked below it are dropped too."""
+    a = await _enrolled_at_sha_2(kezek)
+
+    # SHA-3, dropped when the contract was signed, cannot come back, at any rank.
+    for kgs in (["SHA-1", "SHA-2", "SHA-3"], ["SHA-3", "SHA-2"]):
+        refused = await _change(kezek, a["id"], *kgs)
+        assert [(e["code"], e["field"]) for e in refused["errors"]] == [("INVALID_INPUT", "kindergartenIds")], kgs
+    # The enrolled kindergarten must stay listed.
+    refused = await _change(kezek, a["id"], "SHA-1", "SHA-4")
+    assert [(e["code"], e["field"]) for e in refused["errors"]] == [("INVALID_INPUT", "kindergartenIds")]
+    assert choices(await app(kezek, a["id"])) == [(1, "SHA-1", 1), (2, "SHA-2", None)]
+
+    # Re-ranked below the enrolment, SHA-1 is dropped as at signing; SHA-4 above it is waited for.
+    changed = await _change(kezek, a["id"], "SHA-4", "SHA-2", "SHA-1")
+    assert changed["errors"] == []
+    after = await app(kezek, a["id"])
+    assert after["status"] == "ENROLLED"
+    assert choices(after) == [(1, "SHA-4", 1), (2, "SHA-2", None)]
+    assert await enrolled_at(kezek, OTHER_CHILD) == "SHA-2"
+    refused = await _change(kezek, a["id"], "SHA-1", "SHA-2")
+    assert codes(refused) == ["INVALID_INPUT"]
+
+    # A seat at SHA-1 is not offered to it any more; one at SHA-4 is, as an upgrade.
+    await set_capacity(kezek, "SHA-1", 1)
+    assert await offered_at(kezek, a["id"]) is None
+    await set_capacity(kezek, "SHA-4", 1)
+    offer = await offer_of(kezek, a["id"])
+    assert (offer["kindergarten"]["externalId"], offer["upgrade"]) == ("SHA-4", True)
+
+
+async def test_withdrawing_an_enrolled_application_keeps_the_enrolment_and_stops_the_waiting(kezek: Kezek) -> None:
+    """Guards decision 9: the status stays ENROLLED, the enrolment stays, the choices waited for go."""
+    a = await _enrolled_at_sha_2(kezek)
+    withdrawn = await mutate(kezek, WITHDRAW, {"applicationId": a["id"]}, Kezek.citizen(OTHER_PARENT))
+    assert withdrawn["errors"] == [] and withdrawn["application"]["status"] == "ENROLLED"
+    after = await app(kezek, a["id"])
+    # (Its one choice keeps rank 2 today, while a decline re-ranks what is left: only the kindergartens are
+    # asserted.)
+    assert after["status"] == "ENROLLED" and [c[1:] for c in choices(after)] == [("SHA-2", None)]
+    assert await enrolled_at(kezek, OTHER_CHILD) == "SHA-2"
+    # It waits for nothing: a seat at SHA-1 is not offered to it, and its choices cannot change.
+    await set_capacity(kezek, "SHA-1", 1)
+    assert await offered_at(kezek, a["id"]) is None
+    assert codes(await _change(kezek, a["id"], "SHA-1", "SHA-2")) == ["INVALID_STATE"]
+    again = await mutate(kezek, WITHDRAW, {"applicationId": a["id"]}, Kezek.citizen(OTHER_PARENT))
+    assert codes(again) == ["INVALID_STATE"]
+
+
 # --- sibling groups ------------------------------------------------------------------------------
 
 
