@@ -167,6 +167,33 @@ async def test_children_not_yet_eligible_are_passed_over(kezek: Kezek) -> None:
     assert await status(kezek, other["id"]) == "OFFERED"
 
 
+async def test_a_child_is_offered_a_seat_from_the_day_it_is_24_months_old(kezek: Kezek) -> None:
+    """Guards the national minimum admission age (24 months, PRODUCT §6) at its boundary: a child one day
+    short of it is passed over, one who is 24 months old today is offered the seat."""
+    t = today(kezek)
+    try:
+        turned = t.replace(year=t.year - 2)
+    except ValueError:  # 29 February
+        turned = dt.date(t.year - 2, 2, 28)
+    younger = turned + dt.timedelta(days=1)
+    not_yet = await add_family(kezek, data.SHAKHTINSK, [younger])
+    old_enough = await add_family(kezek, data.SHAKHTINSK, [turned])
+    first = await queue(kezek, not_yet.parents[0], not_yet.children[0], ["SHA-1"])
+    second = await queue(kezek, old_enough.parents[0], old_enough.children[0], ["SHA-1"])
+    year = turned.year
+
+    await set_capacity(kezek, "SHA-1", 1, year=year)
+    assert await offered_at(kezek, second["id"]) == "SHA-1"
+    assert await status(kezek, first["id"]) == "QUEUED"
+    g = await set_capacity(kezek, "SHA-1", 2, year=year)
+    assert (g["held"], g["freeSeats"]) == (1, 1)  # nobody else old enough waits
+
+    # The next day the younger one is 24 months old too: the worker's pass offers it the free seat.
+    kezek.clock.advance(dt.timedelta(days=1))
+    await kezek.worker_pass()
+    assert await offered_at(kezek, first["id"]) == "SHA-1"
+
+
 async def test_a_child_with_a_sibling_enrolled_there_comes_first_within_its_tier(kezek: Kezek) -> None:
     other = await queue(kezek, OTHER_PARENT, OTHER_CHILD, ["SHA-1"])
     younger = await queue(kezek, PLAIN_PARENT, PLAIN_2023, ["SHA-1"])

@@ -50,6 +50,7 @@ CHILD = """query($iin: String!) { child(iin: $iin) { iin fullName
     enrollment { kindergarten { externalId } group { externalId } since }
     application { id status } } }"""
 HISTORY = "query($id: ID!) { application(id: $id) { history { action actorRole channel } } }"
+HISTORY_AT = "query($id: ID!) { application(id: $id) { history { at action } } }"
 
 SET_CAPACITY = f"""mutation($input: SetGroupCapacityInput!) {{ setGroupCapacity(input: $input) {{
     group {{ {GROUP_FIELDS} }} {ERRORS} }} }}"""
@@ -528,11 +529,18 @@ async def test_restoring_after_the_window_is_refused_and_the_worker_closes_it(ke
     g = await group(kezek, "SHA-1")
     assert (g["held"], g["freeSeats"]) == (0, 1)
 
-    kezek.clock.advance(dt.timedelta(days=29))
+    # The restore window is 28 days from the lapse (national default): an hour before it ends the worker
+    # leaves the application alone, an hour after it restoring is refused and the worker closes it.
+    history = (await kezek.gql(HISTORY_AT, {"id": first["id"]}, OPERATOR))["application"]["history"]
+    lapsed_at = moment(next(h["at"] for h in history if h["action"] == "INACTIVE"))
+    kezek.clock.advance(lapsed_at + dt.timedelta(days=28, hours=-1) - kezek.clock.now())
+    assert (await kezek.worker_pass())["unrestored_closed"] == 0
+    assert (await app(kezek, first["id"]))["status"] == "INACTIVE"
+    kezek.clock.advance(dt.timedelta(hours=2))
     refused = await mutate(kezek, RESTORE, {"applicationId": first["id"]}, Kezek.citizen(OTHER_PARENT))
     assert codes(refused) == ["DEADLINE_PASSED"]
     assert (await app(kezek, first["id"]))["status"] == "INACTIVE"
-    await kezek.worker_pass()
+    assert (await kezek.worker_pass())["unrestored_closed"] == 1
     assert (await app(kezek, first["id"]))["status"] == "CLOSED"
 
 
