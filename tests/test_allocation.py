@@ -212,6 +212,39 @@ async def test_a_child_with_a_sibling_enrolled_there_comes_first_within_its_tier
     assert await offered_at(kezek, other["id"]) is None
 
 
+async def test_sibling_priority_ends_when_the_sibling_leaves(kezek: Kezek) -> None:
+    """Guards the other half of sibling priority: it lasts only while the sibling is enrolled there."""
+    other = await queue(kezek, OTHER_PARENT, OTHER_CHILD, ["SHA-1"])
+    younger = await queue(kezek, PLAIN_PARENT, PLAIN_2023, ["SHA-1"])
+    await set_capacity(kezek, "SHA-1", 1, year=2022)
+    elder = await queue(kezek, PLAIN_PARENT, PLAIN_2022, ["SHA-1"])
+    await enrol(kezek, PLAIN_PARENT, elder["id"])
+    assert (await app(kezek, younger["id"]))["choices"][0]["position"] == 1
+
+    left = await mutate(kezek, LEAVE, {"childIin": PLAIN_2022, "reason": "moved"}, staff_token("SHA-1"))
+    assert left["errors"] == []
+    assert [(await app(kezek, a["id"]))["choices"][0]["position"] for a in (other, younger)] == [1, 2]
+    await set_capacity(kezek, "SHA-1", 1)
+    assert await offered_at(kezek, other["id"]) == "SHA-1"
+    assert await offered_at(kezek, younger["id"]) is None
+
+
+async def test_a_sibling_who_moves_up_takes_the_priority_to_the_new_kindergarten(kezek: Kezek) -> None:
+    """Sibling priority follows the enrolment: after an upgrade it is at the new kindergarten, not the old."""
+    await queue(kezek, OTHER_PARENT, OTHER_CHILD, ["SHA-1", "SHA-2"])
+    younger = await queue(kezek, PLAIN_PARENT, PLAIN_2023, ["SHA-1", "SHA-2"])
+    assert [c["position"] for c in younger["choices"]] == [2, 2]
+    elder = await queue(kezek, PLAIN_PARENT, PLAIN_2022, ["SHA-1", "SHA-2"])
+    await set_capacity(kezek, "SHA-2", 1, year=2022)
+    await enrol(kezek, PLAIN_PARENT, elder["id"])
+    assert [c["position"] for c in (await app(kezek, younger["id"]))["choices"]] == [2, 1]
+
+    await set_capacity(kezek, "SHA-1", 1, year=2022)
+    await enrol(kezek, PLAIN_PARENT, elder["id"])
+    assert await enrolled_at(kezek, PLAIN_2022) == "SHA-1"
+    assert [c["position"] for c in (await app(kezek, younger["id"]))["choices"]] == [1, 2]
+
+
 # --- upgrades and supersedes ---------------------------------------------------------------------
 
 
@@ -245,6 +278,29 @@ async def test_an_enrolled_child_waits_for_better_and_declining_the_upgrade_keep
     assert choices(a) == [(1, "SHA-2", None)]
     assert await enrolled_at(kezek, OTHER_CHILD) == "SHA-2"
     assert await offered_at(kezek, waiting["id"]) == "SHA-1"
+
+
+async def test_declining_an_upgrade_never_costs_the_enrolment_even_where_declining_annuls(kezek: Kezek) -> None:
+    """Guards "upgrade offers never cost the enrolment" where the region's decline effect is ANNUL (SKO in
+    OFFERS_POLICY): a declined upgrade drops only that choice, while a declined first offer there closes."""
+    north_parent, north_child = data.NORTH.parents[0], data.NORTH.children[0]
+    sko = Kezek.operator(data.SKO_REGION)
+    upgrading = await queue(kezek, north_parent, north_child, ["PET-1", "PET-2"])
+    await set_capacity(kezek, "PET-2", 1)
+    offer = await offer_of(kezek, upgrading["id"], sko)
+    confirmed = await confirm(kezek, north_parent, offer["id"])
+    assert (await sign(kezek, north_parent, confirmed["contract"]))["errors"] == []
+    await set_capacity(kezek, "PET-1", 1)
+    upgrade = await offer_of(kezek, upgrading["id"], sko)
+    assert (upgrade["kindergarten"]["externalId"], upgrade["upgrade"]) == ("PET-1", True)
+
+    declined = await mutate(kezek, DECLINE, {"offerId": upgrade["id"]}, Kezek.citizen(north_parent))
+    assert declined["errors"] == []
+    a = await app(kezek, upgrading["id"], sko)
+    assert a["status"] == "ENROLLED" and a["offer"] is None
+    assert choices(a) == [(1, "PET-2", None)]
+    enrollment = (await kezek.gql(ENROLMENT, {"iin": north_child}, sko))["child"]["enrollment"]
+    assert enrollment["kindergarten"]["externalId"] == "PET-2"
 
 
 async def test_a_lapsed_upgrade_offer_only_drops_that_choice(kezek: Kezek) -> None:
