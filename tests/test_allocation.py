@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from domain import iin
 from domain.messages import MessageKind
 from tests import data
 from tests.conftest import Kezek
@@ -437,6 +438,21 @@ async def test_leaving_ends_the_enrolment_and_the_seat_goes_on(kezek: Kezek, lea
     assert codes(again) == ["NOT_FOUND"]
 
 
+async def test_leaving_needs_a_valid_iin(kezek: Kezek) -> None:
+    """An IIN that cannot exist is INVALID_IIN, before any enrolment is looked for (one with a right check
+    digit but a 13th month included)."""
+    enrolled = await queue(kezek, OTHER_PARENT, OTHER_CHILD, ["SHA-1"])
+    await set_capacity(kezek, "SHA-1", 1)
+    await enrol(kezek, OTHER_PARENT, enrolled["id"])
+    month_13 = next(
+        f"2313155{s:04d}{d}" for s in range(10_000) if (d := iin.check_digit(f"2313155{s:04d}")) is not None
+    )
+    for bad in ("12345", OTHER_CHILD[:-1] + str((int(OTHER_CHILD[-1]) + 1) % 10), month_13):
+        refused = await mutate(kezek, LEAVE, {"childIin": bad, "reason": "moved"}, staff_token("SHA-1"))
+        assert [(e["code"], e["field"]) for e in refused["errors"]] == [("INVALID_IIN", "childIin")], bad
+    assert await enrolled_at(kezek, OTHER_CHILD) == "SHA-1"
+
+
 # --- an enrolled child's application --------------------------------------------------------------
 
 
@@ -547,12 +563,27 @@ async def test_only_twins_or_larger_families_with_the_same_choices_may_link(keze
     assert codes(await _link(kezek, PLAIN_PARENT, plain)) == ["SIBLINGS_NOT_LINKABLE"]
     assert (await app(kezek, plain[0]["id"]))["siblingGroupId"] is None
 
-    # A family of four may link two of its children of different ages.
+    # A family of four may link two of its children of different ages, once, and not an application to itself.
     large = [
         await queue(kezek, LARGE_PARENT, data.LARGE.children[0], ["SHA-1"]),
         await queue(kezek, LARGE_PARENT, data.LARGE.children[1], ["SHA-1"]),
     ]
+    assert codes(await _link(kezek, LARGE_PARENT, [large[0], large[0]])) == ["INVALID_INPUT"]
+    assert codes(await _link(kezek, LARGE_PARENT, large[:1])) == ["INVALID_INPUT"]
     assert (await _link(kezek, LARGE_PARENT, large))["errors"] == []
+    assert codes(await _link(kezek, LARGE_PARENT, large)) == ["SIBLINGS_NOT_LINKABLE"]  # linked already
+    # An application that no longer waits, or one for another language, cannot be linked either.
+    eldest = await queue(kezek, LARGE_PARENT, data.LARGE.children[3], ["SHA-1"])
+    for language in ("RU", "KK"):
+        other_app = await queue(kezek, LARGE_PARENT, data.LARGE.children[2], ["SHA-1"], language=language)
+        if language == "RU":
+            withdrawn = await mutate(kezek, WITHDRAW, {"applicationId": other_app["id"]}, Kezek.citizen(LARGE_PARENT))
+            assert withdrawn["errors"] == []
+        assert codes(await _link(kezek, LARGE_PARENT, [other_app, eldest])) == ["SIBLINGS_NOT_LINKABLE"], language
+    withdrawn = await mutate(kezek, WITHDRAW, {"applicationId": other_app["id"]}, Kezek.citizen(LARGE_PARENT))
+    assert withdrawn["errors"] == []
+    russian = await queue(kezek, LARGE_PARENT, data.LARGE.children[2], ["SHA-1"])
+    assert (await _link(kezek, LARGE_PARENT, [russian, eldest]))["errors"] == []
 
 
 async def _linked_twins(kezek: Kezek) -> list[Any]:
