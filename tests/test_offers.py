@@ -397,6 +397,23 @@ async def test_a_contract_is_extended_once_to_30_days_after_issue(kezek: Kezek) 
     assert signed["errors"] == [] and signed["offer"]["status"] == "ENROLLED"
 
 
+async def test_an_extension_that_would_not_add_time_is_refused(db_url: str, tmp_path: Path) -> None:
+    """The extension runs 30 days from the contract's issue; where the contract window is longer already,
+    extending would shorten it and is refused (the deadline stays)."""
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"default": {"contractWindow": "P40D"}}))
+    async with offers_app(db_url, policy) as k:
+        submitted = await queue(k, OTHER_PARENT, OTHER_CHILD, ["SHA-1"])
+        await set_capacity(k, "SHA-1", 1)
+        offer = await confirm(k, OTHER_PARENT, (await offer_of(k, submitted["id"]))["id"])
+        contract = offer["contract"]
+        assert moment(contract["signBy"]) == moment(contract["issuedAt"]) + dt.timedelta(days=40)
+        refused = await mutate(k, EXTEND, {"offerId": offer["id"]}, Kezek.citizen(OTHER_PARENT))
+        assert [(e["code"], e["field"]) for e in refused["errors"]] == [("INVALID_STATE", "offerId")]
+        after = (await offer_of(k, submitted["id"]))["contract"]
+        assert (after["signBy"], after["extended"]) == (contract["signBy"], False)
+
+
 # --- declining -----------------------------------------------------------------------------------
 
 
@@ -464,6 +481,10 @@ async def test_a_lapsed_offer_makes_the_application_inactive_and_it_can_be_resto
 
     # Restored within the window (28 days), with the original queue date.
     kezek.clock.advance(dt.timedelta(days=27))
+    # Only the family may restore it: to anyone else it does not exist.
+    hidden = await mutate(kezek, RESTORE, {"applicationId": first["id"]}, Kezek.citizen(PLAIN_PARENT))
+    missing = await mutate(kezek, RESTORE, {"applicationId": "987654"}, Kezek.citizen(PLAIN_PARENT))
+    assert codes(hidden) == ["NOT_FOUND"] and hidden == missing
     restored = await mutate(kezek, RESTORE, {"applicationId": first["id"]}, Kezek.citizen(OTHER_PARENT))
     assert restored["errors"] == []
     assert restored["application"]["status"] == "QUEUED"
