@@ -619,6 +619,9 @@ async def test_a_sibling_group_is_offered_seats_only_all_together(kezek: Kezek) 
     assert [a["offer"]["status"] for a in after] == ["CONFIRMED"] * 3
     contracts = {a["offer"]["contract"]["id"] for a in after}
     assert len(contracts) == 3
+    # Each signs its own; an enrolled member leaves the group, the others stay linked.
+    assert (await sign(kezek, TWINS_PARENT, after[0]["offer"]["contract"]))["errors"] == []
+    assert [(await app(kezek, a["id"]))["siblingGroupId"] for a in twins] == [None, group_id, group_id]
 
 
 async def test_declining_one_sibling_offer_declines_them_all(kezek: Kezek) -> None:
