@@ -168,6 +168,35 @@ async def test_children_not_yet_eligible_are_passed_over(kezek: Kezek) -> None:
     assert await status(kezek, other["id"]) == "OFFERED"
 
 
+async def test_a_free_seat_reaches_an_eligible_child_behind_a_full_page_of_ineligible_ones(kezek: Kezek) -> None:
+    """Candidates are read page by page (decision 21): the first eligible child is found however many
+    children ahead of it are not eligible yet (here more than a page, their start dates not come)."""
+    t = today(kezek)
+    families = range(52)  # more than a page of candidates (50 today)
+    parents = [iin.make(dt.date(1990, 3, 3), False, 20_000 + 7 * n) for n in families]
+    children = [iin.make(dt.date(2023, 3, 3), True, 30_000 + 7 * n) for n in families]
+    await kezek.sql(
+        """INSERT INTO sandbox_persons (iin, full_name, birth_date, sex, alive, district_code, phone)
+        SELECT p, 'Родитель', DATE '1990-03-03', 'F', true, $3, NULL FROM unnest($1::text[]) p
+        UNION ALL SELECT c, 'Ребёнок', DATE '2023-03-03', 'M', true, $3, NULL FROM unnest($2::text[]) c""",
+        parents,
+        children,
+        data.SHAKHTINSK,
+    )
+    await kezek.sql("INSERT INTO sandbox_families SELECT * FROM unnest($1::text[], $2::text[])", children, parents)
+    later = (t + dt.timedelta(days=30)).isoformat()
+    waiting = [
+        await queue(kezek, parent, child, ["SHA-1"], desiredStartDate=later)
+        for parent, child in zip(parents[:-1], children[:-1], strict=True)
+    ]
+    eligible = await queue(kezek, parents[-1], children[-1], ["SHA-1"])
+    assert (await app(kezek, eligible["id"]))["choices"][0]["position"] == len(waiting) + 1
+
+    await set_capacity(kezek, "SHA-1", 1)
+    assert await offered_at(kezek, eligible["id"]) == "SHA-1"
+    assert [await status(kezek, a["id"]) for a in waiting[-2:]] == ["QUEUED", "QUEUED"]
+
+
 async def test_a_child_is_offered_a_seat_from_the_day_it_is_24_months_old(kezek: Kezek) -> None:
     """Guards the national minimum admission age (24 months, PRODUCT §6) at its boundary: a child one day
     short of it is passed over, one who is 24 months old today is offered the seat."""
