@@ -242,6 +242,36 @@ async def test_a_child_with_a_sibling_enrolled_there_comes_first_within_its_tier
     assert await offered_at(kezek, other["id"]) is None
 
 
+async def test_sibling_priority_applies_from_submission_and_to_an_added_choice(kezek: Kezek) -> None:
+    """A child whose sibling is already enrolled at a kindergarten stands ahead there from the moment it applies,
+    and from the moment that kindergarten is added to its choices."""
+    await set_capacity(kezek, "SHA-1", 1, year=2022)
+    elder = await queue(kezek, PLAIN_PARENT, PLAIN_2022, ["SHA-1"])
+    await enrol(kezek, PLAIN_PARENT, elder["id"])
+    other = await queue(kezek, OTHER_PARENT, OTHER_CHILD, ["SHA-1", "SHA-2"])
+
+    younger = await queue(kezek, PLAIN_PARENT, PLAIN_2023, ["SHA-2"])
+    assert [c["position"] for c in younger["choices"]] == [2]  # no sibling at SHA-2: behind the other child
+    changed = await mutate(
+        kezek,
+        CHANGE,
+        {"applicationId": younger["id"], "kindergartenIds": await kezek.kgs("SHA-2", "SHA-1")},
+        Kezek.citizen(PLAIN_PARENT),
+    )
+    assert changed["errors"] == []
+    assert [c["position"] for c in (await app(kezek, younger["id"]))["choices"]] == [2, 1]
+    assert [c["position"] for c in (await app(kezek, other["id"]))["choices"]] == [2, 1]
+
+    # A sibling applying after the enrolment is ahead at once, too.
+    withdrawn = await mutate(kezek, WITHDRAW, {"applicationId": younger["id"]}, Kezek.citizen(PLAIN_PARENT))
+    assert withdrawn["errors"] == []
+    again = await queue(kezek, PLAIN_PARENT, PLAIN_2023, ["SHA-1"])
+    assert [c["position"] for c in again["choices"]] == [1]
+    await set_capacity(kezek, "SHA-1", 1)
+    assert await offered_at(kezek, again["id"]) == "SHA-1"
+    assert await offered_at(kezek, other["id"]) is None
+
+
 async def test_sibling_priority_ends_when_the_sibling_leaves(kezek: Kezek) -> None:
     """Guards the other half of sibling priority: it lasts only while the sibling is enrolled there."""
     other = await queue(kezek, OTHER_PARENT, OTHER_CHILD, ["SHA-1"])
@@ -534,6 +564,20 @@ async def test_changing_an_enrolled_childs_choices_keeps_the_enrolment_and_never
     await set_capacity(kezek, "SHA-4", 1)
     offer = await offer_of(kezek, a["id"])
     assert (offer["kindergarten"]["externalId"], offer["upgrade"]) == ("SHA-4", True)
+
+
+async def test_enrolled_at_its_first_choice_an_application_waits_for_nothing(kezek: Kezek) -> None:
+    """Enrolled at the kindergarten it ranked first, the application has nothing better to wait for: its
+    choices cannot change and there is nothing to withdraw from."""
+    a = await queue(kezek, OTHER_PARENT, OTHER_CHILD, ["SHA-1", "SHA-2"])
+    await set_capacity(kezek, "SHA-1", 1)
+    await enrol(kezek, OTHER_PARENT, a["id"])
+    after = await app(kezek, a["id"])
+    assert after["status"] == "ENROLLED" and choices(after) == [(1, "SHA-1", None)]
+    assert codes(await _change(kezek, a["id"], "SHA-1", "SHA-3")) == ["INVALID_STATE"]
+    withdrawn = await mutate(kezek, WITHDRAW, {"applicationId": a["id"]}, Kezek.citizen(OTHER_PARENT))
+    assert codes(withdrawn) == ["INVALID_STATE"]
+    assert await enrolled_at(kezek, OTHER_CHILD) == "SHA-1"
 
 
 async def test_withdrawing_an_enrolled_application_keeps_the_enrolment_and_stops_the_waiting(kezek: Kezek) -> None:
