@@ -117,6 +117,18 @@ async def test_a_freed_seat_goes_to_the_first_child_in_queue_order(kezek: Kezek)
     assert await offered_at(kezek, plain["id"]) == "SHA-1"
 
 
+async def test_equal_queue_dates_are_offered_in_application_number_order(kezek: Kezek) -> None:
+    """Guards the final tie-break (decision 1) where seats are given, not only where positions are shown."""
+    apps = [await queue(kezek, TWINS_PARENT, child, ["SHA-1"]) for child in data.TWINS.children]
+    # Set-up: one queue date for all three (the choices' copy follows by the cascading key).
+    await kezek.sql("UPDATE applications SET queue_date = $1", dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC))
+    by_number = sorted(apps, key=lambda a: a["number"])
+    for seats in (1, 2):
+        await set_capacity(kezek, "SHA-1", seats)
+        offered = [await offered_at(kezek, a["id"]) for a in by_number]
+        assert offered == ["SHA-1"] * seats + [None] * (3 - seats), seats
+
+
 async def test_children_not_yet_eligible_are_passed_over(kezek: Kezek) -> None:
     """A child under the minimum admission age (24 months) or whose desired start date has not come yet is
     skipped; the seat goes to the next child of the mixed-age group's merged queue."""
