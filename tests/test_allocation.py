@@ -592,6 +592,26 @@ async def test_enrolled_at_its_first_choice_an_application_waits_for_nothing(kez
     assert await enrolled_at(kezek, OTHER_CHILD) == "SHA-1"
 
 
+async def test_choices_cannot_change_while_an_offer_is_live(kezek: Kezek) -> None:
+    """Guards decision 23's last sentence: with a live offer (pending or confirmed), INVALID_STATE; also for an
+    upgrade offer, while the application itself is ENROLLED."""
+    a = await queue(kezek, OTHER_PARENT, OTHER_CHILD, ["SHA-1", "SHA-2", "SHA-3"])
+    await set_capacity(kezek, "SHA-2", 1)
+    offer = await offer_of(kezek, a["id"])
+    refused = await _change(kezek, a["id"], "SHA-4", "SHA-2")
+    assert [(e["code"], e["field"]) for e in refused["errors"]] == [("INVALID_STATE", "applicationId")]
+    confirmed = await confirm(kezek, OTHER_PARENT, offer["id"])
+    refused = await _change(kezek, a["id"], "SHA-4", "SHA-2")
+    assert [(e["code"], e["field"]) for e in refused["errors"]] == [("INVALID_STATE", "applicationId")]
+    assert (await sign(kezek, OTHER_PARENT, confirmed["contract"]))["errors"] == []
+    await set_capacity(kezek, "SHA-1", 1)
+    upgrade = await offer_of(kezek, a["id"])
+    assert upgrade["upgrade"] is True and (await app(kezek, a["id"]))["status"] == "ENROLLED"
+    refused = await _change(kezek, a["id"], "SHA-4", "SHA-2")
+    assert [(e["code"], e["field"]) for e in refused["errors"]] == [("INVALID_STATE", "applicationId")]
+    assert choices(await app(kezek, a["id"])) == [(1, "SHA-1", None), (2, "SHA-2", None)]
+
+
 async def test_withdrawing_an_enrolled_application_keeps_the_enrolment_and_stops_the_waiting(kezek: Kezek) -> None:
     """Guards decision 9: the status stays ENROLLED, the enrolment stays, the choices waited for go."""
     a = await _enrolled_at_sha_2(kezek)

@@ -118,6 +118,8 @@ async def test_open_categories_are_verified_at_once(kezek: Kezek) -> None:
         app = result["application"]
         assert [(c["category"], c["tier"], c["status"]) for c in app["claims"]] == [(category, "PRIMARY", "VERIFIED")]
         assert app["tier"] == "PRIMARY"
+        # Nothing for an operator to decide: no manual deadline.
+        assert [c["manualDeadline"] for c in (await _app(kezek, app["id"]))["claims"]] == [None]
     # PRIMARY children go ahead of earlier GENERAL ones; among themselves, by queue date.
     assert _positions(large["application"]) == [1]
     assert _positions(disabled["application"]) == [2]
