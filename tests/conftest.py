@@ -4,6 +4,7 @@ database cloned per test, and the real Starlette app called over HTTP (httpx's A
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import datetime as dt
 import json
@@ -27,7 +28,7 @@ from api.embedded import start_embedded
 from api.settings import DEV_DIR, Settings
 from api.worker import run_once
 from domain.model import Role
-from persistence.db import migrate, raw_connect, recreate_database, with_database
+from persistence.db import drop_database, migrate, raw_connect, recreate_database, with_database
 from tests import data
 
 TEMPLATE = "kezek_template"
@@ -59,21 +60,27 @@ async def _build_template(pg: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def template_url(pg_url: str) -> str:
-    return asyncio.run(_build_template(pg_url))
+def template_url(pg_url: str) -> Iterator[str]:
+    url = asyncio.run(_build_template(pg_url))
+    try:
+        yield url
+    finally:  # on a shared test server (KEZEK_TEST_DATABASE_URL) nothing the suite made is left behind
+        asyncio.run(drop_database(pg_url, TEMPLATE))
 
 
 @contextlib.asynccontextmanager
 async def cloned_database(pg_url: str) -> AsyncIterator[str]:
-    """A fresh database copied from the migrated template; dropped afterwards."""
+    """A fresh database copied from the migrated template; dropped afterwards, whatever the test did."""
     name = f"t_{uuid.uuid4().hex[:16]}"
     conn = await raw_connect(pg_url)
     try:
         await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
-        yield with_database(pg_url, name)
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
+    try:
+        yield with_database(pg_url, name)
+    finally:
+        await drop_database(pg_url, name)
 
 
 @pytest.fixture
@@ -185,6 +192,7 @@ SUBMIT = f"""mutation($input: SubmitApplicationInput!) {{
 def _policy_file(name: str, policy: dict[str, Any]) -> Path:
     path = Path(tempfile.gettempdir()) / f"kezek-test-policy-{name}-{os.getpid()}.json"
     path.write_text(json.dumps(policy))
+    atexit.register(path.unlink, missing_ok=True)  # servers the tests start read it until the session ends
     return path
 
 

@@ -23,7 +23,7 @@ def serve_in_thread(app: ASGIApp) -> Iterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=2))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30  # a bound for a server that never starts, not a speed requirement
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("test HTTP server did not start")

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from api.logging_setup import JsonFormatter, mask_iins
-from api.settings import DEV_DIR
+from api.settings import DEV_DIR, Profile
 from graph.limits import MAX_COST, RateLimiter
-from graph.schema import MAX_ALIASES, MAX_DEPTH, build_schema
+from graph.schema import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
 from persistence.documents import document_sha256
 from tests import data
 from tests.conftest import SUBMIT, Kezek, open_kezek
@@ -192,15 +192,52 @@ async def test_concurrent_retries_with_one_key_submit_once(db_url: str) -> None:
         assert rows[0]["n"] == 1
 
 
-def test_production_schema_has_limits_and_no_introspection_rule_in_development() -> None:
-    production = build_schema(production=True)
-    development = build_schema(production=False)
-    assert production.as_str() == development.as_str()
+def _deep_query(levels: int, kindergarten_id: str = "1") -> str:
+    inner = "id"
+    for _ in range(levels):
+        inner = f"groups {{ kindergarten {{ {inner} }} }}"
+    return f'{{ kindergarten(id: "{kindergarten_id}") {{ {inner} }} }}'
+
+
+COSTLY = """{ kindergartens(first: 100) { edges { node { groups { id externalId birthYearFrom birthYearTo
+    language groupType capacity enrolled held freeSeats queueLength
+    kindergarten { id nameRu groups { id capacity } } } } } } }"""
+
+
+async def test_production_enforces_every_limit_and_only_development_allows_introspection(db_url: str) -> None:
+    """The limits are part of the production schema, not of the development profile the other tests use: the
+    same over-limit documents are refused by a production app, which also refuses introspection."""
+    refusals: dict[str, list[str]] = {}
+    async with open_kezek(db_url, profile=Profile.PRODUCTION, channels_file=DEV_DIR / "channels.json") as prod:
+        cases = {
+            # A kindergarten that does not exist: refused before it runs, and cheap if it ran.
+            "depth": _deep_query(MAX_DEPTH, "987654321"),
+            "aliases": "{ " + " ".join(f"a{i}: regions {{ code }}" for i in range(MAX_ALIASES + 1)) + " }",
+            "tokens": "{ " + " ".join("regions { code }" for _ in range(MAX_TOKENS // 4)) + " }",
+            "cost": COSTLY,
+            "introspection": "{ __schema { queryType { name } } }",
+        }
+        for name, document in cases.items():
+            body = await prod.post(document)
+            assert body.get("data") is None, (name, body)
+            refusals[name] = [e["message"].lower() for e in body["errors"]]
+        assert any("depth" in m for m in refusals["depth"]), refusals
+        assert any("alias" in m for m in refusals["aliases"]), refusals
+        assert any("token" in m for m in refusals["tokens"]), refusals
+        assert any("introspection" in m for m in refusals["introspection"]), refusals
+        assert (await prod.post(COSTLY))["errors"][0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
+        # At the alias limit, and for ordinary documents, it serves.
+        at_limit = "{ " + " ".join(f"a{i}: regions {{ code }}" for i in range(MAX_ALIASES)) + " }"
+        assert len((await prod.gql(at_limit)).keys()) == MAX_ALIASES
+        assert "errors" not in await prod.post(_deep_query(1))
+    async with open_kezek(db_url) as dev:
+        served = await dev.post(cases["introspection"])
+        assert served["data"]["__schema"]["queryType"]["name"] == "Query", served
+        for name in ("depth", "aliases", "tokens", "cost"):
+            assert "errors" in await dev.post(cases[name]), name
 
 
 async def test_token_limit(kezek: Kezek) -> None:
-    from graph.schema import MAX_TOKENS
-
     huge = "{ " + " ".join("regions { code }" for _ in range(MAX_TOKENS // 4)) + " }"
     body = await kezek.post(huge)
     assert "errors" in body and "token" in body["errors"][0]["message"].lower()

@@ -12,6 +12,7 @@ from domain.messages import MessageKind, MessageParams, render
 from domain.model import Language, PriorityCategory
 from tests import data
 from tests.conftest import Kezek
+from tests.test_offers import working_days_end
 
 APP = """query($id: ID!) { application(id: $id) {
   id number tier queueDate status
@@ -98,9 +99,11 @@ async def test_closed_category_is_pending_and_does_not_count(kezek: Kezek) -> No
     full = await _app(kezek, app["id"])
     deadline = dt.datetime.fromisoformat(full["claims"][0]["manualDeadline"])
     queued = dt.datetime.fromisoformat(full["queueDate"])
-    # Five working days: at least a week of calendar time, ending 23:59:59 in Almaty.
-    assert dt.timedelta(days=5) < deadline - queued < dt.timedelta(days=15)
+    # Five working days (PRODUCT §3, national default): 23:59:59 in Almaty on the fifth working day after the
+    # day of submission, by the holiday calendar.
+    assert deadline == working_days_end(full["queueDate"], 5)
     assert deadline.astimezone(ALMATY).time() == dt.time(23, 59, 59)
+    assert dt.timedelta(days=5) < deadline - queued
     audit = await _claim_audit(kezek, claim["id"])
     assert [(a["action"], a["actor_role"], a["channel"]) for a in audit] == [("CLAIM_FOUND", "citizen", "egov")]
     assert json.loads(audit[0]["after"])["status"] == "PENDING_MANUAL"
@@ -115,6 +118,8 @@ async def test_open_categories_are_verified_at_once(kezek: Kezek) -> None:
         app = result["application"]
         assert [(c["category"], c["tier"], c["status"]) for c in app["claims"]] == [(category, "PRIMARY", "VERIFIED")]
         assert app["tier"] == "PRIMARY"
+        # Nothing for an operator to decide: no manual deadline.
+        assert [c["manualDeadline"] for c in (await _app(kezek, app["id"]))["claims"]] == [None]
     # PRIMARY children go ahead of earlier GENERAL ones; among themselves, by queue date.
     assert _positions(large["application"]) == [1]
     assert _positions(disabled["application"]) == [2]
@@ -164,7 +169,11 @@ async def test_approving_a_pending_claim_moves_the_child_ahead(kezek: Kezek) -> 
     app = submitted["application"]
     claim_id = app["claims"][0]["id"]
 
+    # The operator decides two days later (within the manual window): the history tells when.
+    kezek.clock.advance(dt.timedelta(days=2))
+    asked = kezek.clock.now()
     result = await _verify(kezek, claim_id, True, "справка в/ч 1234")
+    answered = kezek.clock.now()
     assert result["errors"] == []
     assert result["claim"] == {
         "id": claim_id,
@@ -212,16 +221,18 @@ async def test_approving_a_pending_claim_moves_the_child_ahead(kezek: Kezek) -> 
     mine = await kezek.gql(APP, {"id": app["id"]}, kezek.citizen(data.MILITARY.parents[0]))
     history = mine["application"]["history"]
     assert [h["action"] for h in history] == ["TIER_CHANGED", "CLAIM_VERIFIED", "SUBMITTED", "CLAIM_FOUND"]
+    verified_at = dt.datetime.fromisoformat(history[1].pop("at"))
     assert history[1] == {
-        "at": history[1]["at"],
         "action": "CLAIM_VERIFIED",
         "actorRole": "akimat_operator",
         "channel": "akimat-karaganda",
         "reason": "справка в/ч 1234",
     }
+    # Each entry carries the moment of its change: the decision's, and the submission's (its queue date).
+    assert asked <= verified_at <= answered
+    assert dt.datetime.fromisoformat(history[0]["at"]) == verified_at  # the tier changed in the same decision
+    assert dt.datetime.fromisoformat(history[2]["at"]) == dt.datetime.fromisoformat(app["queueDate"])
     assert (history[2]["actorRole"], history[2]["channel"], history[2]["reason"]) == ("citizen", "egov", None)
-    stamps = [dt.datetime.fromisoformat(h["at"]) for h in history]
-    assert stamps == sorted(stamps, reverse=True)
 
 
 async def test_rejecting_a_pending_claim(kezek: Kezek) -> None:

@@ -50,6 +50,7 @@ CHILD = """query($iin: String!) { child(iin: $iin) { iin fullName
     enrollment { kindergarten { externalId } group { externalId } since }
     application { id status } } }"""
 HISTORY = "query($id: ID!) { application(id: $id) { history { action actorRole channel } } }"
+HISTORY_AT = "query($id: ID!) { application(id: $id) { history { at action } } }"
 
 SET_CAPACITY = f"""mutation($input: SetGroupCapacityInput!) {{ setGroupCapacity(input: $input) {{
     group {{ {GROUP_FIELDS} }} {ERRORS} }} }}"""
@@ -396,6 +397,23 @@ async def test_a_contract_is_extended_once_to_30_days_after_issue(kezek: Kezek) 
     assert signed["errors"] == [] and signed["offer"]["status"] == "ENROLLED"
 
 
+async def test_an_extension_that_would_not_add_time_is_refused(db_url: str, tmp_path: Path) -> None:
+    """The extension runs 30 days from the contract's issue; where the contract window is longer already,
+    extending would shorten it and is refused (the deadline stays)."""
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"default": {"contractWindow": "P40D"}}))
+    async with offers_app(db_url, policy) as k:
+        submitted = await queue(k, OTHER_PARENT, OTHER_CHILD, ["SHA-1"])
+        await set_capacity(k, "SHA-1", 1)
+        offer = await confirm(k, OTHER_PARENT, (await offer_of(k, submitted["id"]))["id"])
+        contract = offer["contract"]
+        assert moment(contract["signBy"]) == moment(contract["issuedAt"]) + dt.timedelta(days=40)
+        refused = await mutate(k, EXTEND, {"offerId": offer["id"]}, Kezek.citizen(OTHER_PARENT))
+        assert [(e["code"], e["field"]) for e in refused["errors"]] == [("INVALID_STATE", "offerId")]
+        after = (await offer_of(k, submitted["id"]))["contract"]
+        assert (after["signBy"], after["extended"]) == (contract["signBy"], False)
+
+
 # --- declining -----------------------------------------------------------------------------------
 
 
@@ -463,6 +481,10 @@ async def test_a_lapsed_offer_makes_the_application_inactive_and_it_can_be_resto
 
     # Restored within the window (28 days), with the original queue date.
     kezek.clock.advance(dt.timedelta(days=27))
+    # Only the family may restore it: to anyone else it does not exist.
+    hidden = await mutate(kezek, RESTORE, {"applicationId": first["id"]}, Kezek.citizen(PLAIN_PARENT))
+    missing = await mutate(kezek, RESTORE, {"applicationId": "987654"}, Kezek.citizen(PLAIN_PARENT))
+    assert codes(hidden) == ["NOT_FOUND"] and hidden == missing
     restored = await mutate(kezek, RESTORE, {"applicationId": first["id"]}, Kezek.citizen(OTHER_PARENT))
     assert restored["errors"] == []
     assert restored["application"]["status"] == "QUEUED"
@@ -482,6 +504,42 @@ async def test_a_lapsed_offer_makes_the_application_inactive_and_it_can_be_resto
     assert (await app(kezek, first["id"]))["status"] == "CLOSED"
 
 
+async def test_a_restored_application_that_lapses_again_cannot_be_restored(kezek: Kezek) -> None:
+    """Guards the restore-once rule of restoreApplication itself (PRODUCT §4: restored once, within the window).
+
+    The full worker pass closes a restored application in the same pass that lapses its second offer
+    (close_unrestored), so the refusal above is then only "the application is CLOSED". Here only the lapse
+    pass runs: the application is INACTIVE, within its window, and restoring it again is still refused."""
+    first = await queue(kezek, OTHER_PARENT, OTHER_CHILD, ["SHA-1"])
+    await set_capacity(kezek, "SHA-1", 1)
+    offer = await offer_of(kezek, first["id"])
+    pass_deadline(kezek, offer["respondBy"])
+    assert await kezek.container.queue.lapse_offers() == 1
+    assert (await app(kezek, first["id"]))["status"] == "INACTIVE"
+
+    restored = await mutate(kezek, RESTORE, {"applicationId": first["id"]}, Kezek.citizen(OTHER_PARENT))
+    assert restored["errors"] == []
+    # The seat it let lapse is still free: restored, the application is offered it again at once.
+    assert restored["application"]["status"] == "OFFERED"
+    second = await offer_of(kezek, first["id"])
+    assert second["id"] != offer["id"]
+
+    pass_deadline(kezek, second["respondBy"])
+    assert await kezek.container.queue.lapse_offers() == 1
+    assert await offer_status(kezek, second["id"]) == "LAPSED"
+    assert (await app(kezek, first["id"]))["status"] == "INACTIVE"
+
+    refused = await mutate(kezek, RESTORE, {"applicationId": first["id"]}, Kezek.citizen(OTHER_PARENT))
+    assert [(e["code"], e["field"]) for e in refused["errors"]] == [("INVALID_STATE", "applicationId")]
+    assert refused["application"] is None
+    a = await app(kezek, first["id"])
+    assert a["status"] == "INACTIVE" and a["offer"] is None
+    assert [c["position"] for c in a["choices"]] == [None]
+    # The worker's own pass then closes it, without waiting for the window to end.
+    assert await kezek.container.queue.close_unrestored() == 1
+    assert (await app(kezek, first["id"]))["status"] == "CLOSED"
+
+
 async def test_restoring_after_the_window_is_refused_and_the_worker_closes_it(kezek: Kezek) -> None:
     first = await queue(kezek, OTHER_PARENT, OTHER_CHILD, ["SHA-1"])
     await set_capacity(kezek, "SHA-1", 1)
@@ -492,11 +550,18 @@ async def test_restoring_after_the_window_is_refused_and_the_worker_closes_it(ke
     g = await group(kezek, "SHA-1")
     assert (g["held"], g["freeSeats"]) == (0, 1)
 
-    kezek.clock.advance(dt.timedelta(days=29))
+    # The restore window is 28 days from the lapse (national default): an hour before it ends the worker
+    # leaves the application alone, an hour after it restoring is refused and the worker closes it.
+    history = (await kezek.gql(HISTORY_AT, {"id": first["id"]}, OPERATOR))["application"]["history"]
+    lapsed_at = moment(next(h["at"] for h in history if h["action"] == "INACTIVE"))
+    kezek.clock.advance(lapsed_at + dt.timedelta(days=28, hours=-1) - kezek.clock.now())
+    assert (await kezek.worker_pass())["unrestored_closed"] == 0
+    assert (await app(kezek, first["id"]))["status"] == "INACTIVE"
+    kezek.clock.advance(dt.timedelta(hours=2))
     refused = await mutate(kezek, RESTORE, {"applicationId": first["id"]}, Kezek.citizen(OTHER_PARENT))
     assert codes(refused) == ["DEADLINE_PASSED"]
     assert (await app(kezek, first["id"]))["status"] == "INACTIVE"
-    await kezek.worker_pass()
+    assert (await kezek.worker_pass())["unrestored_closed"] == 1
     assert (await app(kezek, first["id"]))["status"] == "CLOSED"
 
 

@@ -17,7 +17,16 @@ from persistence.db import raw_connect
 from persistence.sql import LIVE, ORDER_COLUMNS, POSITIONS_SQL, order_by
 from tests import data
 from tests.conftest import Kezek, make_settings
-from tests.test_subscriptions import APP_UPDATES, place, policy_file, serve, settle, submit, subscribe
+from tests.test_subscriptions import (
+    APP_UPDATES,
+    application_probe,
+    place,
+    policy_file,
+    serve,
+    settle,
+    submit,
+    subscribe,
+)
 
 ROOT = Path(__file__).parent.parent
 
@@ -129,7 +138,7 @@ async def test_ageing_out_is_announced_to_the_applications_subscribers(db_url: s
         finally:
             await conn.close()
         async with subscribe(a, Kezek.citizen(parent), APP_UPDATES, {"id": app_id}) as owner:
-            await settle(owner)
+            await settle(db_url, (owner, application_probe(app_id)))
             container = build_container(make_settings(), db_url)
             try:
                 assert await container.queue.age_out() == 1

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from persistence.db import drop_database, ensure_database, with_database
 from tests import data
 from tests.conftest import Kezek
 
@@ -35,6 +37,18 @@ def _env(**extra: str) -> dict[str, str]:
 
 def _kezek(*args: str) -> list[str]:
     return [sys.executable, "-m", "api.cli", *args]
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, as a service manager stops a server; SIGKILL if it has not stopped after a bounded wait.
+    (Not SIGINT: a process started from a shell that ignores SIGINT inherits that.)"""
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 @pytest.fixture
@@ -60,12 +74,7 @@ def server(db_url: str) -> Iterator[str]:
             raise AssertionError("server did not start")
         yield base
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc)
 
 
 async def test_served_over_real_http(server: str) -> None:
@@ -91,16 +100,20 @@ async def test_served_over_real_http(server: str) -> None:
 
 
 def test_readyz_reports_an_unmigrated_database(tmp_path: Path, pg_url: str) -> None:
-    import asyncio
-
-    from persistence.db import ensure_database, with_database
-
-    name = f"empty_{os.getpid()}"
+    name = f"empty_{uuid.uuid4().hex[:12]}"
     asyncio.run(ensure_database(pg_url, name))
+    try:
+        _readyz_on_an_unmigrated_database(with_database(pg_url, name))
+    finally:
+        # The server is stopped by then; FORCE ends any connection it left behind.
+        asyncio.run(drop_database(pg_url, name))
+
+
+def _readyz_on_an_unmigrated_database(url: str) -> None:
     port = _free_port()
     proc = subprocess.Popen(
         _kezek("serve", "--port", str(port), "--no-worker"),
-        env=_env(KEZEK_DATABASE_URL=with_database(pg_url, name)),  # production profile: no migration
+        env=_env(KEZEK_DATABASE_URL=url),  # production profile: no migration
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -117,8 +130,7 @@ def test_readyz_reports_an_unmigrated_database(tmp_path: Path, pg_url: str) -> N
         assert response is not None and response.status_code == 503
         assert response.json()["status"] == "unavailable"
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=15)
+        _stop(proc)
 
 
 def test_production_without_database_url_fails() -> None:

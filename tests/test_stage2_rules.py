@@ -12,7 +12,7 @@ from api.config_files import load_policy, parse_window
 from domain.allocation import Candidate, choose, eligible, turn
 from domain.model import PriorityTier
 from domain.offers import remind_at
-from domain.policy import DeclineEffect, Window
+from domain.policy import DeclineEffect, Policy, Window
 from domain.timezone import ALMATY
 from integrations.calendar import KazakhstanCalendar
 from tests import data
@@ -91,6 +91,22 @@ def test_windows_and_policy_file(tmp_path: pytest.TempPathFactory) -> None:
     assert book.for_region("590000000").response_window.duration == dt.timedelta(seconds=45)  # inherits default
     assert book.for_region("350000000").decline_effect == DeclineEffect.DROP_CHOICE
     assert book.for_region(None).min_admission_age_months == 24
+
+
+def test_national_defaults_apply_where_the_policy_file_is_silent(tmp_path: pytest.TempPathFactory) -> None:
+    """PRODUCT §6's national defaults, as the app reads them from a policy file that overrides nothing."""
+    path = tmp_path / "policy.json"  # type: ignore[operator]
+    path.write_text('{"default": {}}')
+    assert load_policy(path).for_region("350000000") == Policy(
+        response_window=Window(working_days=2),
+        contract_window=Window(working_days=5),
+        extension=Window(duration=dt.timedelta(days=30)),
+        restore_window=Window(duration=dt.timedelta(days=28)),
+        manual_verification_window=Window(working_days=5),
+        decline_effect=DeclineEffect.DROP_CHOICE,
+        min_admission_age_months=24,
+        primary_ratio=None,
+    )
 
 
 def test_reminder_time() -> None:

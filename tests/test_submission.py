@@ -187,6 +187,15 @@ def _bad_checksum(iin: str) -> str:
     return iin[:-1] + str((int(iin[-1]) + 1) % 10)
 
 
+def _right_check_digit(first7: str) -> str:
+    """An IIN starting with these 7 digits whose check digit is right: only its birth date can make it invalid."""
+    for serial in range(10_000):
+        digit = iin_rules.check_digit(f"{first7}{serial:04d}")
+        if digit is not None:
+            return f"{first7}{serial:04d}{digit}"
+    raise AssertionError(first7)
+
+
 @pytest.mark.parametrize(
     "bad_iin",
     [
@@ -195,10 +204,15 @@ def _bad_checksum(iin: str) -> str:
         data.PLAIN.children[0] + "0",
         data.PLAIN.children[0][:6] + "5A" + data.PLAIN.children[0][8:],
         "",
+        _right_check_digit("2303157"),
+        _right_check_digit("2313155"),
+        _right_check_digit("2302305"),
     ],
-    ids=["checksum", "11-digits", "13-digits", "letters", "empty"],
+    ids=["checksum", "11-digits", "13-digits", "letters", "empty", "century-digit-7", "month-13", "30-february"],
 )
 async def test_invalid_iin(kezek: Kezek, bad_iin: str) -> None:
+    """The last three have a right check digit: they guard the birth-date part of the IIN rule (else the
+    registry is asked and answers NOT_FOUND)."""
     await refused(kezek, "INVALID_IIN", "childIin", data.PLAIN.parents[0], bad_iin, ["SHA-1"])
     assert (await kezek.sql("SELECT count(*) FROM applications"))[0][0] == 0
 
@@ -502,3 +516,57 @@ async def test_benefits_registry_down_accepts_and_the_worker_adds_the_claim_late
     )[0]
     assert row["benefit_check_failures"] == 0
     assert row["next_benefit_check_at"] > kezek.clock.now()
+
+
+def _one_am_after(before: dt.datetime, after: dt.datetime) -> set[dt.datetime]:
+    """01:00 Asia/Almaty on the day after a moment between `before` and `after` (decision 11)."""
+    days = {m.astimezone(ALMATY).date() + dt.timedelta(days=1) for m in (before, after)}
+    return {dt.datetime.combine(d, dt.time(1, 0), ALMATY) for d in days}
+
+
+async def _benefit_check(kezek: Kezek, app_id: str) -> tuple[dt.datetime, int]:
+    [row] = await kezek.sql(
+        "SELECT next_benefit_check_at, benefit_check_failures FROM applications WHERE id = $1", int(app_id)
+    )
+    return row["next_benefit_check_at"], int(row["benefit_check_failures"])
+
+
+async def test_the_daily_recheck_backs_off_while_the_registry_is_down(kezek: Kezek) -> None:
+    """Guards decision 11: checked daily at 01:00 Almaty; a registry that is down is asked again after 2, 4,
+    8 ... minutes, never more than 6 hours apart; a check that succeeds goes back to the daily time."""
+    parent, child = data.PLAIN.parents[0], data.PLAIN.children[0]
+    before = kezek.clock.now()
+    app = (await submit(kezek, parent, child, ["SHA-1"]))["application"]
+    after = kezek.clock.now()
+    due, failures = await _benefit_check(kezek, app["id"])
+    assert failures == 0 and due in _one_am_after(before, after)
+
+    url = f"http://127.0.0.1:{_closed_port()}"
+    async with app_with(
+        kezek.db_url, kezek.clock, benefits_registry_url=url, registry_timeout=0.2, registry_retries=0
+    ) as down:
+        for n in (1, 2, 3):
+            kezek.clock.advance(due - kezek.clock.now() + dt.timedelta(seconds=1))
+            before = kezek.clock.now()
+            assert await down.container.queue.recheck_benefits() == 1
+            after = kezek.clock.now()
+            due, failures = await _benefit_check(kezek, app["id"])
+            assert failures == n
+            assert before + dt.timedelta(minutes=2**n) <= due <= after + dt.timedelta(minutes=2**n)
+        # Set-up: many failures already; the next wait is capped at 6 hours (2**9 minutes would be more).
+        await kezek.sql("UPDATE applications SET benefit_check_failures = 8 WHERE id = $1", int(app["id"]))
+        kezek.clock.advance(due - kezek.clock.now() + dt.timedelta(seconds=1))
+        before = kezek.clock.now()
+        assert await down.container.queue.recheck_benefits() == 1
+        after = kezek.clock.now()
+        due, failures = await _benefit_check(kezek, app["id"])
+        assert failures == 9
+        assert before + dt.timedelta(hours=6) <= due <= after + dt.timedelta(hours=6)
+
+    # The registry answers again: back to the daily check.
+    kezek.clock.advance(due - kezek.clock.now() + dt.timedelta(seconds=1))
+    before = kezek.clock.now()
+    assert await kezek.container.queue.recheck_benefits() == 1
+    after = kezek.clock.now()
+    due, failures = await _benefit_check(kezek, app["id"])
+    assert failures == 0 and due in _one_am_after(before, after)

@@ -7,7 +7,7 @@ import json
 from websockets.asyncio.client import connect
 
 from tests.conftest import OFFERS_POLICY, Kezek
-from tests.test_subscriptions import PROTOCOL, closed_with, connected, receive, serve
+from tests.test_subscriptions import PROTOCOL, WAIT, closed_with, connected, receive, serve
 
 VACANCIES = "subscription { vacancyUpdates { cursor kind } }"
 
@@ -18,7 +18,7 @@ async def test_a_socket_without_connection_init_is_closed(db_url: str) -> None:
         serve(db_url, OFFERS_POLICY, extra_env=env) as (base,),
         connect(f"ws://{base}/graphql", subprotocols=PROTOCOL) as ws,
     ):
-        assert await closed_with(ws, 5) == 4408
+        assert await closed_with(ws, WAIT) == 4408  # a bound for a server that never closes it
 
 
 async def test_subscriptions_per_connection_are_bounded(db_url: str) -> None:
