@@ -56,6 +56,8 @@ def mask(iin: str) -> str:
 
 def make(born: dt.date, male: bool, serial: int) -> str:
     """A valid IIN for a birth date, sex and serial (demo and benchmark data); skips impossible serials."""
+    if born.year < 1900:
+        raise ValueError("IINs name births from 1900 on")
     c = (5 if male else 6) if born.year >= 2000 else (3 if male else 4)
     s = serial
     while True:
