@@ -369,7 +369,7 @@ class Application:
             ApplicationStatus.WITHDRAWN,
             ApplicationStatus.AGED_OUT,
         ):
-            self.choices = [c for c in self.choices if c.held_here]
+            self.drop({c.kindergarten_id for c in self.choices if not c.held_here})
             self.active = False
             return
         self.status = status

@@ -618,9 +618,8 @@ async def test_withdrawing_an_enrolled_application_keeps_the_enrolment_and_stops
     withdrawn = await mutate(kezek, WITHDRAW, {"applicationId": a["id"]}, Kezek.citizen(OTHER_PARENT))
     assert withdrawn["errors"] == [] and withdrawn["application"]["status"] == "ENROLLED"
     after = await app(kezek, a["id"])
-    # (Its one choice keeps rank 2 today, while a decline re-ranks what is left: only the kindergartens are
-    # asserted.)
-    assert after["status"] == "ENROLLED" and [c[1:] for c in choices(after)] == [("SHA-2", None)]
+    # What is left is ranked from 1, as after a decline.
+    assert after["status"] == "ENROLLED" and choices(after) == [(1, "SHA-2", None)]
     assert await enrolled_at(kezek, OTHER_CHILD) == "SHA-2"
     # It waits for nothing: a seat at SHA-1 is not offered to it, and its choices cannot change.
     await set_capacity(kezek, "SHA-1", 1)
