@@ -65,6 +65,23 @@ def kindergarten_from(row: Row) -> Kindergarten:
     )
 
 
+def kindergarten_of_group(row: Row) -> Kindergarten:
+    """The kindergarten of a row that has a group's columns and `sql.KINDERGARTEN_AS_KG`."""
+    return Kindergarten(
+        id=row["kindergarten_id"],
+        external_id=row["kg_external_id"],
+        district_code=row["district_code"],
+        region_code=row["region_code"],
+        name_kk=row["name_kk"],
+        name_ru=row["name_ru"],
+        address=row["address"],
+        ownership=Ownership(row["ownership"]),
+        state_order=row["state_order"],
+        latitude=row["latitude"],
+        longitude=row["longitude"],
+    )
+
+
 def group_from(row: Row) -> Group:
     return Group(
         id=row["id"],

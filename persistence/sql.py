@@ -49,6 +49,10 @@ HOLDING = """LEFT JOIN LATERAL (
 KINDERGARTEN_COLUMNS = """k.id, k.external_id, k.district_code, d.region_code, k.name_kk, k.name_ru, k.address,
     k.ownership, k.state_order, k.latitude, k.longitude"""
 
+# A kindergarten's columns beside a group's (`rows.kindergarten_of_group` reads them).
+KINDERGARTEN_AS_KG = """k.external_id AS kg_external_id, k.district_code, d.region_code, k.name_kk, k.name_ru,
+    k.address, k.ownership, k.state_order, k.latitude, k.longitude"""
+
 # Position of each choice of the given applications: 1 + an index-only count of those ahead in its queue.
 POSITIONS_SQL = f"""
 SELECT c.application_id, c.kindergarten_id,

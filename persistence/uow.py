@@ -6,8 +6,6 @@ lock held elsewhere, a serialization failure) ends with `Contention`, which the 
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any, Self
 
@@ -74,15 +72,6 @@ class SqlUnitOfWork:
         finally:
             await (await self._pools.get("write")).release(conn)
         if isinstance(exc, CONTENTION):
-            raise Contention(str(exc)) from exc
-
-    @contextlib.asynccontextmanager
-    async def savepoint(self) -> AsyncIterator[None]:
-        assert self._conn is not None
-        try:
-            async with self._conn.transaction():  # nested: SAVEPOINT … RELEASE, or ROLLBACK TO on error
-                yield
-        except CONTENTION as exc:
             raise Contention(str(exc)) from exc
 
     async def flush(self) -> None:

@@ -25,6 +25,7 @@ all, and a single free seat is never held back for one.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import random
 from collections.abc import Callable, Iterable
@@ -33,7 +34,7 @@ from dataclasses import dataclass
 from domain import age, allocation, siblings
 from domain.allocation import Candidate
 from domain.errors import Contention
-from domain.model import SYSTEM, Application, Group, Kindergarten, Offer, PriorityTier
+from domain.model import SYSTEM, Application, ApplicationStatus, Group, Kindergarten, Offer, PriorityTier
 from domain.policy import Policy, PolicyBook
 from domain.ports import Clock
 from domain.queue_order import QueueOrder
@@ -59,31 +60,33 @@ class Allocator:
     policies: PolicyBook
     seats: Seats
 
-    async def fill(self, fx: Effects, group_ids: Iterable[int]) -> None:
-        """Offers the free seats of groups the change's own transaction holds (it freed them), one at a time,
-        each under a savepoint: a lock held elsewhere, or a supersede (its chain goes first), leaves the rest
-        of the group queued for right after the commit."""
+    async def fill(
+        self, fx: Effects, group_ids: Iterable[int], known: dict[int, tuple[Group, Kindergarten]] | None = None
+    ) -> None:
+        """Offers the free seats of groups the change's own transaction holds (it freed them), one at a time.
+        A lock held elsewhere, or a supersede (its chain goes first), leaves the rest of the group queued for
+        right after the commit: every lock is tried before anything is written, so giving way leaves the
+        change's transaction as it was. `known`: groups the change read and holds, as they are now."""
         uow = fx.uow
         system = Effects(uow, SYSTEM, fx.now)
         await uow.flush()
         for group_id in sorted(set(group_ids)):
-            while True:
-                group = await uow.places.group(group_id)
-                kindergarten = await uow.places.kindergarten(group.kindergarten_id) if group else None
-                if group is None or kindergarten is None or group.free_seats <= 0:
-                    break
+            found = (known or {}).get(group_id) or await uow.places.group_and_kindergarten(group_id)
+            if found is None:
+                continue
+            group, kindergarten = found
+            while group.free_seats > 0:
                 try:
-                    async with uow.savepoint():
-                        freed = await self._offer_seat(system, group, kindergarten)
+                    seated = await self._offer_seat(system, group, kindergarten)
                 except Contention:
                     fx.allocate([group_id])
                     break
-                if freed is None:
+                if seated is None:
                     break
+                group, freed = seated
                 if freed:
                     fx.allocate([group_id, *freed])
                     break
-        fx.allocations += [g for g in system.allocations if g not in fx.allocations]
 
     async def run(self, group_ids: Iterable[int]) -> int:
         """Allocates the seats of these queued groups (and of the groups their offers freed); returns the
@@ -144,31 +147,39 @@ class Allocator:
         return None
 
     async def _seat(self, group_id: int) -> list[int] | None:
-        """One seat of the group, in one transaction: the groups the offer freed, or None when the group was
-        not queued, is full, or has no candidate."""
+        """One seat of a queued group, in one transaction: the groups the offer freed, or None when the group
+        was not queued, is full, or has no candidate."""
         async with self.uow() as uow:
             claimed = await uow.allocation.claim(group_id)
             if claimed is None:
                 return None
             group, kindergarten = claimed
             fx = Effects(uow, SYSTEM, self.clock.now())  # offers are made by Kezek, whoever's change freed the seat
-            freed = await self._offer_seat(fx, group, kindergarten) if group.free_seats > 0 else None
-            if freed is not None:
-                fx.allocate([group_id, *freed])  # queued again: its next seat, after the chain's
+            seated = await self._offer_seat(fx, group, kindergarten) if group.free_seats > 0 else None
+            freed = seated[1] if seated is not None else None
+            if seated is not None:
+                fx.allocate(([group_id] if seated[0].free_seats > 0 else []) + seated[1])
             await uow.commit()
         return freed
 
-    async def _offer_seat(self, fx: Effects, group: Group, kindergarten: Kindergarten) -> list[int] | None:
-        """One seat of a locked group to its first candidate: the groups superseding freed, or None without a
-        candidate. Every lock is taken before anything is written, none is waited for."""
+    async def _offer_seat(
+        self, fx: Effects, group: Group, kindergarten: Kindergarten
+    ) -> tuple[Group, list[int]] | None:
+        """One seat of a locked group to its first candidate: the group as it is now and the groups
+        superseding freed, or None without a candidate. Every lock is tried, none waited for, before anything
+        is written; one held elsewhere raises Contention."""
         policy = self.policies.for_region(kindergarten.region_code)
         pick = await self._pick(fx.uow, group, policy, fx)
         if pick is None:
             return None
         freed: list[int] = []
         for app, seat_group, live in await self._lock(fx.uow, pick, group):
-            freed += await self.seats.offer(fx, app, seat_group, kindergarten, policy, pick.sibling_group_id, live)
-        return freed
+            if seat_group == group.id:
+                group = dataclasses.replace(group, held=group.held + 1)
+            freed += await self.seats.offer(
+                fx, app, group, seat_group, kindergarten, policy, pick.sibling_group_id, live
+            )
+        return group, freed
 
     async def _pick(self, uow: UnitOfWork, group: Group, policy: Policy, fx: Effects) -> Candidate | None:
         """The first eligible candidate of each tier that can be seated, then the ratio's choice among them."""
@@ -219,12 +230,17 @@ class Allocator:
             raise Stale("the sibling group changed")
         out = []
         for app_id, seat_group in plan.items():
-            app = await uow.applications.get(app_id, for_update=True, nowait=True)
-            if app is None or not _still_candidate(app, group.kindergarten_id, pick):
+            app = await uow.applications.get(app_id, for_update=True, skip_locked=True)
+            if app is None:
+                raise Contention(f"application {app_id} is being changed")
+            if not _still_candidate(app, group.kindergarten_id, pick):
                 raise Stale(f"application {app_id} changed")
-            live = await uow.offers.live_for(app.id, for_update=True, nowait=True)
-            if live is not None:
-                await uow.allocation.lock_group(live.group_id)
+            # Only an application OFFERED, ENROLLING or ENROLLED (an upgrade offer) can hold a live offer.
+            live = await uow.offers.live_for(app.id) if app.status != ApplicationStatus.QUEUED else None
+            if live is not None and not (
+                await uow.offers.try_lock(live.id) and await uow.allocation.try_lock_group(live.group_id)
+            ):
+                raise Contention(f"the live offer {live.id} or its group is being changed")
             out.append((app, seat_group, live))
         return out
 

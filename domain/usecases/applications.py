@@ -139,7 +139,8 @@ class Applications:
         async with self.uow() as uow:
             fx = Effects(uow, actor, now)
             app = await self._owned(uow, actor, application_id)
-            live = await uow.offers.live_for(app.id)
+            # A QUEUED application holds no live offer (an invariant the database checks): nothing to read.
+            live = await uow.offers.live_for(app.id) if app.status != ApplicationStatus.QUEUED else None
             if app.status not in (ApplicationStatus.QUEUED, ApplicationStatus.ENROLLED) or not app.active or live:
                 raise DomainError(
                     ErrorCode.INVALID_STATE,
@@ -274,4 +275,3 @@ class Applications:
                 raise access.not_found(f"kindergarten {kg_id}", choices.FIELD)
         for kg_id in ids:
             choices.check_fits(kg_id, groups[kg_id], birth_year, language, group_type)
-

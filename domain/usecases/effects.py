@@ -242,8 +242,10 @@ class Effects:
         *,
         message: MessageKind | None = None,
         deadline: dt.datetime | None = None,
+        free_seats: int | None = None,
     ) -> None:
-        """An offer made, confirmed, ended, enrolled or reminded of: audit, message, feed events."""
+        """An offer made, confirmed, ended, enrolled or reminded of: audit, message, feed events (`free_seats`:
+        the group's after the change, when the caller knows them)."""
         if follows.audited:
             self.record("offer", offer.id, follows.action, before, offer_snapshot(offer), reason, app.id)
         kind = message or follows.message
@@ -253,7 +255,7 @@ class Effects:
         if follows is not REMINDER:
             self.publish(FeedEvent(S.OFFER_CHANGED, application_id=app.id, offer_id=offer.id))
         if follows.vacancy is not None:
-            await self.vacancy(follows.vacancy, offer.kindergarten_id, offer.group_id, offer.id)
+            await self.vacancy(follows.vacancy, offer.kindergarten_id, offer.group_id, offer.id, free_seats)
         if follows.offer_event is not None:
             self.publish(
                 FeedEvent(follows.offer_event, offer_id=offer.id, application_id=app.id, child_iin=app.child_iin)
@@ -266,17 +268,21 @@ class Effects:
     # --- places and enrolments ----------------------------------------------------------------
 
     async def vacancy(
-        self, kind: VacancyEventKind, kindergarten_id: int, group_id: int, offer_id: int | None = None
+        self,
+        kind: VacancyEventKind,
+        kindergarten_id: int,
+        group_id: int,
+        offer_id: int | None = None,
+        free_seats: int | None = None,
     ) -> None:
-        """A seat event for the dashboards, with the group's free seats after the change."""
-        group = await self.uow.places.group(group_id)
+        """A seat event for the dashboards, with the group's free seats after the change (read when the caller
+        does not know them)."""
+        if free_seats is None:
+            group = await self.uow.places.group(group_id)
+            free_seats = group.free_seats if group else None
         self.publish(
             FeedEvent(
-                kind,
-                kindergarten_id=kindergarten_id,
-                group_id=group_id,
-                free_seats=group.free_seats if group else None,
-                offer_id=offer_id,
+                kind, kindergarten_id=kindergarten_id, group_id=group_id, free_seats=free_seats, offer_id=offer_id
             )
         )
 

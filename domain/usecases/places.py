@@ -3,6 +3,7 @@ capacity. A raised capacity frees seats, which are offered at once."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -65,8 +66,8 @@ class Places:
         gid = inputs.ids([group_id], "group", "groupId")[0]
         async with self.uow() as uow:
             fx = Effects(uow, actor, self.clock.now())
-            group = await uow.places.group(gid, for_update=True)
-            kg = await uow.places.kindergarten(group.kindergarten_id) if group else None
+            found = await uow.places.group_and_kindergarten(gid, for_update=True)
+            group, kg = found if found else (None, None)
             if (
                 group is None
                 or kg is None
@@ -77,8 +78,8 @@ class Places:
                 raise places.below_occupied(group.occupied)
             await uow.places.set_capacity(gid, capacity)
             fx.record("group", gid, "CAPACITY_CHANGED", {"capacity": group.capacity}, {"capacity": capacity}, reason)
-            await fx.vacancy(VacancyEventKind.CAPACITY_CHANGED, kg.id, gid)
-            await self.allocator.fill(fx, [gid])
+            await fx.vacancy(VacancyEventKind.CAPACITY_CHANGED, kg.id, gid, free_seats=capacity - group.occupied)
+            await self.allocator.fill(fx, [gid], {gid: (dataclasses.replace(group, capacity=capacity), kg)})
             await uow.commit()
         await self.allocator.run(fx.allocations)
         return gid

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from domain.feed import ApplicationEventKind, FeedEvent, VacancyEventKind
 from domain.messages import MessageKind
-from domain.model import Application, ApplicationStatus, Enrollment, Kindergarten, Offer, OfferStatus
+from domain.model import Application, ApplicationStatus, Enrollment, Group, Kindergarten, Offer, OfferStatus
 from domain.offers import remind_at, start_date
 from domain.policy import Policy
 from domain.ports import HolidayCalendar
@@ -23,15 +23,17 @@ class Seats:
         self,
         fx: Effects,
         app: Application,
+        allocated: Group,
         group_id: int,
         kindergarten: Kindergarten,
         policy: Policy,
         sibling_group_id: int | None,
         live: Offer | None,
     ) -> list[int]:
-        """A PENDING offer of a seat in this group. One live offer per child: `live`, the one it holds elsewhere
-        (ranked lower, or it would not be a candidate; locked by the caller with its group), is superseded,
-        and its seat freed."""
+        """A PENDING offer of a seat in group `group_id` (`allocated`, the group being allocated, as it is with
+        this seat taken: a sibling's seat may be in another group of the kindergarten). One live offer per
+        child: `live`, the one it holds elsewhere (ranked lower, or it would not be a candidate; locked by the
+        caller with its group), is superseded, and its seat freed."""
         freed = []
         if live is not None:
             freed.append(await self.end_offer(fx, app, live, OfferStatus.SUPERSEDED, "a better offer"))
@@ -56,7 +58,8 @@ class Seats:
         app.hold(kindergarten.id, upgrade)
         await fx.uow.applications.save(app)
         fx.queue_moves(app, before, "OFFERED")
-        await fx.offer(app, offer, OFFER_MADE, {"status": app.status.value}, deadline=deadline)
+        free = allocated.free_seats if group_id == allocated.id else None
+        await fx.offer(app, offer, OFFER_MADE, {"status": app.status.value}, deadline=deadline, free_seats=free)
         return freed
 
     async def end_offer(

@@ -6,14 +6,16 @@ from __future__ import annotations
 import datetime as dt
 
 from domain.allocation import Candidate
+from domain.errors import Contention
 from domain.model import Group, Kindergarten, PriorityTier
 from domain.queue_order import SIBLING_FIRST, QueueOrder
 from persistence.repositories.base import Repository
-from persistence.rows import group_from, kindergarten_from
+from persistence.rows import group_from, kindergarten_of_group
 from persistence.sql import (
     ELIGIBLE,
     GENERAL_RANK,
     HOLDING,
+    KINDERGARTEN_AS_KG,
     PRIMARY_RANK,
     STANDING,
     order_by,
@@ -35,17 +37,18 @@ WHERE c.kindergarten_id = :kg AND c.birth_year BETWEEN :y0 AND :y1 AND c.languag
 ORDER BY {order_by("c")}
 LIMIT :n"""
 
-_CLAIM = """
-WITH claimed AS (
+_CLAIM = f"""
+WITH g AS (
+    SELECT g.*, {KINDERGARTEN_AS_KG} FROM groups g
+    JOIN kindergartens k ON k.id = g.kindergarten_id JOIN districts d ON d.code = k.district_code
+    WHERE g.id = :g FOR UPDATE OF g SKIP LOCKED
+), claimed AS (
     DELETE FROM allocation_queue WHERE group_id = (
-        SELECT group_id FROM allocation_queue WHERE group_id = :g FOR UPDATE SKIP LOCKED)
+        SELECT q.group_id FROM allocation_queue q WHERE q.group_id = :g AND EXISTS (SELECT 1 FROM g)
+        FOR UPDATE SKIP LOCKED)
     RETURNING group_id
 )
-SELECT g.*, k.external_id AS kg_external_id, k.district_code, d.region_code, k.name_kk, k.name_ru, k.address,
-    k.ownership, k.state_order, k.latitude, k.longitude
-FROM groups g JOIN kindergartens k ON k.id = g.kindergarten_id JOIN districts d ON d.code = k.district_code
-WHERE g.id = (SELECT group_id FROM claimed)
-FOR UPDATE OF g NOWAIT"""
+SELECT g.*, EXISTS (SELECT 1 FROM claimed) AS claimed FROM g"""
 
 
 class SqlAllocationRepository(Repository):
@@ -119,25 +122,15 @@ class SqlAllocationRepository(Repository):
         return [int(r["id"]) for r in rows if r["free"] > 0]
 
     async def claim(self, group_id: int) -> tuple[Group, Kindergarten] | None:
-        """Takes the group off the queue and locks it, or None when it is not queued (another allocation has
-        it, or had it). A group locked elsewhere ends the transaction with a lock conflict."""
         row = await self._one(_CLAIM, g=group_id)
         if row is None:
-            return None
-        columns = {k: row[k] for k in ("district_code", "region_code", "name_kk", "name_ru", "address")}
-        kindergarten = kindergarten_from(
-            {
-                **columns,
-                **{k: row[k] for k in ("ownership", "state_order", "latitude", "longitude")},
-                "id": row["kindergarten_id"],
-                "external_id": row["kg_external_id"],
-            }
-        )
-        return group_from(row), kindergarten
+            raise Contention(f"group {group_id} is being changed")
+        if not row["claimed"]:
+            return None  # not queued: another allocation has it, or had it
+        return group_from(row), kindergarten_of_group(row)
 
-    async def lock_group(self, group_id: int) -> None:
-        """Locks another group the allocation must change (a superseded offer's), without waiting."""
-        await self._execute("SELECT 1 FROM groups WHERE id = :g FOR UPDATE NOWAIT", {"g": group_id})
+    async def try_lock_group(self, group_id: int) -> bool:
+        return await self._one("SELECT 1 FROM groups WHERE id = :g FOR UPDATE SKIP LOCKED", g=group_id) is not None
 
     async def due(self, now: dt.datetime, limit: int) -> list[int]:
         return await self._ids(

@@ -11,12 +11,41 @@ from typing import Any
 
 import asyncpg
 
-from domain.model import Application
+from domain.model import QUEUE_STATUSES, Application
 from domain.queue_order import sibling_rank
 from persistence.pg import Pools
 from persistence.repositories.base import Repository
 from persistence.rows import application_with_choices
 from persistence.sql import APPLICATIONS, POSITIONS_SQL
+
+_UPDATE_APPLICATION = """UPDATE applications SET status = :status, active = :active, in_queue = :in_queue,
+    tier_rank = :tier, restored = :restored, inactive_since = :inactive_since, sibling_group_id = :sg,
+    phone = :phone, dropped_kindergartens = :dropped, updated_at = now()
+    WHERE id = :id"""
+_UPDATE_CHOICES = """UPDATE choices c SET rank = u.rank, held_here = u.held, sibling_rank = u.sib
+    FROM unnest(CAST(:kgs AS bigint[]), CAST(:ranks AS smallint[]), CAST(:helds AS boolean[]),
+        CAST(:sibs AS smallint[])) AS u(kg, rank, held, sib)
+    WHERE c.application_id = :id AND c.kindergarten_id = u.kg
+      AND (c.rank, c.held_here, c.sibling_rank) IS DISTINCT FROM (u.rank, u.held, u.sib)"""
+
+
+def _params(a: Application) -> dict[str, Any]:
+    return {
+        "status": a.status.value,
+        "active": a.active,
+        "in_queue": a.in_queue,
+        "tier": a.tier.rank,
+        "restored": a.restored,
+        "inactive_since": a.inactive_since,
+        "sg": a.sibling_group_id,
+        "phone": a.phone,
+        "dropped": a.dropped_kindergartens,
+        "id": a.id,
+        "kgs": [c.kindergarten_id for c in a.choices],
+        "ranks": [c.rank for c in a.choices],
+        "helds": [c.held_here for c in a.choices],
+        "sibs": [sibling_rank(c.sibling_priority) for c in a.choices],
+    }
 
 
 def _row_state(a: Application) -> tuple[Any, ...]:
@@ -91,11 +120,13 @@ class SqlApplicationRepository(Repository):
         await self._insert_choices(a)
         self._held[a.id] = (a, _row_state(a), _choice_state(a))
 
-    async def get(self, application_id: int, *, for_update: bool = False, nowait: bool = False) -> Application | None:
+    async def get(
+        self, application_id: int, *, for_update: bool = False, skip_locked: bool = False
+    ) -> Application | None:
         held = self._held.get(application_id)
         if held is not None:
             return held[0]
-        lock = (" FOR UPDATE OF a" if for_update else "") + (" NOWAIT" if for_update and nowait else "")
+        lock = (" FOR UPDATE OF a" if for_update else "") + (" SKIP LOCKED" if for_update and skip_locked else "")
         row = await self._one(f"{APPLICATIONS} WHERE a.id = :i{lock}", i=application_id)
         if row is None:
             return None
@@ -108,29 +139,24 @@ class SqlApplicationRepository(Repository):
         a = application
         held = self._held.get(a.id)
         row, choices = _row_state(a), _choice_state(a)
-        if held is None or held[1] != row:
-            # The choices' copies of tier and status follow by ON UPDATE CASCADE of their foreign key.
-            await self._execute(
-                """UPDATE applications SET status = :status, active = :active, in_queue = :in_queue,
-                    tier_rank = :tier, restored = :restored, inactive_since = :inactive_since,
-                    sibling_group_id = :sg, phone = :phone, dropped_kindergartens = :dropped, updated_at = now()
-                WHERE id = :id""",
-                {
-                    "status": a.status.value,
-                    "active": a.active,
-                    "in_queue": a.in_queue,
-                    "tier": a.tier.rank,
-                    "restored": a.restored,
-                    "inactive_since": a.inactive_since,
-                    "sg": a.sibling_group_id,
-                    "phone": a.phone,
-                    "dropped": a.dropped_kindergartens,
-                    "id": a.id,
-                },
-            )
-        if held is None or held[2] != choices:
-            await self._execute("DELETE FROM choices WHERE application_id = :i", {"i": a.id})
-            await self._insert_choices(a)
+        row_changed = held is None or held[1] != row
+        choices_changed = held is None or held[2] != choices
+        # Same kindergartens: ranks and flags are updated in place (one UPDATE; the rank's uniqueness is checked
+        # at the statement's end); otherwise the choices are written again.
+        in_place = held is not None and {c[1] for c in held[2]} == {c[1] for c in choices}
+        # The choices' copies of the tier and of in_queue follow by ON UPDATE CASCADE of their foreign key: such
+        # an update is its own statement, before the choices' own.
+        cascades = held is None or held[1][2] != a.tier or (held[1][0] in QUEUE_STATUSES) != a.in_queue
+        if row_changed and choices_changed and in_place and not cascades:
+            await self._execute(f"WITH a AS ({_UPDATE_APPLICATION} RETURNING 1) {_UPDATE_CHOICES}", _params(a))
+        else:
+            if row_changed:
+                await self._execute(_UPDATE_APPLICATION, _params(a))
+            if choices_changed and in_place:
+                await self._execute(_UPDATE_CHOICES, _params(a))
+            elif choices_changed:
+                await self._execute("DELETE FROM choices WHERE application_id = :i", {"i": a.id})
+                await self._insert_choices(a)
         if held is not None:
             self._held[a.id] = (a, row, choices)
 

@@ -35,12 +35,15 @@ class SqlOfferRepository(Repository):
         row = await self._one(f"SELECT * FROM offers WHERE id = :i{self.lock(for_update)}", i=offer_id)
         return offer_from(row) if row else None
 
-    async def live_for(self, application_id: int, *, for_update: bool = False, nowait: bool = False) -> Offer | None:
-        lock = self.lock(for_update) + (" NOWAIT" if for_update and nowait else "")
+    async def live_for(self, application_id: int, *, for_update: bool = False) -> Offer | None:
         row = await self._one(
-            f"SELECT * FROM offers WHERE application_id = :a AND status IN {LIVE}{lock}", a=application_id
+            f"SELECT * FROM offers WHERE application_id = :a AND status IN {LIVE}{self.lock(for_update)}",
+            a=application_id,
         )
         return offer_from(row) if row else None
+
+    async def try_lock(self, offer_id: int) -> bool:
+        return await self._one("SELECT 1 FROM offers WHERE id = :i FOR UPDATE SKIP LOCKED", i=offer_id) is not None
 
     async def live_of_sibling_group(self, sibling_group_id: int) -> list[Offer]:
         rows = await self._rows(

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import asyncpg
+
 from domain.commands import NewGroup, NewKindergarten
 from domain.model import District, Group, Kindergarten
+from persistence.pg import Pools
 from persistence.repositories.base import Repository
-from persistence.rows import group_from, kindergarten_from
+from persistence.rows import group_from, kindergarten_from, kindergarten_of_group
+from persistence.sql import KINDERGARTEN_AS_KG as _KINDERGARTEN_AS_KG
 from persistence.sql import KINDERGARTEN_COLUMNS
 
 _KINDERGARTENS = f"SELECT {KINDERGARTEN_COLUMNS} FROM kindergartens k JOIN districts d ON d.code = k.district_code"
 
 
 class SqlPlaceRepository(Repository):
+    """Kindergartens are read once per unit of work (their names and area do not change within one)."""
+
+    def __init__(self, conn: asyncpg.Connection, pools: Pools) -> None:
+        super().__init__(conn, pools)
+        self._kindergartens: dict[int, Kindergarten] = {}
+
     async def district(self, code: str) -> District | None:
         row = await self._one("SELECT * FROM districts WHERE code = :c", c=code)
         if row is None:
@@ -19,8 +29,11 @@ class SqlPlaceRepository(Repository):
         return District(row["code"], row["region_code"], row["name_kk"], row["name_ru"])
 
     async def kindergartens(self, ids: list[int]) -> dict[int, Kindergarten]:
-        rows = await self._rows(f"{_KINDERGARTENS} WHERE k.id = ANY(:ids)", ids=ids)
-        return {r["id"]: kindergarten_from(r) for r in rows}
+        missing = [i for i in ids if i not in self._kindergartens]
+        if missing:
+            rows = await self._rows(f"{_KINDERGARTENS} WHERE k.id = ANY(:ids)", ids=missing)
+            self._kindergartens.update({r["id"]: kindergarten_from(r) for r in rows})
+        return {i: self._kindergartens[i] for i in ids if i in self._kindergartens}
 
     async def kindergarten(self, kindergarten_id: int) -> Kindergarten | None:
         return (await self.kindergartens([kindergarten_id])).get(kindergarten_id)
@@ -51,6 +64,21 @@ class SqlPlaceRepository(Repository):
     async def group(self, group_id: int, *, for_update: bool = False) -> Group | None:
         row = await self._one(f"SELECT * FROM groups WHERE id = :g{self.lock(for_update)}", g=group_id)
         return group_from(row) if row else None
+
+    async def group_and_kindergarten(
+        self, group_id: int, *, for_update: bool = False
+    ) -> tuple[Group, Kindergarten] | None:
+        row = await self._one(
+            f"""SELECT g.*, {_KINDERGARTEN_AS_KG} FROM groups g
+            JOIN kindergartens k ON k.id = g.kindergarten_id JOIN districts d ON d.code = k.district_code
+            WHERE g.id = :g{" FOR UPDATE OF g" if for_update else ""}""",
+            g=group_id,
+        )
+        if row is None:
+            return None
+        kindergarten = kindergarten_of_group(row)
+        self._kindergartens[kindergarten.id] = kindergarten
+        return group_from(row), kindergarten
 
     async def add_kindergarten(self, k: NewKindergarten) -> int:
         return await self._new_id(
