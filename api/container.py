@@ -99,7 +99,7 @@ def build_container(settings: Settings, database_url: str, clock: Clock | None =
     authenticator = Authenticator(
         channels, allow_development=settings.development, kindergarten_region=reader.kindergarten_region
     )
-    store = SandboxStore(engine)
+    store = SandboxStore(pools)
     closers: list[Any] = [pools.close]
 
     def outside(url: str | None, http: Callable[..., Any], sandbox: Callable[[], Any]) -> Any:

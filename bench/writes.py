@@ -420,6 +420,7 @@ async def statements(run: Run) -> dict[str, Any]:
     out: dict[str, Any] = {}
     groups = (await _wave_groups(run, 25))[0][:20]
     changes = (await _change_specs(run, 25))[0]
+    submissions = (await _submit_specs(run, 25))[0]
     async with in_process(run) as (client, container):
 
         async def call(body: dict[str, Any], token: str) -> float:
@@ -445,6 +446,13 @@ async def statements(run: Run) -> dict[str, Any]:
             (
                 "choice-change path (changeChoices)",
                 [(json.loads(b), t) for b, t in zip(changes["bodies"][:20], changes["tokens"][:20], strict=True)],
+            ),
+            (
+                "submission path (submitApplication, registries in the sandbox)",
+                [
+                    (json.loads(b), t)
+                    for b, t in zip(submissions["bodies"][:20], submissions["tokens"][:20], strict=True)
+                ],
             ),
         ):
             times, counts, sample = [], [], []

@@ -259,6 +259,11 @@ class Choice:
     sibling_priority: bool = False  # a brother or sister is enrolled at this kindergarten
 
 
+def application_number(year: int, n: int) -> str:
+    """Human-readable and stable (docs/product.md §3): the year of submission and the id, e.g. KZ-2026-0000123."""
+    return f"KZ-{year}-{n:07d}"
+
+
 @dataclass(slots=True)
 class Application:
     """The aggregate of stage 1 and 2: its status, its ranked choices and which of them holds a seat.

@@ -1,24 +1,26 @@
-"""Queries behind the sandbox adapters of the outside registries (integrations/sandbox.py)."""
+"""Queries behind the sandbox adapters of the outside registries (integrations/sandbox.py).
+
+They stand in for other services, so they run on a pool of their own, and are not counted among Kezek's own
+statements (persistence/pg.py listeners)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from domain.model import Person
+from persistence.pg import Pools, positional
 from persistence.rows import person_from
 
 
 class SandboxStore:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, pools: Pools) -> None:
+        self._pools = pools
 
     async def _rows(self, sql: str, **params: Any) -> list[dict[str, Any]]:
-        async with self._engine.connect() as conn:
-            return [dict(r) for r in (await conn.execute(text(sql), params)).mappings().all()]
+        statement, names = positional(sql)
+        async with (await self._pools.get("sandbox")).acquire() as conn:
+            return [dict(r) for r in await conn.fetch(statement, *[params[n] for n in names])]
 
     async def person(self, iin: str) -> Person | None:
         rows = await self._rows("SELECT * FROM sandbox_persons WHERE iin = :i", i=iin)
@@ -49,15 +51,16 @@ class SandboxStore:
         )
 
     async def record_sms(self, message_id: str, to: str, text_: str, language: str, at: dt.datetime) -> None:
-        async with self._engine.begin() as conn:
-            # The message id makes a retried send a no-op, as a real gateway drops duplicates.
-            await conn.execute(
-                text(
-                    """INSERT INTO sandbox_sms (message_id, recipient, text, language, created_at)
-                    VALUES (:m, :to, :t, :l, :at) ON CONFLICT (message_id) DO NOTHING"""
-                ),
-                {"m": message_id, "to": to, "t": text_, "l": language, "at": at},
-            )
+        # The message id makes a retried send a no-op, as a real gateway drops duplicates.
+        await self._rows(
+            """INSERT INTO sandbox_sms (message_id, recipient, text, language, created_at)
+            VALUES (:m, :to, :t, :l, :at) ON CONFLICT (message_id) DO NOTHING""",
+            m=message_id,
+            to=to,
+            t=text_,
+            l=language,
+            at=at,
+        )
 
     async def sent_messages(self, phone: str, limit: int = 100) -> list[dict[str, Any]]:
         return await self._rows(

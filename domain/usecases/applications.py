@@ -3,8 +3,10 @@ of applications not restored in time. Each runs in one unit of work: all of it i
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from domain import access, age, choices, iin, inputs, offers, priority
 from domain.commands import SubmitApplication
@@ -14,12 +16,15 @@ from domain.model import (
     Actor,
     Application,
     ApplicationStatus,
+    BenefitFinding,
     Choice,
     ErrorCode,
     GroupType,
     Language,
     OfferStatus,
+    Person,
     Role,
+    application_number,
 )
 from domain.policy import PolicyBook
 from domain.ports import BenefitsRegistry, Clock, HolidayCalendar, PopulationRegistry
@@ -53,29 +58,32 @@ class Applications:
         today = local_date(now)
         desired = cmd.desired_start_date or today
 
-        # Registry reads happen before the transaction: a registry that is down writes nothing.
-        child = await self.population.person(child_iin)
+        # Registry reads happen before the transaction: a registry that is down writes nothing. Those that do
+        # not depend on each other are asked at once.
+        child, rep_iins = await asyncio.gather(
+            self.population.person(child_iin), self.population.representatives(child_iin)
+        )
         if child is None or not child.alive:
             raise access.not_found("child", "childIin")
-        rep_iins = await self.population.representatives(child_iin)
         if actor.subject not in rep_iins:
             raise DomainError(
                 ErrorCode.NOT_LEGAL_REPRESENTATIVE, "the applicant is not the child's legal representative", "childIin"
             )
         age.check_start_date(desired, today, child.birth_date)
-        reps = [p for p in [await self.population.person(i) for i in rep_iins] if p is not None]
-        sibling_iins = {s for r in rep_iins for s in await self.population.children(r)} - {child_iin}
-        findings, benefits_ok = [], True
-        try:
-            findings = await self.benefits.findings([child_iin, *rep_iins])
-        except Exception:  # the benefits registry being down never blocks a submission (docs/quality.md §4)
-            benefits_ok = False
+        found = await asyncio.gather(
+            *[self.population.person(i) for i in rep_iins],
+            *[self.population.children(i) for i in rep_iins],
+            self._findings([child_iin, *rep_iins]),
+        )
+        reps = [p for p in found[: len(rep_iins)] if isinstance(p, Person)]
+        sibling_iins = {s for kids in found[len(rep_iins) : -1] for s in cast(list[str], kids)} - {child_iin}
+        findings, benefits_ok = cast(tuple[list[BenefitFinding], bool], found[-1])
         applicant = next((p for p in reps if p.iin == actor.subject), None)
         phone = phone or (applicant.phone if applicant else None) or child.phone
 
         async with self.uow() as uow:
             fx = Effects(uow, actor, now)
-            await uow.applications.lock_child(child_iin)
+            app_id = await uow.applications.reserve(child_iin)
             existing = await uow.applications.active_for_child(child_iin)
             if existing is not None:
                 raise DomainError(
@@ -85,9 +93,7 @@ class Applications:
                 )
             await self._check_kindergartens(uow, ids, child.birth_date.year, cmd.language, cmd.group_type)
             district = await uow.places.district(child.district_code) if child.district_code else None
-            await uow.persons.upsert([child, *reps], now)
-            await uow.persons.set_representatives(child_iin, rep_iins)
-            app_id, number = await uow.applications.next_id_and_number(today.year)
+            await uow.persons.record_family(child, reps, now)
             region = district.region_code if district else None
             policy = self.policies.for_region(region)
             claims = [
@@ -96,7 +102,7 @@ class Applications:
             sibling_kgs = await uow.applications.sibling_kindergartens(sorted(sibling_iins))
             app = Application(
                 id=app_id,
-                number=number,
+                number=application_number(today.year, app_id),
                 child_iin=child_iin,
                 status=ApplicationStatus.QUEUED,
                 queue_date=now,
@@ -117,12 +123,11 @@ class Applications:
                     for rank, kg in enumerate(ids, start=1)
                 ],
             )
-            await uow.applications.add(app)
+            failures = 0 if benefits_ok else 1
+            await uow.applications.add(app, priority.next_check(now, failures), failures)
             for claim in claims:
                 claim.id = await uow.claims.add(claim)
                 await fx.claim_found(app, claim, tell=False)
-            failures = 0 if benefits_ok else 1
-            await uow.applications.schedule_benefit_check(app_id, priority.next_check(now, failures), failures)
             fx.queue_moves(app, {}, "JOINED")
             positions = await uow.applications.positions(app_id)
             await fx.application(app, "SUBMITTED", None, positions=positions)
@@ -130,6 +135,14 @@ class Applications:
             await uow.commit()
         await self.allocator.run(fx.allocations)
         return app
+
+    async def _findings(self, iins: list[str]) -> tuple[list[BenefitFinding], bool]:
+        """The registry's findings, and whether it answered: one that is down never blocks a submission
+        (docs/quality.md §4); the worker asks again."""
+        try:
+            return await self.benefits.findings(iins), True
+        except Exception:
+            return [], False
 
     async def change_choices(self, actor: Actor, application_id: str, kindergarten_ids: Sequence[str]) -> Application:
         access.forbid_unless(actor, Role.CITIZEN)

@@ -29,6 +29,30 @@ _UPDATE_CHOICES = """UPDATE choices c SET rank = u.rank, held_here = u.held, sib
       AND (c.rank, c.held_here, c.sibling_rank) IS DISTINCT FROM (u.rank, u.held, u.sib)"""
 
 
+# The application's choices, each a copy of its queue fields (held equal to the application's by a foreign key).
+_INSERT_CHOICES = """INSERT INTO choices (application_id, rank, kindergarten_id, tier_rank, queue_date, birth_year,
+    language, group_type, app_in_queue, sibling_rank, held_here, joined_at)
+    SELECT :id, u.rank, u.kg, :c_tier, :c_qd, :c_by, :c_lang, :c_gt, :c_iq, u.sib, u.held, u.joined
+    FROM unnest(CAST(:c_ranks AS smallint[]), CAST(:c_kgs AS bigint[]), CAST(:c_sibs AS smallint[]),
+        CAST(:c_helds AS boolean[]), CAST(:c_joined AS timestamptz[])) AS u(rank, kg, sib, held, joined)"""
+
+
+def _choice_columns(a: Application) -> dict[str, Any]:
+    return {
+        "c_tier": a.tier.rank,
+        "c_qd": a.queue_date,
+        "c_by": a.birth_year,
+        "c_lang": a.language.value,
+        "c_gt": a.group_type.value,
+        "c_iq": a.in_queue,
+        "c_ranks": [c.rank for c in a.choices],
+        "c_kgs": [c.kindergarten_id for c in a.choices],
+        "c_sibs": [sibling_rank(c.sibling_priority) for c in a.choices],
+        "c_helds": [c.held_here for c in a.choices],
+        "c_joined": [c.joined_at for c in a.choices],
+    }
+
+
 def _params(a: Application) -> dict[str, Any]:
     return {
         "status": a.status.value,
@@ -74,28 +98,30 @@ class SqlApplicationRepository(Repository):
         # Locked applications of this unit of work: the instance, and its row and choices as last written.
         self._held: dict[int, tuple[Application, tuple[Any, ...], tuple[Any, ...]]] = {}
 
-    async def lock_child(self, child_iin: str) -> None:
-        # Serialises submissions for one child across processes; released at commit or rollback.
-        await self._execute("SELECT pg_advisory_xact_lock(hashtextextended(:i, 7))", {"i": child_iin})
+    async def reserve(self, child_iin: str) -> int:
+        # Serialises submissions for one child across processes (released at commit or rollback); an id a failed
+        # submission took is a gap in the numbers, as after any rollback.
+        row = await self._one(
+            "SELECT pg_advisory_xact_lock(hashtextextended(:i, 7)), nextval('application_number_seq') AS n", i=child_iin
+        )
+        assert row is not None
+        return int(row["n"])
 
     async def active_for_child(self, child_iin: str) -> Application | None:
         row = await self._one("SELECT id FROM applications WHERE child_iin = :c AND active", c=child_iin)
         return await self.get(row["id"], for_update=True) if row else None
 
-    async def next_id_and_number(self, year: int) -> tuple[int, str]:
-        row = await self._one("SELECT nextval('application_number_seq') AS n")
-        assert row is not None
-        n = int(row["n"])
-        return n, f"KZ-{year}-{n:07d}"
-
-    async def add(self, application: Application) -> None:
+    async def add(self, application: Application, benefit_check_at: dt.datetime, benefit_failures: int) -> None:
         a = application
         await self._execute(
-            """INSERT INTO applications (id, number, child_iin, status, active, in_queue, queue_date, channel,
-                tier_rank, language, group_type, desired_start_date, phone, notification_language, birth_year,
-                district_code, region_code, created_at, updated_at)
-            VALUES (:id, :number, :child, :status, :active, :in_queue, :queue_date, :channel, :tier, :language,
-                :group_type, :start, :phone, :nl, :birth_year, :district, :region, :now, :now)""",
+            f"""WITH a AS (
+                INSERT INTO applications (id, number, child_iin, status, active, in_queue, queue_date, channel,
+                    tier_rank, language, group_type, desired_start_date, phone, notification_language, birth_year,
+                    district_code, region_code, created_at, updated_at, next_benefit_check_at, benefit_check_failures)
+                VALUES (:id, :number, :child, :status, :active, :in_queue, :queue_date, :channel, :tier, :language,
+                    :group_type, :start, :phone, :nl, :birth_year, :district, :region, :now, :now, :check, :failures)
+                RETURNING 1
+            ) {_INSERT_CHOICES}""",
             {
                 "id": a.id,
                 "number": a.number,
@@ -115,9 +141,11 @@ class SqlApplicationRepository(Repository):
                 "district": a.district_code,
                 "region": a.region_code,
                 "now": a.created_at,
+                "check": benefit_check_at,
+                "failures": benefit_failures,
+                **_choice_columns(a),
             },
         )
-        await self._insert_choices(a)
         self._held[a.id] = (a, _row_state(a), _choice_state(a))
 
     async def get(
@@ -165,30 +193,8 @@ class SqlApplicationRepository(Repository):
             await self.save(app)
 
     async def _insert_choices(self, a: Application) -> None:
-        if not a.choices:
-            return
-        await self._execute(
-            """INSERT INTO choices (application_id, rank, kindergarten_id, tier_rank, queue_date, birth_year,
-                language, group_type, app_in_queue, sibling_rank, held_here, joined_at)
-            VALUES (:app, :rank, :kg, :tier, :qd, :by, :lang, :gt, :iq, :sib, :held, :joined)""",
-            [
-                {
-                    "app": a.id,
-                    "rank": c.rank,
-                    "kg": c.kindergarten_id,
-                    "tier": a.tier.rank,
-                    "qd": a.queue_date,
-                    "by": a.birth_year,
-                    "lang": a.language.value,
-                    "gt": a.group_type.value,
-                    "iq": a.in_queue,
-                    "sib": sibling_rank(c.sibling_priority),
-                    "held": c.held_here,
-                    "joined": c.joined_at,
-                }
-                for c in a.choices
-            ],
-        )
+        if a.choices:
+            await self._execute(_INSERT_CHOICES, {"id": a.id, **_choice_columns(a)})
 
     async def positions(self, application_id: int) -> dict[int, int | None]:
         rows = await self._rows(POSITIONS_SQL, ids=[application_id])

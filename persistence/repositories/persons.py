@@ -3,47 +3,48 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from domain.model import Person
 from persistence.repositories.base import Repository
 from persistence.rows import person_from
 
+_UPSERT = """INSERT INTO persons (iin, full_name, birth_date, sex, alive, district_code, phone, refreshed_at)
+    SELECT u.*, :now FROM unnest(CAST(:p_iin AS text[]), CAST(:p_name AS text[]), CAST(:p_born AS date[]),
+        CAST(:p_sex AS text[]), CAST(:p_alive AS boolean[]), CAST(:p_district AS text[]), CAST(:p_phone AS text[]))
+        AS u(iin, full_name, birth_date, sex, alive, district_code, phone)
+    ON CONFLICT (iin) DO UPDATE SET full_name = EXCLUDED.full_name, birth_date = EXCLUDED.birth_date,
+        sex = EXCLUDED.sex, alive = EXCLUDED.alive, district_code = EXCLUDED.district_code,
+        phone = EXCLUDED.phone, refreshed_at = EXCLUDED.refreshed_at"""
+
+
+def _person_columns(persons: list[Person], now: dt.datetime) -> dict[str, Any]:
+    return {
+        "now": now,
+        "p_iin": [p.iin for p in persons],
+        "p_name": [p.full_name for p in persons],
+        "p_born": [p.birth_date for p in persons],
+        "p_sex": [p.sex for p in persons],
+        "p_alive": [p.alive for p in persons],
+        "p_district": [p.district_code for p in persons],
+        "p_phone": [p.phone for p in persons],
+    }
+
 
 class SqlPersonRepository(Repository):
     async def upsert(self, persons: list[Person], now: dt.datetime) -> None:
-        if not persons:
-            return
-        await self._execute(
-            """INSERT INTO persons (iin, full_name, birth_date, sex, alive, district_code, phone, refreshed_at)
-            VALUES (:iin, :full_name, :birth_date, :sex, :alive, :district_code, :phone, :now)
-            ON CONFLICT (iin) DO UPDATE SET full_name = EXCLUDED.full_name, birth_date = EXCLUDED.birth_date,
-                sex = EXCLUDED.sex, alive = EXCLUDED.alive, district_code = EXCLUDED.district_code,
-                phone = EXCLUDED.phone, refreshed_at = EXCLUDED.refreshed_at""",
-            [
-                {
-                    "iin": p.iin,
-                    "full_name": p.full_name,
-                    "birth_date": p.birth_date,
-                    "sex": p.sex,
-                    "alive": p.alive,
-                    "district_code": p.district_code,
-                    "phone": p.phone,
-                    "now": now,
-                }
-                for p in persons
-            ],
-        )
+        if persons:
+            await self._execute(_UPSERT, _person_columns(persons, now))
 
-    async def set_representatives(self, child_iin: str, representative_iins: list[str]) -> None:
+    async def record_family(self, child: Person, representatives: list[Person], now: dt.datetime) -> None:
+        persons = [child, *representatives]
         await self._execute(
-            "DELETE FROM representations WHERE child_iin = :c AND NOT (representative_iin = ANY(:r))",
-            {"c": child_iin, "r": representative_iins},
-        )
-        await self._execute(
-            """INSERT INTO representations (child_iin, representative_iin)
-            SELECT :c, r FROM unnest(CAST(:r AS text[])) AS r
-            WHERE EXISTS (SELECT 1 FROM persons WHERE iin = r) ON CONFLICT DO NOTHING""",
-            {"c": child_iin, "r": representative_iins},
+            f"""WITH p AS ({_UPSERT} RETURNING 1), gone AS (
+                DELETE FROM representations WHERE child_iin = :child AND NOT (representative_iin = ANY(:reps))
+            )
+            INSERT INTO representations (child_iin, representative_iin)
+            SELECT :child, r FROM unnest(CAST(:reps AS text[])) AS r ON CONFLICT DO NOTHING""",
+            {**_person_columns(persons, now), "child": child.iin, "reps": [r.iin for r in representatives]},
         )
 
     async def set_children(self, representative_iin: str, child_iins: list[str]) -> None:
