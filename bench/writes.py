@@ -32,6 +32,7 @@ from urllib.parse import parse_qs, urlsplit
 from bench.common import (
     LOAD_CPU,
     Run,
+    Server,
     finish_load,
     in_process,
     log,
@@ -73,6 +74,20 @@ INSERT INTO bench_floor_b (at, body) VALUES (now(), repeat('b', 160));
 INSERT INTO bench_floor_c (at, body) VALUES (now(), repeat('c', 120));
 END;
 """
+
+
+def postgres_cpu_seconds() -> float:
+    """User + system CPU of every PostgreSQL process on this machine so far (Linux /proc): the database's
+    share of a run's work, beside the server's."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            text = stat.read_text()
+            if "(postgres)" in text:
+                fields = text.rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 def _pgbench() -> str:
@@ -206,7 +221,7 @@ async def _submit_specs(run: Run, n: int) -> list[dict[str, Any]]:
     return specs
 
 
-async def mutations(run: Run, port: int, floor: float, requests: int) -> dict[str, Any]:
+async def mutations(run: Run, server: Server, port: int, floor: float, requests: int) -> dict[str, Any]:
     """w2: changeChoices and submitApplication from 16 connections, three runs each, every request once on
     its own input (a submission is never repeated: a duplicate is refused, and cheaper)."""
     need = requests // 2 + 50
@@ -222,12 +237,18 @@ async def mutations(run: Run, port: int, floor: float, requests: int) -> dict[st
             warm = {"path": spec["path"], "bodies": spec["bodies"][:100], "tokens": spec["tokens"][:100]}
             await run_load(run, port, warm, f"{name}-{i}-warm", mode="once", connections=16, duration=600, warmup=0)
             spec = {"path": spec["path"], "bodies": spec["bodies"][100:], "tokens": spec["tokens"][100:]}
+            cpu0, pg0 = server.cpu_seconds(), postgres_cpu_seconds()
             result = await run_load(run, port, spec, f"{name}-{i}", mode="once", connections=16, duration=600, warmup=0)
+            calls = max(result["completed"], 1)
+            result["server_cpu_ms"] = (server.cpu_seconds() - cpu0) * 1000 / calls
+            result["postgres_cpu_ms"] = (postgres_cpu_seconds() - pg0) * 1000 / calls
             result["share_of_floor"] = result["throughput"] / floor
             runs.append(result)
             log(
                 f"(w2) {name} run {i + 1}: {result['throughput']} tx/s ({result['share_of_floor']:.1%} of the floor), "
-                f"p99 {result['p99_ms']} ms, {result['errors']} errors, {result['user_errors']} refused"
+                f"p99 {result['p99_ms']} ms, CPU a call: server {result['server_cpu_ms']:.2f} ms, PostgreSQL "
+                f"{result['postgres_cpu_ms']:.2f} ms; {result['errors']} "
+                f"errors, {result['user_errors']} refused"
             )
         shares = [r["share_of_floor"] for r in runs]
         out[name] = {
@@ -486,7 +507,7 @@ async def measure(run: Run, status_tokens: list[str], status_query: str) -> dict
         await wait_ready(server, port, "/readyz")
         result = {
             "floor": floor,
-            "mutations": await mutations(run, port, floor["median"], plan.write_requests),
+            "mutations": await mutations(run, server, port, floor["median"], plan.write_requests),
             "wave": await wave(run, port, plan.wave_groups, status_tokens, status_query),
         }
     finally:
@@ -528,13 +549,14 @@ def report(results: dict[str, Any], add: Any) -> None:
     add("")
     add(f"Write floor runs: {', '.join(f'{r:.0f}' for r in floor['runs'])} tx/s.")
     add("")
-    add("| run | what | tx/s | share of floor | p50 | p99 | errors | refused |")
-    add("|---|---|---|---|---|---|---|---|")
+    add("| run | what | tx/s | share of floor | p50 | p99 | CPU a call: server, PostgreSQL | errors | refused |")
+    add("|---|---|---|---|---|---|---|---|---|")
     for name in ("changeChoices", "submitApplication"):
         for i, r in enumerate(results["mutations"][name]["runs"], 1):
             add(
                 f"| {i} | `{name}` | {r['throughput']} | {r['share_of_floor']:.1%} | {r['p50_ms']:.1f} | "
-                f"{r['p99_ms']:.1f} | {r['errors']} | {r['user_errors']} |"
+                f"{r['p99_ms']:.1f} | {r['server_cpu_ms']:.2f} ms, {r['postgres_cpu_ms']:.2f} ms | {r['errors']} | "
+                f"{r['user_errors']} |"
             )
     add("")
     add(

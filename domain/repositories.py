@@ -20,7 +20,9 @@ from domain.model import (
     District,
     Enrollment,
     Group,
+    GroupType,
     Kindergarten,
+    Language,
     Offer,
     OutboxMessage,
     Person,
@@ -73,8 +75,11 @@ class PlaceRepository(Protocol):
     async def kindergarten(self, kindergarten_id: int) -> Kindergarten | None: ...
     async def kindergarten_by_external_id(self, external_id: str) -> Kindergarten | None: ...
     async def groups_of(self, kindergarten_ids: list[int]) -> list[Group]: ...
-    async def groups_by_kindergarten(self, kindergarten_ids: list[int]) -> dict[int, list[Group]]:
-        """Every one of these kindergartens that exists, with its groups (none, for one without)."""
+    async def fitting_groups(
+        self, kindergarten_ids: list[int], birth_year: int, language: Language, group_type: GroupType
+    ) -> dict[int, list[Group]]:
+        """Every one of these kindergartens that exists, with its groups a child of that birth year, language
+        and group type fits (none, for one without)."""
         ...
 
     async def group(self, group_id: int, *, for_update: bool = False) -> Group | None: ...

@@ -166,12 +166,12 @@ class Applications:
             await self._check_kindergartens(uow, ids, app.birth_year, app.language, app.group_type)
             sibling_kgs = await uow.applications.kindergartens_of_siblings(app.child_iin)
             before, moves = application_snapshot(app), standing(app)
-            old_positions = await uow.applications.positions(app.id)
             app.rechoose(ids, now, sibling_kgs)
             await uow.applications.save(app)
             fx.queue_moves(app, moves, "CHOICES_CHANGED")
             positions = await uow.applications.positions(app.id)
-            fx.own_moves(app, old_positions, positions, "CHOICES_CHANGED")
+            # A kept choice keeps its place in its queue (its order key is the application's, not its rank),
+            # and a new one had none: a change of choices moves none of the application's own positions.
             await fx.application(app, "CHOICES_CHANGED", before, positions=positions)
             if held:
                 # Choices now ranked below the enrolment are dropped, as after signing.
@@ -282,7 +282,7 @@ class Applications:
     async def _check_kindergartens(
         uow: UnitOfWork, ids: list[int], birth_year: int, language: Language, group_type: GroupType
     ) -> None:
-        groups = await uow.places.groups_by_kindergarten(ids)
+        groups = await uow.places.fitting_groups(ids, birth_year, language, group_type)
         for kg_id in ids:
             if kg_id not in groups:
                 raise access.not_found(f"kindergarten {kg_id}", choices.FIELD)

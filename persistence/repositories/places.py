@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 
 from domain.commands import NewGroup, NewKindergarten
-from domain.model import District, Group, Kindergarten
+from domain.model import District, Group, GroupType, Kindergarten, Language
 from persistence.pg import Pools
 from persistence.repositories.base import Repository
 from persistence.rows import group_from, kindergarten_from, kindergarten_of_group
@@ -48,11 +48,18 @@ class SqlPlaceRepository(Repository):
         )
         return [group_from(r) for r in rows]
 
-    async def groups_by_kindergarten(self, kindergarten_ids: list[int]) -> dict[int, list[Group]]:
+    async def fitting_groups(
+        self, kindergarten_ids: list[int], birth_year: int, language: Language, group_type: GroupType
+    ) -> dict[int, list[Group]]:
         rows = await self._rows(
-            """SELECT k.id AS kg, g.* FROM kindergartens k LEFT JOIN groups g ON g.kindergarten_id = k.id
+            """SELECT k.id AS kg, g.* FROM kindergartens k
+            LEFT JOIN groups g ON g.kindergarten_id = k.id AND :y BETWEEN g.birth_year_from AND g.birth_year_to
+                AND g.language = :l AND g.group_type = :t
             WHERE k.id = ANY(:ids) ORDER BY k.id, g.id""",
             ids=kindergarten_ids,
+            y=birth_year,
+            l=language.value,
+            t=group_type.value,
         )
         out: dict[int, list[Group]] = {}
         for r in rows:
