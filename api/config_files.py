@@ -132,6 +132,7 @@ class PolicyEntry(_Strict):
     manual_verification_window: WindowText | None = Field(default=None, alias="manualVerificationWindow")
     decline_effect: DeclineEffect | None = Field(default=None, alias="declineEffect")
     min_admission_age_months: int | None = Field(default=None, alias="minAdmissionAgeMonths", ge=0, le=120)
+    advance_offer_days: int | None = Field(default=None, alias="advanceOfferDays", ge=0, le=366)
     primary_ratio: tuple[int, int] | None = Field(default=None, alias="primaryRatio")
 
     @field_validator("response_window", "contract_window", "extension", "restore_window", "manual_verification_window")
@@ -163,6 +164,9 @@ class PolicyEntry(_Strict):
                 self.min_admission_age_months
                 if self.min_admission_age_months is not None
                 else base.min_admission_age_months
+            ),
+            advance_offer_days=(
+                self.advance_offer_days if self.advance_offer_days is not None else base.advance_offer_days
             ),
             primary_ratio=self.primary_ratio if self.primary_ratio is not None else base.primary_ratio,
         )

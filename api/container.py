@@ -123,7 +123,7 @@ def build_container(settings: Settings, database_url: str, clock: Clock | None =
     esign: ESignature = outside(settings.esign_url, HttpESignature, SandboxESignature)
     policies = load_policy(settings.policy_file)
     queue = QueueService(
-        lambda: SqlUnitOfWork(pools),
+        lambda: SqlUnitOfWork(pools, clock),
         clock,
         population,
         benefits,

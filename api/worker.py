@@ -1,4 +1,5 @@
-"""Background passes (docs/api.md §4 `kezek worker`): outbox, claim expiry, ageing out, registry re-checks.
+"""Background passes (docs/api.md §4 `kezek worker`): outbox, claim expiry, ageing out, registry re-checks, the
+school year's days (departures, scheduled capacities, seats free from the day).
 
 Every pass claims its rows with FOR UPDATE SKIP LOCKED, so any number of workers can run at once.
 """
@@ -23,6 +24,7 @@ async def run_once(c: Container) -> dict[str, int]:
     done["aged_out"] = await c.queue.age_out()
     done["unrestored_closed"] = await c.queue.close_unrestored()
     done["benefits_rechecked"] = await c.queue.recheck_benefits()
+    done.update(await c.queue.school_day())
     done["offers_made"] = await c.queue.allocation_pass()
     done["events_sequenced"] = await c.feed.sequence()
     done["events_pruned"] = await c.feed.prune(c.clock.now())

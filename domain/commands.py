@@ -40,3 +40,4 @@ class NewGroup:
     language: Language
     group_type: GroupType
     capacity: int
+    opens_on: dt.date | None = None  # None: open at once

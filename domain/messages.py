@@ -47,6 +47,9 @@ class MessageKind(enum.StrEnum):
     APPLICATION_INACTIVE = "APPLICATION_INACTIVE"
     APPLICATION_RESTORED = "APPLICATION_RESTORED"
     OFFER_MADE = "OFFER_MADE"
+    OFFER_MADE_FROM = "OFFER_MADE_FROM"  # a seat free from a later day: the offer names it
+    INTAKE_OFFER = "INTAKE_OFFER"  # the summer intake's offer to a family with one child offered
+    INTAKE_OFFERS = "INTAKE_OFFERS"  # ... with several (one message per family)
     OFFER_REMINDER = "OFFER_REMINDER"
     OFFER_LAPSED = "OFFER_LAPSED"
     OFFER_SUPERSEDED = "OFFER_SUPERSEDED"
@@ -63,9 +66,11 @@ class MessageParams:
     kindergarten_name: str | None = None
     deadline: dt.datetime | None = None  # aware; rendered in Asia/Almaty as dd.mm.yyyy HH:MM
     category: PriorityCategory | None = None
+    starts_on: dt.date | None = None  # rendered dd.mm.yyyy
+    count: int | None = None  # children offered to one family
 
 
-# Template fields: {number} {positions} {kindergarten} {deadline} {category}.
+# Template fields: {number} {positions} {kindergarten} {deadline} {category} {starts} {count}.
 _K = MessageKind
 
 TEMPLATES_KK: dict[MessageKind, str] = {
@@ -85,6 +90,18 @@ TEMPLATES_KK: dict[MessageKind, str] = {
     _K.APPLICATION_RESTORED: "{number}: өтініш бұрынғы кезек күнімен қалпына келтірілді.",
     _K.OFFER_MADE: (
         "{number}: «{kindergarten}» балабақшасына жолдама. Kezek/eGov арқылы растаңыз, мерзімі: {deadline}."
+    ),
+    _K.OFFER_MADE_FROM: (
+        "{number}: {starts} бастап «{kindergarten}» балабақшасына жолдама. Kezek/eGov арқылы растаңыз, мерзімі: "
+        "{deadline}."
+    ),
+    _K.INTAKE_OFFER: (
+        "{number}: жаңа оқу жылына, {starts} бастап «{kindergarten}» балабақшасына жолдама. Kezek/eGov арқылы "
+        "растаңыз, мерзімі: {deadline}."
+    ),
+    _K.INTAKE_OFFERS: (
+        "{number}: жаңа оқу жылына {count} балаға {starts} бастап жолдамалар. Kezek/eGov арқылы растаңыз, "
+        "мерзімі: {deadline}."
     ),
     _K.OFFER_REMINDER: (
         "{number}: еске саламыз, «{kindergarten}» жолдамасын Kezek/eGov арқылы растаңыз, мерзімі: {deadline}."
@@ -119,6 +136,17 @@ TEMPLATES_RU: dict[MessageKind, str] = {
     ),
     _K.APPLICATION_RESTORED: "{number}: заявление восстановлено в очереди с прежней датой постановки.",
     _K.OFFER_MADE: ("{number}: направление в детский сад «{kindergarten}». Подтвердите в Kezek/eGov до {deadline}."),
+    _K.OFFER_MADE_FROM: (
+        "{number}: направление в детский сад «{kindergarten}» с {starts}. Подтвердите в Kezek/eGov до {deadline}."
+    ),
+    _K.INTAKE_OFFER: (
+        "{number}: направление на новый учебный год в детский сад «{kindergarten}» с {starts}. Подтвердите в "
+        "Kezek/eGov до {deadline}."
+    ),
+    _K.INTAKE_OFFERS: (
+        "{number}: направления на новый учебный год для детей ({count}) с {starts}. Подтвердите в Kezek/eGov до "
+        "{deadline}."
+    ),
     _K.OFFER_REMINDER: ("{number}: напоминаем подтвердить направление в «{kindergarten}» в Kezek/eGov до {deadline}."),
     _K.OFFER_LAPSED: "{number}: срок направления в «{kindergarten}» истёк.",
     _K.OFFER_SUPERSEDED: ("{number}: направление в «{kindergarten}» заменено направлением в сад выше в вашем списке."),
@@ -143,6 +171,17 @@ TEMPLATES_EN: dict[MessageKind, str] = {
     ),
     _K.APPLICATION_RESTORED: "{number}: application restored to the queue with its original queue date.",
     _K.OFFER_MADE: ('{number}: offer of a seat at "{kindergarten}". Confirm in the Kezek/eGov app by {deadline}.'),
+    _K.OFFER_MADE_FROM: (
+        '{number}: offer of a seat at "{kindergarten}" from {starts}. Confirm in the Kezek/eGov app by {deadline}.'
+    ),
+    _K.INTAKE_OFFER: (
+        '{number}: new school year offer of a seat at "{kindergarten}" from {starts}. Confirm in the Kezek/eGov '
+        "app by {deadline}."
+    ),
+    _K.INTAKE_OFFERS: (
+        "{number}: new school year offers for {count} children from {starts}. Confirm in the Kezek/eGov app by "
+        "{deadline}."
+    ),
     _K.OFFER_REMINDER: (
         '{number}: reminder: confirm the offer for "{kindergarten}" in the Kezek/eGov app by {deadline}.'
     ),
@@ -256,6 +295,14 @@ def _values(language: Language, params: MessageParams, fields: frozenset[str]) -
         if params.deadline is None:
             raise ValueError("deadline is required")
         values["deadline"] = format_deadline(params.deadline)
+    if "starts" in fields:
+        if params.starts_on is None:
+            raise ValueError("starts_on is required")
+        values["starts"] = params.starts_on.strftime("%d.%m.%Y")
+    if "count" in fields:
+        if params.count is None:
+            raise ValueError("count is required")
+        values["count"] = str(params.count)
     if "category" in fields:
         if params.category is None:
             raise ValueError("category is required")

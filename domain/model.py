@@ -214,16 +214,13 @@ class Group:
     language: Language
     group_type: GroupType
     capacity: int
-    enrolled: int
-    held: int
-
-    @property
-    def occupied(self) -> int:
-        return self.enrolled + self.held
-
-    @property
-    def free_seats(self) -> int:
-        return self.capacity - self.occupied
+    enrolled: int  # enrolments in force today
+    held: int  # live offers, whatever day their seat is free from
+    free_seats: int  # free on every day from today on (domain/seats_over_time.py)
+    free_from: dt.date | None = None  # the first day from today on with a seat free from it
+    opens_on: dt.date | None = None
+    scheduled_capacity: int | None = None
+    scheduled_from: dt.date | None = None
 
     def fits(self, birth_year: int, language: Language, group_type: GroupType) -> bool:
         return (
@@ -430,6 +427,8 @@ class Offer:
     respond_by: dt.datetime
     sibling_group_id: int | None = None
     remind_at: dt.datetime | None = None
+    starts_on: dt.date | None = None  # the day its seat is free from (docs/product.md §10)
+    intake_run_id: int | None = None
 
     @property
     def live(self) -> bool:
@@ -466,3 +465,4 @@ class Enrollment:
     kindergarten_id: int
     application_id: int | None
     since: dt.date
+    leaves_on: dt.date | None = None  # the last day (docs/product.md §10); None: no departure planned

@@ -38,9 +38,10 @@ def check_live(offer: Offer) -> None:
         raise DomainError(ErrorCode.INVALID_STATE, f"the offer is {offer.status.value}", "offerId")
 
 
-def start_date(app: Application, now: dt.datetime) -> dt.date:
-    """When attendance starts: the desired start date, or today when that has passed."""
-    return max(app.desired_start_date, local_date(now))
+def start_date(app: Application, offer: Offer, now: dt.datetime) -> dt.date:
+    """When attendance starts: the desired start date, not before the seat is free (the offer's start), and
+    today when both have passed."""
+    return max(app.desired_start_date, offer.starts_on or local_date(now), local_date(now))
 
 
 class AfterDecline(enum.Enum):

@@ -1,9 +1,11 @@
-"""Places and seats (docs/product.md §2): kindergartens, their groups and the seats a group holds.
+"""Places (docs/product.md §2): kindergartens and their groups, and what an operator may set on them.
 
-A group's *held* seats are those under live offers, *occupied* = enrolled + held, and
-free seats = capacity − occupied; capacity never goes below occupied (CAPACITY_BELOW_OCCUPIED)."""
+A group's capacity never goes below the seats it holds on any day the capacity applies to (enrolments in
+force then and live offers: domain/seats_over_time.py `peak`), else CAPACITY_BELOW_OCCUPIED."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 from domain.errors import DomainError
 from domain.model import ErrorCode
@@ -24,9 +26,15 @@ def check_birth_years(first: int, last: int) -> None:
         raise DomainError(ErrorCode.INVALID_INPUT, "birth years must be real years", "birthYearFrom")
 
 
-def below_occupied(occupied: int) -> DomainError:
+def below_occupied(occupied: int, since: dt.date | None = None) -> DomainError:
+    when = f" on a day from {since.isoformat()}" if since else ""
     return DomainError(
         ErrorCode.CAPACITY_BELOW_OCCUPIED,
-        f"{occupied} seats are occupied (enrolled or held by live offers)",
+        f"{occupied} seats are occupied{when} (enrolled or held by live offers)",
         "capacity",
     )
+
+
+def check_not_past(day: dt.date | None, today: dt.date, field: str) -> None:
+    if day is not None and day < today:
+        raise DomainError(ErrorCode.INVALID_INPUT, f"{field} is in the past", field)

@@ -45,6 +45,7 @@ class Policy:
     manual_verification_window: Window = Window(working_days=5)
     decline_effect: DeclineEffect = DeclineEffect.DROP_CHOICE
     min_admission_age_months: int = 24
+    advance_offer_days: int = 75  # seats free from a later date are offered this many days ahead (§10)
     primary_ratio: tuple[int, int] | None = None
 
 
@@ -57,3 +58,8 @@ class PolicyBook:
         if region_code is None:
             return self.default
         return self.regions.get(region_code, self.default)
+
+    def offered_ahead_until(self, today: dt.date) -> dt.date:
+        """The last day a seat may be free from and be offered today, in the region that looks furthest ahead."""
+        days = max(p.advance_offer_days for p in (self.default, *self.regions.values()))
+        return today + dt.timedelta(days=days)

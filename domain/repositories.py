@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, Self
@@ -11,6 +12,7 @@ from typing import Protocol, Self
 from domain.allocation import Candidate
 from domain.commands import NewGroup, NewKindergarten
 from domain.feed import FeedEvent
+from domain.intake import GroupResult, Inputs, IntakeRun, Totals
 from domain.model import (
     Actor,
     Application,
@@ -90,8 +92,40 @@ class PlaceRepository(Protocol):
     async def add_group(self, kindergarten_id: int, g: NewGroup) -> int: ...
     async def set_capacity(self, group_id: int, capacity: int) -> None:
         """Of a group read for update: its seats cannot change meanwhile, and the database refuses a capacity
-        below enrolled + held all the same."""
+        below what the group holds on any day all the same."""
         ...
+
+    async def schedule_capacity(self, group_id: int, capacity: int | None, since: dt.date | None) -> None:
+        """The capacity from a later date (None, None: no schedule)."""
+        ...
+
+    async def peak(self, group_id: int, day: dt.date, until: dt.date | None) -> int:
+        """The most seats the group holds on any day in [day, until) (until None: for good)."""
+        ...
+
+    async def least_free(self, group_id: int, day: dt.date, until: dt.date | None) -> int:
+        """The fewest seats the group has free on any day in [day, until)."""
+        ...
+
+    async def seats_from(self, group_ids: list[int], day: dt.date) -> dict[int, int]:
+        """Each group's seats free on every day from `day` on."""
+        ...
+
+    async def schedules_due(self, today: dt.date, limit: int) -> list[Group]:
+        """Groups whose scheduled capacity applies from today or before, locked."""
+        ...
+
+    async def apply_schedule(self, group_id: int) -> None: ...
+    async def school_day(self) -> dt.date:
+        """The last day the groups were counted for, locked until the transaction ends."""
+        ...
+
+    async def count_day(self, since: dt.date, today: dt.date) -> list[tuple[int, int, int]]:
+        """Counts again the groups whose seats changed on a day in (since, today]; (group, kindergarten, free
+        seats) of those whose free seats changed."""
+        ...
+
+    async def set_school_day(self, today: dt.date) -> None: ...
 
 
 class ApplicationRepository(Protocol):
@@ -111,6 +145,10 @@ class ApplicationRepository(Protocol):
         self, application_id: int, *, for_update: bool = False, skip_locked: bool = False
     ) -> Application | None:
         """`skip_locked`: None for a row locked elsewhere, instead of waiting for it."""
+        ...
+
+    async def get_many(self, application_ids: list[int]) -> list[Application]:
+        """These applications, locked for update without waiting (one locked elsewhere raises Contention)."""
         ...
 
     async def save(self, application: Application) -> None: ...
@@ -157,6 +195,14 @@ class OfferRepository(Protocol):
     """Offers, the contracts issued on them and the enrolments they end in."""
 
     async def add(self, offer: Offer) -> int: ...
+    async def add_many(self, offers: list[Offer]) -> list[int]:
+        """In one statement, one offer per application; their ids in the same order."""
+        ...
+
+    async def live_for_many(self, application_ids: list[int]) -> dict[int, Offer]:
+        """Application id → its live offer, locked without waiting."""
+        ...
+
     async def get(self, offer_id: int, *, for_update: bool = False) -> Offer | None: ...
     async def live_for(self, application_id: int, *, for_update: bool = False) -> Offer | None: ...
     async def try_lock(self, offer_id: int) -> bool:
@@ -176,9 +222,20 @@ class OfferRepository(Protocol):
     async def contract_for_offer(self, offer_id: int) -> Contract | None: ...
     async def contract(self, contract_id: int) -> Contract | None: ...
     async def save_contract(self, c: Contract) -> None: ...
-    async def enrollment(self, child_iin: str, *, for_update: bool = False) -> Enrollment | None: ...
+    async def enrollment(self, child_iin: str, *, for_update: bool = False) -> Enrollment | None:
+        """The child's enrolment in force, else the next to start."""
+        ...
+
+    async def enrollments(self, child_iin: str, *, for_update: bool = False) -> list[Enrollment]:
+        """The child's enrolments not ended, earliest first (two while an upgrade waits for its start)."""
+        ...
+
     async def enroll(self, e: Enrollment, offer_id: int | None) -> int: ...
     async def end_enrollment(self, enrollment_id: int, at: dt.datetime, reason: str) -> None: ...
+    async def set_departure(self, enrollment_id: int, leaves_on: dt.date | None) -> None: ...
+    async def departures_due(self, today: dt.date, limit: int) -> list[str]:
+        """Children whose enrolment's last day is before today, locked, skipping those locked elsewhere."""
+        ...
 
 
 class AllocationRepository(Protocol):
@@ -202,11 +259,20 @@ class AllocationRepository(Protocol):
         ...
 
     async def lock_for_candidates(
-        self, kindergarten_ids: list[int], birth_year: int, language: str, group_type: str
+        self,
+        kindergarten_ids: list[int],
+        birth_year: int,
+        language: str,
+        group_type: str,
+        today: dt.date,
+        until: dt.date,
     ) -> list[int]:
         """Share-locks the groups a new candidate fits (no allocation of them runs until this transaction
-        ends); returns those with a free seat."""
+        ends); returns those with a seat to offer (free today, or from a day up to `until` not waiting for an
+        intake run)."""
         ...
+
+    async def intake_published(self, region_code: str, school_year: int) -> bool: ...
 
     async def claim(self, group_id: int) -> tuple[Group, Kindergarten] | None:
         """Takes a queued group off the queue and locks it, without waiting; None when it is not queued.
@@ -219,7 +285,43 @@ class AllocationRepository(Protocol):
 
     async def due(self, now: dt.datetime, limit: int) -> list[int]: ...
     async def postpone(self, group_id: int, until: dt.datetime) -> None: ...
-    async def enqueue_free(self, now: dt.datetime) -> int: ...
+    async def enqueue_free(self, now: dt.datetime, until: dt.date) -> int: ...
+
+
+class IntakeRepository(Protocol):
+    """Intake runs: a region's inputs on a day, the runs and their per-group results."""
+
+    async def inputs(
+        self, region_code: str, school_year: int, day: dt.date, born_by: dt.date, ratio: tuple[int, int] | None
+    ) -> Inputs:
+        """The region's groups with their seats free from `day`, and its candidates on that day (old enough:
+        born by `born_by`; not of school age in the year)."""
+        ...
+
+    async def add(self, run: IntakeRun, inputs: Inputs, groups: Sequence[GroupResult]) -> int: ...
+    async def get(self, run_id: int, *, for_update: bool = False) -> IntakeRun | None: ...
+    async def current(self, region_code: str, school_year: int) -> list[IntakeRun]:
+        """The region's draft and published runs for the year."""
+        ...
+
+    async def group_results(self, run_id: int) -> list[GroupResult]: ...
+    async def stored_inputs(self, run_id: int) -> Inputs | None: ...
+    async def lock_region(self, region_code: str) -> int:
+        """Locks every group of the region, in id order, until the transaction ends."""
+        ...
+
+    async def published(
+        self,
+        run_id: int,
+        at: dt.datetime,
+        totals: Totals,
+        verdict: dict[str, object],
+        changes: Sequence[str],
+        inputs: Inputs,
+        groups: Sequence[GroupResult],
+    ) -> None: ...
+    async def discarded(self, run_id: int, at: dt.datetime) -> None: ...
+    async def numbers(self, application_ids: Sequence[int]) -> dict[int, str]: ...
 
 
 class Journal(Protocol):
@@ -247,6 +349,8 @@ class UnitOfWork(Protocol):
     def offers(self) -> OfferRepository: ...
     @property
     def allocation(self) -> AllocationRepository: ...
+    @property
+    def intake(self) -> IntakeRepository: ...
     @property
     def journal(self) -> Journal: ...
 

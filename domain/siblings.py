@@ -8,7 +8,7 @@ never held back for a group."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from domain.errors import DomainError
 from domain.model import Application, ApplicationStatus, ErrorCode, Group
@@ -42,9 +42,12 @@ def check_linkable(
         raise _refuse("only families with more than two children, or twins, may link applications")
 
 
-def seat_plan(members: Sequence[Application], groups: Sequence[Group]) -> dict[int, int] | None:
-    """Application id → group, a free fitting seat of this kindergarten for every member at once, or None."""
-    free = {g.id: g.free_seats for g in groups}
+def seat_plan(
+    members: Sequence[Application], groups: Sequence[Group], seats: Mapping[int, int] | None = None
+) -> dict[int, int] | None:
+    """Application id → group, a free fitting seat of this kindergarten for every member at once, or None.
+    `seats`: each group's seats free from the day in question (default: from today)."""
+    free = {g.id: (seats[g.id] if seats is not None else g.free_seats) for g in groups}
     plan: dict[int, int] = {}
     for app in members:
         seat = next(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import Generic, TypeVar
 
@@ -18,6 +19,7 @@ from domain.model import (
     Person,
     PriorityClaim,
 )
+from domain.intake import IntakeRun
 from persistence.readers import AuditEvent, PositionChange, Reader
 
 K = TypeVar("K", bound=Hashable)
@@ -56,6 +58,16 @@ class SiblingsByChildIinLoader(_MapLoader[str, list[str]]):
 class EnrollmentByChildIinLoader(_MapLoader[str, Enrollment | None]):
     def __init__(self, r: Reader) -> None:
         super().__init__(r.enrollments, None)
+
+
+class EnrollmentByIdLoader(_MapLoader[int, Enrollment | None]):
+    def __init__(self, r: Reader) -> None:
+        super().__init__(r.enrollments_by_id, None)
+
+
+class EnrollmentByOfferIdLoader(_MapLoader[int, Enrollment | None]):
+    def __init__(self, r: Reader) -> None:
+        super().__init__(r.enrollments_by_offer, None)
 
 
 class ApplicationByIdLoader(_MapLoader[int, Application | None]):
@@ -126,6 +138,21 @@ class QueueLengthByGroupIdLoader(_MapLoader[int, int]):
         super().__init__(r.queue_lengths, 0)
 
 
+class SeatsFromByGroupAndDateLoader(_MapLoader[tuple[int, dt.date], int]):
+    def __init__(self, r: Reader) -> None:
+        super().__init__(r.seats_from, 0)
+
+
+class IntakeRunByIdLoader(_MapLoader[int, IntakeRun | None]):
+    def __init__(self, r: Reader) -> None:
+        super().__init__(r.intake_runs_by_id, None)
+
+
+class ApplicationNumberByIdLoader(_MapLoader[int, str | None]):
+    def __init__(self, r: Reader) -> None:
+        super().__init__(r.application_numbers, None)
+
+
 class DistrictByCodeLoader(_MapLoader[str, District | None]):
     def __init__(self, r: Reader) -> None:
         super().__init__(r.districts, None)
@@ -174,6 +201,8 @@ class Loaders:
     representatives_by_child_iin = _Lazy(RepresentativesByChildIinLoader)
     siblings_by_child_iin = _Lazy(SiblingsByChildIinLoader)
     enrollment_by_child_iin = _Lazy(EnrollmentByChildIinLoader)
+    enrollment_by_id = _Lazy(EnrollmentByIdLoader)
+    enrollment_by_offer_id = _Lazy(EnrollmentByOfferIdLoader)
     application_by_id = _Lazy(ApplicationByIdLoader)
     application_by_number = _Lazy(ApplicationByNumberLoader)
     application_by_child_iin = _Lazy(ApplicationByChildIinLoader)
@@ -186,7 +215,10 @@ class Loaders:
     groups_by_kindergarten_id = _Lazy(GroupsByKindergartenIdLoader)
     group_by_id = _Lazy(GroupByIdLoader)
     queue_length_by_group_id = _Lazy(QueueLengthByGroupIdLoader)
+    seats_from_by_group_and_date = _Lazy(SeatsFromByGroupAndDateLoader)
     district_by_code = _Lazy(DistrictByCodeLoader)
+    intake_run_by_id = _Lazy(IntakeRunByIdLoader)
+    application_number_by_id = _Lazy(ApplicationNumberByIdLoader)
     live_offer_by_application_id = _Lazy(LiveOfferByApplicationIdLoader)
     live_offer_by_child_iin = _Lazy(LiveOfferByChildIinLoader)
     offer_by_id = _Lazy(OfferByIdLoader)

@@ -29,6 +29,7 @@ from graph.applications import queries as application_queries
 from graph.areas import queries as areas
 from graph.claims import mutations as claims
 from graph.claims import queries as claim_queries
+from graph.departures import mutations as departures
 from graph.dev import queries as dev
 from graph.errors import should_mask
 from graph.limits import CostLimitRule
@@ -82,6 +83,7 @@ class Mutation:
     sign_contract = offers.sign_contract
     link_siblings = siblings.link_siblings
     leave_kindergarten = offers.leave_kindergarten
+    plan_departure = departures.plan_departure
 
 
 @strawberry.type

@@ -21,21 +21,23 @@ from persistence.sql import LIVE, STANDING, order_by
 
 STATES = "(" + ",".join(f"'{s.value}'" for s in OfferStatus) + ")"
 
-# Groups over capacity, and groups whose counters differ from the rows they count.
+# Groups over capacity on a day to come, and groups whose counts differ from the rows they count
+# (docs/product.md §10: `enrolled` counts enrolments in force today, `held` live offers, `free_seats` the seats
+# free on every day from today on, as the database's `group_seats` counts them).
 GROUP_COUNTS = f"""
 WITH enrolments AS (
-    SELECT group_id, count(*) AS n FROM enrollments WHERE ended_at IS NULL GROUP BY group_id
+    SELECT group_id, count(*) AS n FROM enrollments
+    WHERE ended_at IS NULL AND since <= :today AND (leaves_on IS NULL OR leaves_on >= :today) GROUP BY group_id
 ), live AS (
     SELECT group_id, count(*) AS n FROM offers WHERE status IN {LIVE} GROUP BY group_id
+), counted AS (
+    SELECT g.id, coalesce(e.n, 0) AS enrolments, coalesce(l.n, 0) AS live, (group_seats(g.id, :today)).free AS seats
+    FROM groups g LEFT JOIN enrolments e ON e.group_id = g.id LEFT JOIN live l ON l.group_id = g.id
 )
-SELECT k.external_id AS kg, g.external_id AS grp, g.id, g.capacity, g.enrolled, g.held,
-    coalesce(e.n, 0) AS enrolments, coalesce(l.n, 0) AS live
-FROM groups g
-JOIN kindergartens k ON k.id = g.kindergarten_id
-LEFT JOIN enrolments e ON e.group_id = g.id
-LEFT JOIN live l ON l.group_id = g.id
-WHERE g.enrolled + g.held > g.capacity OR g.enrolled < 0 OR g.held < 0
-   OR g.enrolled <> coalesce(e.n, 0) OR g.held <> coalesce(l.n, 0)
+SELECT k.external_id AS kg, g.external_id AS grp, g.id, g.capacity, g.enrolled, g.held, g.free_seats,
+    c.enrolments, c.live, c.seats
+FROM groups g JOIN counted c ON c.id = g.id JOIN kindergartens k ON k.id = g.kindergarten_id
+WHERE c.seats < 0 OR g.free_seats < 0 OR g.enrolled <> c.enrolments OR g.held <> c.live OR g.free_seats <> c.seats
 ORDER BY g.id"""
 
 CHILDREN_WITH_TWO_LIVE_OFFERS = f"""
@@ -43,10 +45,13 @@ SELECT child_iin, count(*) AS n, string_agg(id::text, ', ' ORDER BY id) AS offer
 FROM offers WHERE status IN {LIVE}
 GROUP BY child_iin HAVING count(*) > 1 ORDER BY child_iin"""
 
+# A child in two kindergartens on one day (an upgrade's old enrolment ends the day before the new one starts).
 CHILDREN_WITH_TWO_ENROLMENTS = """
-SELECT child_iin, count(*) AS n, string_agg(group_id::text, ', ' ORDER BY id) AS groups
-FROM enrollments WHERE ended_at IS NULL
-GROUP BY child_iin HAVING count(*) > 1 ORDER BY child_iin"""
+SELECT a.child_iin, a.group_id AS first, b.group_id AS second
+FROM enrollments a JOIN enrollments b ON b.child_iin = a.child_iin AND b.id > a.id
+WHERE a.ended_at IS NULL AND b.ended_at IS NULL
+  AND daterange(a.since, a.leaves_on, '[]') && daterange(b.since, b.leaves_on, '[]')
+ORDER BY a.child_iin, a.id, b.id"""
 
 OFFERS_IN_NO_STATE = f"""
 SELECT id, status FROM offers WHERE status IS NULL OR status NOT IN {STATES} ORDER BY id"""
@@ -82,7 +87,7 @@ ORDER BY a.id"""
 FREE_AND_WANTED = f"""
 WITH wanted AS (
     SELECT g.id AS group_id, k.external_id AS kg, g.external_id AS grp,
-        g.capacity - g.enrolled - g.held AS free, a.id AS application_id, a.number, a.child_iin,
+        g.free_seats AS free, a.id AS application_id, a.number, a.child_iin,
         a.status AS app_status, c.rank,
         count(*) OVER (PARTITION BY g.id) AS waiting,
         row_number() OVER (PARTITION BY g.id ORDER BY {order_by("c")}) AS nth
@@ -97,7 +102,7 @@ WITH wanted AS (
     LEFT JOIN LATERAL (
         SELECT min(h.rank) AS rank FROM choices h WHERE h.application_id = a.id AND h.held_here
     ) holding ON true
-    WHERE g.capacity > g.enrolled + g.held
+    WHERE g.free_seats > 0
       AND a.active AND a.sibling_group_id IS NULL
       AND a.status IN ('QUEUED','OFFERED','ENROLLING','ENROLLED')
       AND (holding.rank IS NULL OR holding.rank > c.rank)
@@ -124,17 +129,21 @@ async def check_invariants(engine: AsyncEngine, today: dt.date, min_age_months: 
     found: list[str] = []
     async with engine.connect() as raw:
         conn = await raw.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
-        for r in await _rows(conn, GROUP_COUNTS):
-            if r["enrolled"] + r["held"] > r["capacity"]:
-                found.append(f"{_group(r)}: enrolled {r['enrolled']} + held {r['held']} > capacity {r['capacity']}")
+        for r in await _rows(conn, GROUP_COUNTS, today=today):
+            if r["seats"] < 0:
+                found.append(f"{_group(r)}: {-r['seats']} more seat(s) taken than it has on a day to come")
             if r["enrolled"] != r["enrolments"]:
-                found.append(f"{_group(r)}: enrolled is {r['enrolled']} but {r['enrolments']} active enrolments")
+                found.append(f"{_group(r)}: enrolled is {r['enrolled']} but {r['enrolments']} enrolments in force")
             if r["held"] != r["live"]:
                 found.append(f"{_group(r)}: held is {r['held']} but {r['live']} live offers")
+            if r["free_seats"] != r["seats"]:
+                found.append(f"{_group(r)}: free seats is {r['free_seats']} but {r['seats']} by what it holds")
         for r in await _rows(conn, CHILDREN_WITH_TWO_LIVE_OFFERS):
             found.append(f"child {mask(r['child_iin'])}: {r['n']} live offers ({r['offers']})")
         for r in await _rows(conn, CHILDREN_WITH_TWO_ENROLMENTS):
-            found.append(f"child {mask(r['child_iin'])}: {r['n']} active enrolments (groups {r['groups']})")
+            found.append(
+                f"child {mask(r['child_iin'])}: enrolled in two groups on the same days ({r['first']}, {r['second']})"
+            )
         for r in await _rows(conn, OFFERS_IN_NO_STATE):
             found.append(f"offer {r['id']}: status {r['status']!r} is none of the seven offer states")
         for r in await _rows(conn, LIVE_OFFER_APPLICATIONS):

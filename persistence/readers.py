@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from domain.intake import GroupResult, IntakeRun
 from domain.model import (
     Application,
     Contract,
@@ -38,11 +39,22 @@ from persistence.rows import (
     contract_from,
     enrollment_from,
     group_from,
+    group_result_from,
     kindergarten_from,
     offer_from,
     person_from,
+    run_from,
 )
-from persistence.sql import APPLICATIONS, KINDERGARTEN_COLUMNS, LIVE, POSITIONS_SQL, STANDING, order_by, order_key
+from persistence.sql import (
+    APPLICATIONS,
+    INTAKE_RUN_COLUMNS,
+    KINDERGARTEN_COLUMNS,
+    LIVE,
+    POSITIONS_SQL,
+    STANDING,
+    order_by,
+    order_key,
+)
 
 T = TypeVar("T")
 
@@ -94,6 +106,7 @@ class AreaFigures:
     capacity: int
     enrolled: int
     held: int
+    free_seats: int
     live_offers: int
     median_wait_days: float | None
 
@@ -176,9 +189,19 @@ class Reader:
 
     async def enrollments(self, child_iins: Sequence[str]) -> dict[str, Enrollment]:
         rows = await self._rows(
-            "SELECT * FROM enrollments WHERE child_iin = ANY(:c) AND ended_at IS NULL", c=list(child_iins)
+            """SELECT DISTINCT ON (child_iin) * FROM enrollments WHERE child_iin = ANY(:c) AND ended_at IS NULL
+            ORDER BY child_iin, since, id""",
+            c=list(child_iins),
         )
-        return {r["child_iin"]: enrollment_from(r) for r in rows}
+        return {r["child_iin"]: enrollment_from(r) for r in rows}  # the one in force, else the next to start
+
+    async def enrollments_by_id(self, ids: Sequence[int]) -> dict[int, Enrollment]:
+        rows = await self._rows("SELECT * FROM enrollments WHERE id = ANY(:i)", i=list(ids))
+        return {r["id"]: enrollment_from(r) for r in rows}
+
+    async def enrollments_by_offer(self, offer_ids: Sequence[int]) -> dict[int, Enrollment]:
+        rows = await self._rows("SELECT * FROM enrollments WHERE offer_id = ANY(:i)", i=list(offer_ids))
+        return {r["offer_id"]: enrollment_from(r) for r in rows}
 
     # --- applications ---------------------------------------------------------------------------
 
@@ -302,6 +325,35 @@ class Reader:
         items = [claim_from(r) for r in rows[:first]]
         return Page(items, len(rows) > first, [encode_cursor(c.id) for c in items])
 
+    # --- intake runs ------------------------------------------------------------------------------
+
+    async def intake_runs_by_id(self, ids: Sequence[int]) -> dict[int, IntakeRun]:
+        rows = await self._rows(f"SELECT {INTAKE_RUN_COLUMNS} FROM intake_runs WHERE id = ANY(:i)", i=list(ids))
+        return {r["id"]: run_from(r) for r in rows}
+
+    async def intake_runs(self, region: str, school_year: int | None) -> list[IntakeRun]:
+        rows = await self._rows(
+            f"""SELECT {INTAKE_RUN_COLUMNS} FROM intake_runs
+            WHERE region_code = :r AND (CAST(:y AS int) IS NULL OR school_year = :y) ORDER BY id DESC""",
+            r=region,
+            y=school_year,
+        )
+        return [run_from(r) for r in rows]
+
+    async def intake_groups(self, run_id: int, first: int, after: int | None) -> Page[GroupResult]:
+        rows = await self._rows(
+            """SELECT * FROM intake_run_groups WHERE run_id = :r AND group_id > :after ORDER BY group_id LIMIT :n""",
+            r=run_id,
+            after=after or 0,
+            n=first + 1,
+        )
+        items = [group_result_from(r) for r in rows[:first]]
+        return Page(items, len(rows) > first, [encode_cursor(g.group_id) for g in items])
+
+    async def application_numbers(self, ids: Sequence[int]) -> dict[int, str]:
+        rows = await self._rows("SELECT id, number FROM applications WHERE id = ANY(:i)", i=list(ids))
+        return {r["id"]: r["number"] for r in rows}
+
     # --- places ---------------------------------------------------------------------------------
 
     async def regions(self) -> list[tuple[Region, list[District]]]:
@@ -372,6 +424,16 @@ class Reader:
         rows = await self._rows("SELECT * FROM groups WHERE id = ANY(:i)", i=list(ids))
         return {r["id"]: group_from(r) for r in rows}
 
+    async def seats_from(self, keys: Sequence[tuple[int, dt.date]]) -> dict[tuple[int, dt.date], int]:
+        """(group, day) → seats free on every day from that day on, counting planned departures."""
+        rows = await self._rows(
+            """SELECT k.g, k.d, (group_seats(k.g, k.d)).free FROM unnest(CAST(:g AS bigint[]), CAST(:d AS date[]))
+                AS k(g, d) JOIN groups x ON x.id = k.g""",
+            g=[k[0] for k in keys],
+            d=[k[1] for k in keys],
+        )
+        return {(int(r["g"]), r["d"]): int(r["free"]) for r in rows}
+
     async def queue_lengths(self, group_ids: Sequence[int]) -> dict[int, int]:
         rows = await self._rows(
             f"""SELECT g.id, (SELECT count(*) FROM choices c
@@ -415,7 +477,7 @@ class Reader:
                        AND (CAST(:birth_year AS int) IS NULL
                             OR CAST(:birth_year AS int) BETWEEN g.birth_year_from AND g.birth_year_to)
                        AND (CAST(:free AS boolean) IS NULL
-                            OR (g.capacity - g.enrolled - g.held > 0) = CAST(:free AS boolean))))
+                            OR (g.free_seats > 0) = CAST(:free AS boolean))))
             ORDER BY k.id LIMIT :n""",
             after=after or 0,
             region=region,
@@ -491,7 +553,7 @@ class Reader:
         )
         seats = await self._rows(
             """SELECT COALESCE(sum(g.capacity), 0) AS capacity, COALESCE(sum(g.enrolled), 0) AS enrolled,
-                COALESCE(sum(g.held), 0) AS held
+                COALESCE(sum(g.held), 0) AS held, COALESCE(sum(g.free_seats), 0) AS free
             FROM groups g JOIN kindergartens k ON k.id = g.kindergarten_id JOIN districts d ON d.code = k.district_code
             WHERE d.region_code = :r AND (CAST(:d AS text) IS NULL OR k.district_code = :d)""",
             r=region,
@@ -514,6 +576,7 @@ class Reader:
             capacity=int(s["capacity"]),
             enrolled=int(s["enrolled"]),
             held=int(s["held"]),
+            free_seats=int(s["free"]),
             live_offers=int(s["held"]),
             median_wait_days=float(median[0]["m"]) if median and median[0]["m"] is not None else None,
         )

@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from domain.intake import GroupResult, IntakeRun, IntakeRunStatus, LeftFree, Totals
 from domain.model import (
     Application,
     ApplicationStatus,
@@ -94,6 +95,11 @@ def group_from(row: Row) -> Group:
         capacity=row["capacity"],
         enrolled=row["enrolled"],
         held=row["held"],
+        free_seats=row["free_seats"],
+        free_from=row["free_from"],
+        opens_on=row["opens_on"],
+        scheduled_capacity=row["scheduled_capacity"],
+        scheduled_from=row["scheduled_from"],
     )
 
 
@@ -170,6 +176,8 @@ def offer_from(r: Row) -> Offer:
         respond_by=r["respond_by"],
         sibling_group_id=r["sibling_group_id"],
         remind_at=r["remind_at"],
+        starts_on=r["starts_on"],
+        intake_run_id=r["intake_run_id"],
     )
 
 
@@ -197,4 +205,43 @@ def contract_from(r: Row) -> Contract:
 
 
 def enrollment_from(r: Row) -> Enrollment:
-    return Enrollment(r["id"], r["child_iin"], r["group_id"], r["kindergarten_id"], r["application_id"], r["since"])
+    return Enrollment(
+        r["id"], r["child_iin"], r["group_id"], r["kindergarten_id"], r["application_id"], r["since"], r["leaves_on"]
+    )
+
+
+def totals_from(raw: Any) -> Totals:
+    data = json.loads(raw) if isinstance(raw, str) else raw
+    return Totals(
+        seats=data["seats"],
+        offers=data["offers"],
+        upgrades=data["upgrades"],
+        first_choice_share=data["firstChoiceShare"],
+        waiting_by_tier={PriorityTier(t): n for t, n in data["waitingByTier"].items()},
+        seats_left_free=data["seatsLeftFree"],
+    )
+
+
+def run_from(r: Row) -> IntakeRun:
+    verdict = r["verdict"]
+    changes = r["changes_at_publish"]
+    return IntakeRun(
+        id=r["id"],
+        region_code=r["region_code"],
+        school_year=r["school_year"],
+        status=IntakeRunStatus(r["status"]),
+        created_at=r["created_at"],
+        created_by=r["created_by"],
+        totals=totals_from(r["totals"]),
+        verdict=json.loads(verdict) if isinstance(verdict, str) else verdict,
+        published_at=r["published_at"],
+        discarded_at=r["discarded_at"],
+        changes_at_publish=tuple(json.loads(changes) if isinstance(changes, str) else changes),
+    )
+
+
+def group_result_from(r: Row) -> GroupResult:
+    reason = r["left_free_reason"]
+    return GroupResult(
+        r["group_id"], r["seats"], tuple(r["offered"]), r["left_free"], LeftFree(reason) if reason else None
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from domain import school_year
 from domain.model import LIVE_OFFER_STATUSES, OfferStatus, PriorityTier
 from domain.queue_order import QueueOrder
 
@@ -73,3 +74,20 @@ APPLICATIONS = """SELECT a.*, COALESCE((SELECT json_agg(json_build_object(
         'held_here', c.held_here, 'joined_at', c.joined_at, 'sibling_rank', c.sibling_rank)
         ORDER BY c.rank) FROM choices c WHERE c.application_id = a.id), '[]') AS choice_rows
     FROM applications a"""
+
+
+def school_year_of(day: str) -> str:
+    """domain/school_year.py `school_year_of` of a date expression: school year Y begins on 1 September Y."""
+    return f"CAST(extract(year FROM CAST({day} AS date) - interval '{school_year.FIRST_MONTH - 1} months') AS int)"
+
+
+# A group g (its kindergarten's district d) has a seat to offer now (domain/usecases/allocator.py `_seat_day`):
+# free today, or free from a day up to :until, of a school year begun or whose intake run in the region is
+# published (the allocator applies each region's own advance window).
+OFFERABLE = f"""(g.free_seats > 0 OR (g.free_from <= :until AND (
+    {school_year_of("g.free_from")} <= {school_year_of(":today")}
+    OR EXISTS (SELECT 1 FROM intake_runs r WHERE r.region_code = d.region_code AND r.status = 'PUBLISHED'
+               AND r.school_year = {school_year_of("g.free_from")}))))"""
+
+INTAKE_RUN_COLUMNS = """id, region_code, school_year, status, created_at, created_by, totals, verdict, published_at,
+    discarded_at, changes_at_publish"""  # what `rows.run_from` reads (the inputs are read apart: they are large)

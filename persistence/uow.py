@@ -7,15 +7,18 @@ lock held elsewhere, a serialization failure) ends with `Contention`, which the 
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 import asyncpg
 
 from domain.errors import Contention
+from domain.ports import Clock
+from domain.timezone import local_date
 from persistence.pg import Pools
 from persistence.repositories.allocation import SqlAllocationRepository
 from persistence.repositories.applications import SqlApplicationRepository
 from persistence.repositories.claims import SqlClaimRepository
+from persistence.repositories.intake import SqlIntakeRepository
 from persistence.repositories.journal import SqlJournal
 from persistence.repositories.offers import SqlOfferRepository
 from persistence.repositories.persons import SqlPersonRepository
@@ -35,19 +38,22 @@ class SqlUnitOfWork:
     claims: SqlClaimRepository
     offers: SqlOfferRepository
     allocation: SqlAllocationRepository
+    intake: SqlIntakeRepository
     journal: SqlJournal
 
-    def __init__(self, pools: Pools) -> None:
+    def __init__(self, pools: Pools, clock: Clock) -> None:
         self._pools = pools
+        self._clock = clock
         self._conn: asyncpg.Connection | None = None
-        self._transaction: Any = None
 
     async def __aenter__(self) -> Self:
         pool = await self._pools.get("write")
         self._conn = conn = await pool.acquire()
         try:
-            self._transaction = conn.transaction()
-            await self._transaction.start()
+            # The transaction's "today" for the seat functions (kezek_today(), migration 0006), in the same
+            # round trip as BEGIN (a simple query: the date is ours, not a parameter).
+            today = local_date(self._clock.now()).isoformat()
+            await conn.execute(f"BEGIN; SELECT set_config('kezek.today', '{today}', true)")
         except BaseException:
             await pool.release(conn)
             raise
@@ -58,6 +64,7 @@ class SqlUnitOfWork:
         self.claims = SqlClaimRepository(conn, p)
         self.offers = SqlOfferRepository(conn, p)
         self.allocation = SqlAllocationRepository(conn, p)
+        self.intake = SqlIntakeRepository(conn, p)
         self.journal = SqlJournal(conn, p)
         return self
 
@@ -68,7 +75,7 @@ class SqlUnitOfWork:
         assert conn is not None
         try:
             if conn.is_in_transaction():
-                await self._transaction.rollback()
+                await conn.execute("ROLLBACK")
         finally:
             await (await self._pools.get("write")).release(conn)
         if isinstance(exc, CONTENTION):
@@ -80,4 +87,5 @@ class SqlUnitOfWork:
     async def commit(self) -> None:
         await self.flush()
         await self.journal.write()
-        await self._transaction.commit()
+        assert self._conn is not None
+        await self._conn.execute("COMMIT")

@@ -37,6 +37,8 @@ def full_params(name: str = LONG_NAME, category: PriorityCategory = PriorityCate
         kindergarten_name=name,
         deadline=DEADLINE,
         category=category,
+        starts_on=dt.date(2027, 9, 1),
+        count=3,
     )
 
 

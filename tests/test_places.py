@@ -55,6 +55,19 @@ async def _group_id(kezek: Kezek, kindergarten: str, external_id: str) -> str:
     return str((await _groups(kezek, kindergarten))[external_id]["id"])
 
 
+async def _hold(kezek: Kezek, application_id: str, group_id: str) -> None:
+    """A live offer of a seat in the group to the application, written as set-up data."""
+    await kezek.sql(
+        """INSERT INTO offers (application_id, child_iin, kindergarten_id, group_id, status, tier_rank, created_at,
+            respond_by, starts_on)
+        SELECT a.id, a.child_iin, g.kindergarten_id, g.id, 'PENDING', a.tier_rank, now(), now() + interval '2 days',
+            CURRENT_DATE
+        FROM applications a, groups g WHERE a.id = $1 AND g.id = $2""",
+        int(application_id),
+        int(group_id),
+    )
+
+
 async def _enroll(kezek: Kezek, child: str, group_id: str) -> None:
     await kezek.sql(
         "INSERT INTO enrollments (child_iin, group_id, kindergarten_id, since)"
@@ -144,8 +157,9 @@ async def test_has_free_seats(kezek: Kezek) -> None:
     assert await _kgs(kezek, hasFreeSeats=True) == ALL
     assert await _kgs(kezek, hasFreeSeats=False) == []
     special = await _group_id(kezek, "SHA-SP", "SP-2022-2023")
-    await kezek.sql("UPDATE groups SET capacity = 2, held = 1 WHERE id = $1", int(special))
+    await kezek.sql("UPDATE groups SET capacity = 2 WHERE id = $1", int(special))
     await _enroll(kezek, data.PLAIN.children[0], special)
+    await _enroll(kezek, data.PLAIN.children[1], special)
     assert await _kgs(kezek, groupType="SPECIAL", hasFreeSeats=True) == []
     assert await _kgs(kezek, groupType="SPECIAL", hasFreeSeats=False) == ["SHA-SP"]
     assert await _kgs(kezek, groupType="SPECIAL") == ["SHA-SP"]
@@ -234,8 +248,8 @@ async def test_group_seat_figures_and_queue_lengths(kezek: Kezek) -> None:
     # Queued: a 2022 RU child at SHA-1 and SHA-2, a 2023 KK child at SHA-1, two SPECIAL children (2022
     # and 2023) at the mixed-age SHA-SP group; a withdrawn 2023 RU application counts nowhere.
     await kezek.submit(data.LARGE.parents[0], data.LARGE.children[0], ["SHA-1", "SHA-2"])
-    await kezek.submit(data.TWINS.parents[0], data.TWINS.children[0], ["SHA-1"], language="KK")
-    await kezek.submit(data.PLAIN.parents[0], data.PLAIN.children[0], ["SHA-SP"], groupType="SPECIAL")
+    twin = await kezek.submit(data.TWINS.parents[0], data.TWINS.children[0], ["SHA-1"], language="KK")
+    plain = await kezek.submit(data.PLAIN.parents[0], data.PLAIN.children[0], ["SHA-SP"], groupType="SPECIAL")
     await kezek.submit(data.PLAIN.parents[0], data.PLAIN.children[1], ["SHA-SP"], groupType="SPECIAL")
     gone = await kezek.submit(data.OTHER.parents[0], data.OTHER.children[0], ["SHA-1"])
     withdrawn = await kezek.gql(WITHDRAW, {"id": gone["application"]["id"]}, kezek.citizen(data.OTHER.parents[0]))
@@ -243,7 +257,8 @@ async def test_group_seat_figures_and_queue_lengths(kezek: Kezek) -> None:
 
     sha1 = await _groups(kezek, "SHA-1")
     await _enroll(kezek, data.DISABLED.children[0], sha1["G-2022-RU"]["id"])
-    await kezek.sql("UPDATE groups SET held = 2 WHERE id = $1", int(sha1["G-2022-RU"]["id"]))
+    for held in (twin, plain):
+        await _hold(kezek, held["application"]["id"], sha1["G-2022-RU"]["id"])
 
     sha1 = await _groups(kezek, "SHA-1")
     figures = {k: (g["capacity"], g["enrolled"], g["held"], g["freeSeats"], g["queueLength"]) for k, g in sha1.items()}
@@ -480,7 +495,9 @@ async def test_capacity_never_below_occupied(kezek: Kezek) -> None:
     assert "SHA-3" not in await _kgs(kezek, language="RU", birthYear=2022, hasFreeSeats=True)
 
     # Held seats count as occupied too.
-    await kezek.sql("UPDATE groups SET capacity = 4, held = 1 WHERE id = $1", int(group))
+    await kezek.sql("UPDATE groups SET capacity = 4 WHERE id = $1", int(group))
+    other = await kezek.submit(data.OTHER.parents[0], data.OTHER.children[0], ["SHA-1"])
+    await _hold(kezek, other["application"]["id"], group)
     refused = await _set(kezek, group, 2, kezek.operator())
     assert _errors(refused) == [("CAPACITY_BELOW_OCCUPIED", "capacity")]
     assert (await _set(kezek, group, 3, kezek.operator()))["group"]["freeSeats"] == 0

@@ -17,6 +17,7 @@ DOMAIN_ALLOWED = {
     "asyncio",
     "random",
     "base64",
+    "bisect",
     "collections",
     "contextlib",
     "dataclasses",

@@ -31,7 +31,7 @@ import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from domain import age, allocation, siblings
+from domain import age, allocation, school_year, siblings
 from domain.allocation import Candidate
 from domain.errors import Contention
 from domain.model import SYSTEM, Application, ApplicationStatus, Group, Kindergarten, Offer, PriorityTier
@@ -75,7 +75,7 @@ class Allocator:
             if found is None:
                 continue
             group, kindergarten = found
-            while group.free_seats > 0:
+            while True:
                 try:
                     seated = await self._offer_seat(system, group, kindergarten)
                 except Contention:
@@ -87,6 +87,10 @@ class Allocator:
                 if freed:
                     fx.allocate([group_id, *freed])
                     break
+
+    def horizon(self, now: dt.datetime) -> dt.date:
+        """The last day a seat may be free from to be offered now, in any region (docs/product.md §10)."""
+        return self.policies.offered_ahead_until(local_date(now))
 
     async def run(self, group_ids: Iterable[int]) -> int:
         """Allocates the seats of these queued groups (and of the groups their offers freed); returns the
@@ -114,7 +118,7 @@ class Allocator:
         """The worker's pass: every group with a free seat is tried again, which catches start dates and
         birthdays (a child becoming a candidate with no change to the data)."""
         async with self.uow() as uow:
-            await uow.allocation.enqueue_free(self.clock.now())
+            await uow.allocation.enqueue_free(self.clock.now(), self.horizon(self.clock.now()))
             await uow.commit()
         return await self.drain_due()
 
@@ -155,42 +159,72 @@ class Allocator:
                 return None
             group, kindergarten = claimed
             fx = Effects(uow, SYSTEM, self.clock.now())  # offers are made by Kezek, whoever's change freed the seat
-            seated = await self._offer_seat(fx, group, kindergarten) if group.free_seats > 0 else None
+            seated = await self._offer_seat(fx, group, kindergarten)
             freed = seated[1] if seated is not None else None
             if seated is not None:
-                fx.allocate(([group_id] if seated[0].free_seats > 0 else []) + seated[1])
+                more = self._seat_day(seated[0], kindergarten, local_date(fx.now)) is not None
+                fx.allocate(([group_id] if more else []) + seated[1])
             await uow.commit()
         return freed
+
+    def _seat_day(self, group: Group, kindergarten: Kindergarten, today: dt.date) -> dt.date | None:
+        """The day the group's next seat is free from, if it may be offered today: today, or a later day within
+        the region's advance window (docs/product.md §10)."""
+        if group.free_seats > 0:
+            return today
+        policy = self.policies.for_region(kindergarten.region_code)
+        if group.free_from is None or not school_year.within_advance(group.free_from, today, policy.advance_offer_days):
+            return None
+        return max(group.free_from, today)
 
     async def _offer_seat(
         self, fx: Effects, group: Group, kindergarten: Kindergarten
     ) -> tuple[Group, list[int]] | None:
-        """One seat of a locked group to its first candidate: the group as it is now and the groups
-        superseding freed, or None without a candidate. Every lock is tried, none waited for, before anything
-        is written; one held elsewhere raises Contention."""
+        """The group's next seat to its first candidate: the group as it is now and the groups superseding
+        freed, or None without a seat to offer or a candidate for it. A seat of a school year not begun waits
+        for that year's intake run in the region. Every lock is tried, none waited for, before anything is
+        written; one held elsewhere raises Contention."""
+        today = local_date(fx.now)
+        day = self._seat_day(group, kindergarten, today)
+        if day is None:
+            return None
+        year = school_year.waits_for_intake(day, today)
+        if year is not None and not await fx.uow.allocation.intake_published(kindergarten.region_code, year):
+            return None
         policy = self.policies.for_region(kindergarten.region_code)
-        pick = await self._pick(fx.uow, group, policy, fx)
+        pick = await self._pick(fx.uow, group, policy, day, today)
         if pick is None:
             return None
         freed: list[int] = []
-        for app, seat_group, live in await self._lock(fx.uow, pick, group):
-            if seat_group == group.id:
-                group = dataclasses.replace(group, held=group.held + 1)
+        for app, seat_group, live in await self._lock(fx.uow, pick, group, day, today):
+            if seat_group == group.id and day == today:
+                group = dataclasses.replace(group, held=group.held + 1, free_seats=group.free_seats - 1)
             freed += await self.seats.offer(
-                fx, app, group, seat_group, kindergarten, policy, pick.sibling_group_id, live
+                fx, app, group, seat_group, kindergarten, policy, pick.sibling_group_id, live, day
             )
+        if day != today or group.free_seats == 0:
+            # When the next seat is free from is the database's to count (a seat free from a later day may or
+            # may not have been one of today's).
+            group = await fx.uow.places.group(group.id) or group
         return group, freed
 
-    async def _pick(self, uow: UnitOfWork, group: Group, policy: Policy, fx: Effects) -> Candidate | None:
+    async def _pick(
+        self, uow: UnitOfWork, group: Group, policy: Policy, day: dt.date, today: dt.date
+    ) -> Candidate | None:
         """The first eligible candidate of each tier that can be seated, then the ratio's choice among them."""
-        day = local_date(fx.now)
         tiers: tuple[PriorityTier | None, ...] = TIERS if policy.primary_ratio else (None,)
-        firsts = [c for tier in tiers if (c := await self._first(uow, group, policy, day, tier)) is not None]
+        firsts = [c for tier in tiers if (c := await self._first(uow, group, policy, day, today, tier)) is not None]
         made = await uow.allocation.offers_made(group.id) if policy.primary_ratio else (0, 0)
         return allocation.choose(firsts, day, policy.min_admission_age_months, policy.primary_ratio, *made)
 
     async def _first(
-        self, uow: UnitOfWork, group: Group, policy: Policy, day: dt.date, tier: PriorityTier | None
+        self,
+        uow: UnitOfWork,
+        group: Group,
+        policy: Policy,
+        day: dt.date,
+        today: dt.date,
+        tier: PriorityTier | None,
     ) -> Candidate | None:
         born_by = age.born_by(day, policy.min_admission_age_months)
         after: QueueOrder | None = None
@@ -199,24 +233,28 @@ class Allocator:
             for c in page:
                 # A sibling group is seated together or not at all; a lone seat goes on to the next child.
                 if allocation.eligible(c, day, policy.min_admission_age_months) and (
-                    c.sibling_group_id is None or await self._sibling_plan(uow, c.sibling_group_id, group)
+                    c.sibling_group_id is None or await self._sibling_plan(uow, c.sibling_group_id, group, day, today)
                 ):
                     return c
             if len(page) < PAGE:
                 return None
             after = page[-1].order
 
-    async def _sibling_plan(self, uow: UnitOfWork, sibling_group_id: int, group: Group) -> dict[int, int] | None:
+    async def _sibling_plan(
+        self, uow: UnitOfWork, sibling_group_id: int, group: Group, day: dt.date, today: dt.date
+    ) -> dict[int, int] | None:
         members = []
         for app_id in await uow.applications.sibling_group_members(sibling_group_id):
             app = await uow.applications.get(app_id)
             if app is None:
                 return None
             members.append(app)
-        return siblings.seat_plan(members, await uow.places.groups_of([group.kindergarten_id]))
+        groups = await uow.places.groups_of([group.kindergarten_id])
+        seats = None if day == today else await uow.places.seats_from([g.id for g in groups], day)
+        return siblings.seat_plan(members, groups, seats)
 
     async def _lock(
-        self, uow: UnitOfWork, pick: Candidate, group: Group
+        self, uow: UnitOfWork, pick: Candidate, group: Group, day: dt.date, today: dt.date
     ) -> list[tuple[Application, int, Offer | None]]:
         """The chosen child's application (a sibling group: each member's) with the group of its seat and the
         live offer it holds elsewhere, all locked without waiting (the live offer's group too, as superseding
@@ -224,7 +262,7 @@ class Allocator:
         plan = (
             {pick.application_id: group.id}
             if pick.sibling_group_id is None
-            else await self._sibling_plan(uow, pick.sibling_group_id, group)
+            else await self._sibling_plan(uow, pick.sibling_group_id, group, day, today)
         )
         if plan is None:
             raise Stale("the sibling group changed")

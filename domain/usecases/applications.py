@@ -131,7 +131,7 @@ class Applications:
             fx.queue_moves(app, {}, "JOINED")
             positions = await uow.applications.positions(app_id)
             await fx.application(app, "SUBMITTED", None, positions=positions)
-            await fx.candidate(app)
+            await fx.candidate(app, self.allocator.horizon(fx.now))
             await uow.commit()
         await self.allocator.run(fx.allocations)
         return app
@@ -178,7 +178,7 @@ class Applications:
                 moves = standing(app)
                 app.drop_below(min(held, key=lambda kg: app.rank_of(kg) or 0))
                 fx.queue_moves(app, moves, "CHOICES_CHANGED")
-            await fx.candidate(app)
+            await fx.candidate(app, self.allocator.horizon(fx.now))
             await uow.commit()
         await self.allocator.run(fx.allocations)
         return app
@@ -219,7 +219,7 @@ class Applications:
             await uow.applications.save(app)
             fx.queue_moves(app, moves, "RESTORED")
             await fx.application(app, "RESTORED", before)
-            await fx.candidate(app)
+            await fx.candidate(app, self.allocator.horizon(fx.now))
             await uow.commit()
         await self.allocator.run(fx.allocations)
         return app

@@ -154,4 +154,4 @@ class Claims:
             for o in await uow.offers.live_above_tier(app.id, tier)
         ]
         await self.allocator.fill(fx, freed)
-        await fx.candidate(app)
+        await fx.candidate(app, self.allocator.horizon(fx.now))

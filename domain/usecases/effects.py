@@ -31,6 +31,7 @@ from domain.model import (
 )
 from domain.queue_order import QueueKey, QueueOrder, queue_order, standing
 from domain.repositories import QueueEvent, UnitOfWork
+from domain.timezone import local_date
 
 Snapshot = Mapping[str, object]
 
@@ -138,12 +139,13 @@ class Effects:
         self.now = now
         self.allocations: list[int] = []  # groups to allocate once the unit of work commits
 
-    async def candidate(self, app: Application) -> None:
+    async def candidate(self, app: Application, until: dt.date) -> None:
         """The application may now be a candidate at its kindergartens: the groups it fits are share-locked
-        until commit (no allocation of them chooses without seeing it) and those with a free seat queued."""
+        until commit (no allocation of them chooses without seeing it) and those with a seat to offer (free
+        today, or from a day up to `until`) queued."""
         self.allocate(
             await self.uow.allocation.lock_for_candidates(
-                app.ranking, app.birth_year, app.language.value, app.group_type.value
+                app.ranking, app.birth_year, app.language.value, app.group_type.value, local_date(self.now), until
             )
         )
 
@@ -243,15 +245,17 @@ class Effects:
         message: MessageKind | None = None,
         deadline: dt.datetime | None = None,
         free_seats: int | None = None,
+        tell: bool = True,
     ) -> None:
         """An offer made, confirmed, ended, enrolled or reminded of: audit, message, feed events (`free_seats`:
-        the group's after the change, when the caller knows them)."""
+        the group's after the change, when the caller knows them; `message`: another kind than the table's;
+        `tell` False: the caller tells the parent itself)."""
         if follows.audited:
             self.record("offer", offer.id, follows.action, before, offer_snapshot(offer), reason, app.id)
         kind = message or follows.message
-        if kind is not None:
+        if kind is not None and tell:
             kindergarten = await self.uow.places.kindergarten(offer.kindergarten_id)
-            await self.message(app, kind, kindergarten=kindergarten, deadline=deadline)
+            await self.message(app, kind, kindergarten=kindergarten, deadline=deadline, starts_on=offer.starts_on)
         if follows is not REMINDER:
             self.publish(FeedEvent(S.OFFER_CHANGED, application_id=app.id, offer_id=offer.id))
         if follows.vacancy is not None:
@@ -312,13 +316,17 @@ class Effects:
         claim: PriorityClaim | None = None,
         kindergarten: Kindergarten | None = None,
         deadline: dt.datetime | None = None,
+        starts_on: dt.date | None = None,
+        numbers: list[str] | None = None,
     ) -> None:
-        """An SMS to the application's phone, in the parent's language (none without a phone)."""
+        """An SMS to the application's phone, in the parent's language (none without a phone); `numbers`: the
+        family's applications it tells of at once."""
         if not app.phone:
             return
         language = app.notification_language
         params = MessageParams(
-            application_number=app.number,
+            application_number=", ".join(numbers) if numbers else app.number,
+            count=len(numbers) if numbers else None,
             positions=tuple((c.rank, positions.get(c.kindergarten_id)) for c in sorted(app.choices, key=_rank))
             if positions is not None
             else (),
@@ -327,6 +335,7 @@ class Effects:
                 (kindergarten.name_kk if language == Language.KK else kindergarten.name_ru) if kindergarten else None
             ),
             deadline=deadline,
+            starts_on=starts_on,
         )
         self.uow.journal.message(
             OutboxMessage(app.phone, render(kind, language, params), language, kind.value, app.id), self.now

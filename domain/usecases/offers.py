@@ -1,13 +1,13 @@
 """Answering offers (docs/product.md §4): confirm (a contract is issued from the health registry's documents), decline,
-extend the contract, sign it (the child is enrolled); the worker's lapses and reminders; and a child leaving
-its kindergarten. A sibling group's offers act together: confirming or declining one acts on all."""
+extend the contract, sign it (the child is enrolled); the worker's lapses and reminders. A sibling group's
+offers act together: confirming or declining one acts on all."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from domain import access, iin, inputs, offers
+from domain import access, inputs, offers
 from domain.contracts import REQUIRED_DOCUMENTS, contract_text, document_hash
 from domain.errors import DomainError
 from domain.feed import VacancyEventKind
@@ -143,56 +143,6 @@ class Offers:
         await self.allocator.run(fx.allocations)
         return offer
 
-    async def leave_kindergarten(self, actor: Actor, child_iin: str, reason: str | None) -> str:
-        """The enrolment ends (the child leaves); the seat frees; the application, if any, closes."""
-        access.forbid_unless(actor, Role.CITIZEN, Role.KINDERGARTEN_STAFF, Role.AKIMAT_OPERATOR)
-        child_iin = iin.check(child_iin)
-        if actor.role != Role.CITIZEN:
-            inputs.required(reason, "reason", "staff and operators must give a reason")
-        now = self.clock.now()
-        async with self.uow() as uow:
-            fx = Effects(uow, actor, now)
-            enrollment = await uow.offers.enrollment(child_iin, for_update=True)
-            kindergarten = await uow.places.kindergarten(enrollment.kindergarten_id) if enrollment else None
-            if (
-                enrollment is None
-                or kindergarten is None
-                or not (
-                    access.is_owner(actor, await uow.persons.representatives(child_iin))
-                    or access.can_manage_kindergarten(
-                        actor, kindergarten.external_id, kindergarten.region_code, kindergarten.district_code
-                    )
-                )
-            ):
-                raise access.not_found("enrolment", "childIin")
-            await uow.offers.end_enrollment(enrollment.id, now, reason or "left")
-            await uow.applications.set_sibling_priority(await uow.persons.siblings(child_iin), kindergarten.id, False)
-            fx.record(
-                "enrollment",
-                enrollment.id,
-                "LEFT",
-                {"groupId": enrollment.group_id},
-                None,
-                reason,
-                enrollment.application_id,
-            )
-            app = await uow.applications.active_for_child(child_iin)
-            if app is None and enrollment.application_id is not None:
-                app = await uow.applications.get(enrollment.application_id, for_update=True)
-            freed = []
-            if app is not None and not app.status.final:
-                live = await uow.offers.live_for(app.id, for_update=True)
-                if live is not None:
-                    freed.append(
-                        await self.seats.end_offer(fx, app, live, OfferStatus.CANCELLED, "left the kindergarten")
-                    )
-                await self.applications.stop_waiting(fx, app, ApplicationStatus.CLOSED, "left the kindergarten")
-            await fx.vacancy(VacancyEventKind.LEFT, kindergarten.id, enrollment.group_id)
-            await self.allocator.fill(fx, [enrollment.group_id, *freed])
-            await uow.commit()
-        await self.allocator.run(fx.allocations)
-        return child_iin
-
     async def lapse(self, limit: int = 50) -> int:
         """Offers and contracts left unanswered past their deadline lapse; the seat goes on at once. An
         upgrade offer costs only its choice; otherwise the application becomes INACTIVE (restorable)."""
@@ -280,7 +230,7 @@ class Offers:
             child,
             kindergarten,
             group,
-            offers.start_date(app, now),
+            offers.start_date(app, offer, now),
             now,
             sign_by,
             offer.id,

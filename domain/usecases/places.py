@@ -1,9 +1,10 @@
-"""Places (docs/product.md §2): operators register kindergartens and groups; staff and operators set a group's
-capacity. A raised capacity frees seats, which are offered at once."""
+"""Places (docs/product.md §2, §10): operators register kindergartens and groups (opening at once or on a date);
+staff and operators set a group's capacity, now or from a date. A raised capacity frees seats, which are
+offered at once (a later date's, within the advance window)."""
 
 from __future__ import annotations
 
-import dataclasses
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ from domain.feed import VacancyEventKind
 from domain.model import Actor, ErrorCode, Role
 from domain.ports import Clock
 from domain.repositories import UnitOfWork
+from domain.timezone import local_date
 from domain.usecases.allocator import Allocator
 from domain.usecases.effects import Effects
 
@@ -47,8 +49,10 @@ class Places:
         places.check_capacity(cmd.capacity)
         inputs.required(cmd.external_id, "externalId")
         kg_id = inputs.ids([cmd.kindergarten_id], "kindergarten", "kindergartenId")[0]
+        now = self.clock.now()
+        places.check_not_past(cmd.opens_on, local_date(now), "opensOn")
         async with self.uow() as uow:
-            fx = Effects(uow, actor, self.clock.now())
+            fx = Effects(uow, actor, now)
             kg = await uow.places.kindergarten(kg_id)
             if kg is None or not access.in_area(actor, kg.region_code, kg.district_code):
                 raise access.not_found("kindergarten", "kindergartenId")
@@ -56,16 +60,25 @@ class Places:
                 raise DomainError(ErrorCode.INVALID_INPUT, "the group externalId is already used", "externalId")
             group_id = await uow.places.add_group(kg.id, cmd)
             after = {"kindergartenId": kg.id, "externalId": cmd.external_id, "capacity": cmd.capacity}
+            if cmd.opens_on is not None:
+                after["opensOn"] = cmd.opens_on.isoformat()
             fx.record("group", group_id, "GROUP_CREATED", None, after)
             await uow.commit()
         return group_id
 
-    async def set_group_capacity(self, actor: Actor, group_id: str, capacity: int, reason: str | None) -> int:
+    async def set_group_capacity(
+        self, actor: Actor, group_id: str, capacity: int, reason: str | None, since: dt.date | None = None
+    ) -> int:
+        """Now, or from a later date (`since`, the next school year's capacity): never below what the group
+        holds on any day it would apply to (docs/product.md §10)."""
         access.forbid_unless(actor, Role.KINDERGARTEN_STAFF, Role.AKIMAT_OPERATOR)
         places.check_capacity(capacity)
         gid = inputs.ids([group_id], "group", "groupId")[0]
+        now = self.clock.now()
+        today = local_date(now)
+        places.check_not_past(since, today, "from")
         async with self.uow() as uow:
-            fx = Effects(uow, actor, self.clock.now())
+            fx = Effects(uow, actor, now)
             found = await uow.places.group_and_kindergarten(gid, for_update=True)
             group, kg = found if found else (None, None)
             if (
@@ -74,12 +87,34 @@ class Places:
                 or not access.can_manage_kindergarten(actor, kg.external_id, kg.region_code, kg.district_code)
             ):
                 raise access.not_found("group", "groupId")
-            if capacity < group.occupied:
-                raise places.below_occupied(group.occupied)
-            await uow.places.set_capacity(gid, capacity)
-            fx.record("group", gid, "CAPACITY_CHANGED", {"capacity": group.capacity}, {"capacity": capacity}, reason)
-            await fx.vacancy(VacancyEventKind.CAPACITY_CHANGED, kg.id, gid, free_seats=capacity - group.occupied)
-            await self.allocator.fill(fx, [gid], {gid: (dataclasses.replace(group, capacity=capacity), kg)})
+            if since is not None and since > today:
+                held = await uow.places.peak(gid, since, None)
+                if capacity < held:
+                    raise places.below_occupied(held, since)
+                await uow.places.schedule_capacity(gid, capacity, since)
+                before = {"scheduledCapacity": group.scheduled_capacity, "from": _day(group.scheduled_from)}
+                fx.record(
+                    "group",
+                    gid,
+                    "CAPACITY_SCHEDULED",
+                    before,
+                    {"scheduledCapacity": capacity, "from": _day(since)},
+                    reason,
+                )
+            else:
+                held = await uow.places.peak(gid, today, group.scheduled_from)
+                if capacity < held:
+                    raise places.below_occupied(held)
+                await uow.places.set_capacity(gid, capacity)
+                fx.record(
+                    "group", gid, "CAPACITY_CHANGED", {"capacity": group.capacity}, {"capacity": capacity}, reason
+                )
+            await fx.vacancy(VacancyEventKind.CAPACITY_CHANGED, kg.id, gid)
+            await self.allocator.fill(fx, [gid])
             await uow.commit()
         await self.allocator.run(fx.allocations)
         return gid
+
+
+def _day(day: dt.date | None) -> str | None:
+    return day.isoformat() if day else None

@@ -1,9 +1,11 @@
 """The use cases composed: one object for the GraphQL layer and the worker, each method one use case of
-the feature that owns it (applications, claims, offers, siblings, places, families, the allocator)."""
+the feature that owns it (applications, claims, offers, departures, siblings, places, families, the school
+days, the allocator)."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
@@ -11,16 +13,20 @@ from typing import TypeVar
 
 from domain.commands import NewGroup, NewKindergarten, SubmitApplication
 from domain.errors import Contention
-from domain.model import Actor, Application, Offer, PriorityClaim
+from domain.intake import IntakeRun
+from domain.model import Actor, Application, Enrollment, Offer, PriorityClaim
 from domain.policy import PolicyBook
 from domain.ports import BenefitsRegistry, Clock, ESignature, HealthRegistry, HolidayCalendar, PopulationRegistry
 from domain.repositories import FamilyReads, UnitOfWork
 from domain.usecases.allocator import Allocator
 from domain.usecases.applications import Applications
 from domain.usecases.claims import Claims
+from domain.usecases.departures import Departures
 from domain.usecases.families import Families
+from domain.usecases.intake import Intake
 from domain.usecases.offers import Offers
 from domain.usecases.places import Places
+from domain.usecases.school_days import SchoolDays
 from domain.usecases.seats import Seats
 from domain.usecases.siblings import Siblings
 
@@ -50,6 +56,9 @@ class QueueService:
         self.offers = Offers(uow, clock, calendar, policies, health, esign, self.allocator, seats, self.applications)
         self.siblings = Siblings(uow, clock, self.families)
         self.places = Places(uow, clock, self.allocator)
+        self.departures = Departures(uow, clock, self.allocator, seats, self.applications)
+        self.school_days = SchoolDays(uow, clock, self.allocator, self.departures)
+        self.intake = Intake(uow, clock, policies, self.allocator, seats)
 
     async def _retried(self, run: Callable[[], Awaitable[T]]) -> T:
         """Runs a use case again when its transaction lost a lock conflict (a deadlock between two changes):
@@ -106,7 +115,12 @@ class QueueService:
         return await self._retried(lambda: self.offers.sign_contract(actor, contract_id, signature))
 
     async def leave_kindergarten(self, actor: Actor, child_iin: str, reason: str | None) -> str:
-        return await self._retried(lambda: self.offers.leave_kindergarten(actor, child_iin, reason))
+        return await self._retried(lambda: self.departures.leave_kindergarten(actor, child_iin, reason))
+
+    async def plan_departure(
+        self, actor: Actor, child_iin: str, leaves_on: dt.date | None, reason: str | None
+    ) -> Enrollment:
+        return await self._retried(lambda: self.departures.plan_departure(actor, child_iin, leaves_on, reason))
 
     async def link_siblings(self, actor: Actor, application_ids: Sequence[str]) -> list[Application]:
         return (await self.siblings.link(actor, application_ids))[1]
@@ -119,8 +133,21 @@ class QueueService:
     async def create_group(self, actor: Actor, cmd: NewGroup) -> int:
         return await self._retried(lambda: self.places.create_group(actor, cmd))
 
-    async def set_group_capacity(self, actor: Actor, group_id: str, capacity: int, reason: str | None) -> int:
-        return await self._retried(lambda: self.places.set_group_capacity(actor, group_id, capacity, reason))
+    async def set_group_capacity(
+        self, actor: Actor, group_id: str, capacity: int, reason: str | None, since: dt.date | None = None
+    ) -> int:
+        return await self._retried(lambda: self.places.set_group_capacity(actor, group_id, capacity, reason, since))
+
+    # --- the summer intake ------------------------------------------------------------------------
+
+    async def create_intake_run(self, actor: Actor, region_code: str, school_year: int) -> IntakeRun:
+        return await self._retried(lambda: self.intake.create(actor, region_code, school_year))
+
+    async def publish_intake_run(self, actor: Actor, run_id: str) -> IntakeRun:
+        return await self._retried(lambda: self.intake.publish(actor, run_id))
+
+    async def discard_intake_run(self, actor: Actor, run_id: str) -> IntakeRun:
+        return await self._retried(lambda: self.intake.discard(actor, run_id))
 
     # --- the worker's passes ----------------------------------------------------------------------
 
@@ -141,6 +168,9 @@ class QueueService:
 
     async def recheck_benefits(self, limit: int = 50) -> int:
         return await self._retried(lambda: self.claims.recheck_benefits(limit))
+
+    async def school_day(self) -> dict[str, int]:
+        return await self._retried(lambda: self.school_days.pass_())
 
     async def drain_allocations(self) -> int:
         return await self.allocator.drain_due()

@@ -18,10 +18,6 @@ def _by_birth_year(f: AreaFigures) -> list[WaitingByBirthYearNode]:
     return [WaitingByBirthYearNode(m=w) for w in f.by_birth_year]
 
 
-def _free_seats(f: AreaFigures) -> int:
-    return f.capacity - f.enrolled - f.held
-
-
 @node_type("AreaStats")
 class AreaStatsNode(Node[AreaFigures]):
     waiting: int
@@ -29,6 +25,6 @@ class AreaStatsNode(Node[AreaFigures]):
     capacity: int
     enrolled: int
     held: int
-    free_seats: int = derived(_free_seats)
+    free_seats: int
     live_offers: int
     median_wait_days: float | None

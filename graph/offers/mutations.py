@@ -86,11 +86,8 @@ class SignContractPayload:
     async def build(cls, info: I, offer_id: int | None, errors: list[UserError]) -> Self:
         """The signed offer, and the enrolment it ended in."""
         offer = await load_offer(info, offer_id)
-        enrollment = None
-        if offer is not None:
-            found = await info.context.loaders.enrollment_by_child_iin.load(offer.m.child_iin)
-            enrollment = EnrollmentNode(m=found) if found and found.kindergarten_id == offer.m.kindergarten_id else None
-        return cls(offer=offer, enrollment=enrollment, errors=errors)
+        found = await info.context.loaders.enrollment_by_offer_id.load(offer.m.id) if offer is not None else None
+        return cls(offer=offer, enrollment=EnrollmentNode(m=found) if found else None, errors=errors)
 
 
 @strawberry.type

@@ -74,6 +74,10 @@ class OfferNode(Node[model.Offer]):
     tier: PriorityTier = strawberry.field(description="The tier the offer was made on.")
     upgrade: bool = strawberry.field(description="Made to a child already enrolled at a kindergarten ranked lower.")
     sibling_group_id: strawberry.ID | None
+    starts_on: dt.date = strawberry.field(description="The day the seat is free from: today's for a seat free now.")
+    intake_run_id: strawberry.ID | None = strawberry.field(
+        description="The intake run that made the offer, if one did."
+    )
 
     @strawberry.field
     async def contract(self, info: I) -> ContractNode | None:
@@ -104,3 +108,4 @@ class EnrollmentNode(Node[model.Enrollment]):
         return await load_group(info, self.m.group_id)
 
     since: dt.date
+    leaves_on: dt.date | None = strawberry.field(description="The last day, if a departure is planned.")

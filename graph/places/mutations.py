@@ -1,7 +1,8 @@
-"""Mutations of places: kindergartens and groups created by akimat operators, group capacities."""
+"""Mutations of places: kindergartens and groups created by akimat operators, group capacities (now or from a date)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Self
 
 import strawberry
@@ -34,6 +35,7 @@ class CreateGroupInput:
     language: Language
     group_type: GroupType = GroupType.GENERAL
     capacity: int = 0
+    opens_on: dt.date | None = strawberry.field(default=None, description="Absent: the group is open at once.")
     idempotency_key: str | None = None
 
 
@@ -42,6 +44,9 @@ class SetGroupCapacityInput:
     group_id: strawberry.ID
     capacity: int
     reason: str | None = None
+    from_: dt.date | None = strawberry.field(
+        default=None, name="from", description="The capacity from this date (the next school year's); absent: now."
+    )
     idempotency_key: str | None = None
 
 
@@ -109,6 +114,7 @@ async def create_group(info: I, input: CreateGroupInput) -> CreateGroupPayload:
                 language=input.language,
                 group_type=input.group_type,
                 capacity=input.capacity,
+                opens_on=input.opens_on,
             ),
         )
 
@@ -118,7 +124,9 @@ async def create_group(info: I, input: CreateGroupInput) -> CreateGroupPayload:
 @strawberry.mutation
 async def set_group_capacity(info: I, input: SetGroupCapacityInput) -> SetGroupCapacityPayload:
     async def run(actor: Actor) -> int:
-        return await info.context.services.queue.set_group_capacity(actor, input.group_id, input.capacity, input.reason)
+        return await info.context.services.queue.set_group_capacity(
+            actor, input.group_id, input.capacity, input.reason, input.from_
+        )
 
     roles = (Role.KINDERGARTEN_STAFF, Role.AKIMAT_OPERATOR)
     return await run_mutation(info, input, roles, run, SetGroupCapacityPayload.build)

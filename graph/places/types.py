@@ -33,6 +33,12 @@ class RegionNode(Node[model.Region]):
         return [DistrictNode(m=d) for d in self.of_districts]
 
 
+@strawberry.type
+class ScheduledCapacity:
+    capacity: int
+    from_: dt.date = strawberry.field(name="from")
+
+
 @node_type("Group")
 class GroupNode(Node[model.Group]):
     id: strawberry.ID
@@ -45,6 +51,17 @@ class GroupNode(Node[model.Group]):
     enrolled: int
     held: int
     free_seats: int
+    opens_on: dt.date | None
+
+    @strawberry.field(description="The capacity from a later date (the next school year's), if one is set.")
+    def scheduled_capacity(self) -> ScheduledCapacity | None:
+        if self.m.scheduled_capacity is None or self.m.scheduled_from is None:
+            return None
+        return ScheduledCapacity(capacity=self.m.scheduled_capacity, from_=self.m.scheduled_from)
+
+    @strawberry.field(description="Seats free on every day from that date on, counting planned departures.")
+    async def seats_from(self, info: I, date: dt.date) -> int:
+        return await info.context.loaders.seats_from_by_group_and_date.load((self.m.id, date))
 
     @strawberry.field(description="Applications standing in the queues this group serves.")
     async def queue_length(self, info: I) -> int:

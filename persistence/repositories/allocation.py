@@ -9,6 +9,7 @@ from domain.allocation import Candidate
 from domain.errors import Contention
 from domain.model import Group, Kindergarten, PriorityTier
 from domain.queue_order import SIBLING_FIRST, QueueOrder
+from domain.timezone import local_date
 from persistence.repositories.base import Repository
 from persistence.rows import group_from, kindergarten_of_group
 from persistence.sql import (
@@ -16,6 +17,7 @@ from persistence.sql import (
     GENERAL_RANK,
     HOLDING,
     KINDERGARTEN_AS_KG,
+    OFFERABLE,
     PRIMARY_RANK,
     STANDING,
     order_by,
@@ -105,21 +107,40 @@ class SqlAllocationRepository(Repository):
         return int(row["p"]), int(row["g"])
 
     async def lock_for_candidates(
-        self, kindergarten_ids: list[int], birth_year: int, language: str, group_type: str
+        self,
+        kindergarten_ids: list[int],
+        birth_year: int,
+        language: str,
+        group_type: str,
+        today: dt.date,
+        until: dt.date,
     ) -> list[int]:
         """The groups of these kindergartens a new candidate fits, share-locked in id order so that no
-        allocation of them runs until this transaction ends; those with a free seat."""
+        allocation of them runs until this transaction ends; those with a seat to offer."""
         rows = await self._rows(
-            """SELECT id, capacity - enrolled - held AS free FROM groups
-            WHERE kindergarten_id = ANY(:kgs) AND :y BETWEEN birth_year_from AND birth_year_to
-              AND language = :l AND group_type = :t
-            ORDER BY id FOR SHARE""",
+            f"""SELECT g.id, {OFFERABLE} AS offerable FROM groups g
+            JOIN kindergartens k ON k.id = g.kindergarten_id JOIN districts d ON d.code = k.district_code
+            WHERE g.kindergarten_id = ANY(:kgs) AND :y BETWEEN g.birth_year_from AND g.birth_year_to
+              AND g.language = :l AND g.group_type = :t
+            ORDER BY g.id FOR SHARE OF g""",
             kgs=kindergarten_ids,
             y=birth_year,
             l=language,
             t=group_type,
+            today=today,
+            until=until,
         )
-        return [int(r["id"]) for r in rows if r["free"] > 0]
+        return [int(r["id"]) for r in rows if r["offerable"]]
+
+    async def intake_published(self, region_code: str, school_year: int) -> bool:
+        return (
+            await self._one(
+                """SELECT 1 FROM intake_runs WHERE region_code = :r AND school_year = :y AND status = 'PUBLISHED'""",
+                r=region_code,
+                y=school_year,
+            )
+            is not None
+        )
 
     async def claim(self, group_id: int) -> tuple[Group, Kindergarten] | None:
         row = await self._one(_CLAIM, g=group_id)
@@ -144,13 +165,17 @@ class SqlAllocationRepository(Repository):
             "UPDATE allocation_queue SET due_at = GREATEST(due_at, :u) WHERE group_id = :g", {"u": until, "g": group_id}
         )
 
-    async def enqueue_free(self, now: dt.datetime) -> int:
-        """Every group with a free seat, queued (the worker's sweep: start dates and birthdays come)."""
+    async def enqueue_free(self, now: dt.datetime, until: dt.date) -> int:
+        """Every group with a seat to offer, queued (the worker's sweep: start dates and birthdays come)."""
         rows = await self._rows(
-            """INSERT INTO allocation_queue (group_id, due_at)
-            SELECT id, :now FROM groups WHERE capacity > enrolled + held
+            f"""INSERT INTO allocation_queue (group_id, due_at)
+            SELECT g.id, :now FROM groups g
+            JOIN kindergartens k ON k.id = g.kindergarten_id JOIN districts d ON d.code = k.district_code
+            WHERE (g.free_seats > 0 OR g.free_from <= :until) AND {OFFERABLE}
             ON CONFLICT (group_id) DO UPDATE SET due_at = LEAST(allocation_queue.due_at, EXCLUDED.due_at)
             RETURNING group_id""",
             now=now,
+            today=local_date(now),
+            until=until,
         )
         return len(rows)

@@ -163,6 +163,18 @@ class SqlApplicationRepository(Repository):
             self._held[app.id] = (app, _row_state(app), _choice_state(app))
         return app
 
+    async def get_many(self, application_ids: list[int]) -> list[Application]:
+        """These applications, locked for update without waiting (a row locked elsewhere raises Contention)."""
+        missing = [i for i in application_ids if i not in self._held]
+        if missing:
+            rows = await self._rows(
+                f"{APPLICATIONS} WHERE a.id = ANY(:ids) ORDER BY a.id FOR UPDATE OF a NOWAIT", ids=missing
+            )
+            for row in rows:
+                app = application_with_choices(row)
+                self._held[app.id] = (app, _row_state(app), _choice_state(app))
+        return [self._held[i][0] for i in application_ids if i in self._held]
+
     async def save(self, application: Application) -> None:
         a = application
         held = self._held.get(a.id)
@@ -189,8 +201,62 @@ class SqlApplicationRepository(Repository):
             self._held[a.id] = (a, row, choices)
 
     async def save_all(self) -> None:
-        for app, _, _ in list(self._held.values()):
-            await self.save(app)
+        """Every held application that changed: those whose row and choices change in place (an offer made,
+        most often) in one statement, the others one by one."""
+        simple = []
+        for app, row, choices in list(self._held.values()):
+            now_row, now_choices = _row_state(app), _choice_state(app)
+            if (row, choices) == (now_row, now_choices):
+                continue
+            in_place = {c[1] for c in choices} == {c[1] for c in now_choices}
+            cascades = row[2] != app.tier or (row[0] in QUEUE_STATUSES) != app.in_queue or row[7] != now_row[7]
+            if in_place and not cascades:
+                simple.append(app)
+            else:
+                await self.save(app)
+        if len(simple) == 1:
+            await self.save(simple[0])
+        elif simple:
+            await self._save_in_place(simple)
+
+    async def _save_in_place(self, apps: list[Application]) -> None:
+        rows = [_params(a) for a in apps]
+        choices = [(a.id, c) for a in apps for c in a.choices]
+        await self._execute(
+            """WITH a AS (
+                UPDATE applications x SET status = u.status, active = u.active, in_queue = u.in_queue,
+                    restored = u.restored, inactive_since = u.inactive_since, sibling_group_id = u.sg, phone = u.phone,
+                    updated_at = now()
+                FROM unnest(CAST(:id AS bigint[]), CAST(:status AS text[]), CAST(:active AS boolean[]),
+                    CAST(:in_queue AS boolean[]), CAST(:restored AS boolean[]), CAST(:inactive AS timestamptz[]),
+                    CAST(:sg AS bigint[]), CAST(:phone AS text[]))
+                    AS u(id, status, active, in_queue, restored, inactive_since, sg, phone)
+                WHERE x.id = u.id
+                RETURNING 1
+            )
+            UPDATE choices c SET rank = v.rank, held_here = v.held, sibling_rank = v.sib
+            FROM unnest(CAST(:c_app AS bigint[]), CAST(:c_kg AS bigint[]), CAST(:c_rank AS smallint[]),
+                CAST(:c_held AS boolean[]), CAST(:c_sib AS smallint[])) AS v(app, kg, rank, held, sib)
+            WHERE c.application_id = v.app AND c.kindergarten_id = v.kg
+              AND (c.rank, c.held_here, c.sibling_rank) IS DISTINCT FROM (v.rank, v.held, v.sib)""",
+            {
+                "id": [r["id"] for r in rows],
+                "status": [r["status"] for r in rows],
+                "active": [r["active"] for r in rows],
+                "in_queue": [r["in_queue"] for r in rows],
+                "restored": [r["restored"] for r in rows],
+                "inactive": [r["inactive_since"] for r in rows],
+                "sg": [r["sg"] for r in rows],
+                "phone": [r["phone"] for r in rows],
+                "c_app": [a for a, _ in choices],
+                "c_kg": [c.kindergarten_id for _, c in choices],
+                "c_rank": [c.rank for _, c in choices],
+                "c_held": [c.held_here for _, c in choices],
+                "c_sib": [sibling_rank(c.sibling_priority) for _, c in choices],
+            },
+        )
+        for a in apps:
+            self._held[a.id] = (a, _row_state(a), _choice_state(a))
 
     async def _insert_choices(self, a: Application) -> None:
         if a.choices:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import asyncpg
 
 from domain.commands import NewGroup, NewKindergarten
@@ -10,7 +12,7 @@ from persistence.pg import Pools
 from persistence.repositories.base import Repository
 from persistence.rows import group_from, kindergarten_from, kindergarten_of_group
 from persistence.sql import KINDERGARTEN_AS_KG as _KINDERGARTEN_AS_KG
-from persistence.sql import KINDERGARTEN_COLUMNS
+from persistence.sql import KINDERGARTEN_COLUMNS, LIVE
 
 _KINDERGARTENS = f"SELECT {KINDERGARTEN_COLUMNS} FROM kindergartens k JOIN districts d ON d.code = k.district_code"
 
@@ -103,7 +105,7 @@ class SqlPlaceRepository(Repository):
     async def add_group(self, kindergarten_id: int, g: NewGroup) -> int:
         return await self._new_id(
             """INSERT INTO groups (kindergarten_id, external_id, birth_year_from, birth_year_to, language,
-                group_type, capacity) VALUES (:k, :e, :f, :t, :l, :g, :c) RETURNING id""",
+                group_type, capacity, opens_on) VALUES (:k, :e, :f, :t, :l, :g, :c, :o) RETURNING id""",
             k=kindergarten_id,
             e=g.external_id,
             f=g.birth_year_from,
@@ -111,7 +113,83 @@ class SqlPlaceRepository(Repository):
             l=g.language.value,
             g=g.group_type.value,
             c=g.capacity,
+            o=g.opens_on,
         )
 
     async def set_capacity(self, group_id: int, capacity: int) -> None:
         await self._execute("UPDATE groups SET capacity = :c WHERE id = :g", {"c": capacity, "g": group_id})
+
+    async def schedule_capacity(self, group_id: int, capacity: int | None, since: dt.date | None) -> None:
+        await self._execute(
+            "UPDATE groups SET scheduled_capacity = :c, scheduled_from = :f WHERE id = :g",
+            {"c": capacity, "f": since, "g": group_id},
+        )
+
+    async def peak(self, group_id: int, day: dt.date, until: dt.date | None) -> int:
+        row = await self._one("SELECT group_peak(:g, :d, :u) AS n", g=group_id, d=day, u=until)
+        assert row is not None
+        return int(row["n"])
+
+    async def least_free(self, group_id: int, day: dt.date, until: dt.date | None) -> int:
+        row = await self._one("SELECT group_least_free(:g, :d, :u) AS n", g=group_id, d=day, u=until)
+        assert row is not None
+        return int(row["n"])
+
+    async def seats_from(self, group_ids: list[int], day: dt.date) -> dict[int, int]:
+        rows = await self._rows(
+            "SELECT g AS id, (group_seats(g, :d)).free FROM unnest(CAST(:ids AS bigint[])) AS g", ids=group_ids, d=day
+        )
+        return {int(r["id"]): int(r["free"]) for r in rows}
+
+    async def schedules_due(self, today: dt.date, limit: int) -> list[Group]:
+        rows = await self._rows(
+            """SELECT * FROM groups WHERE scheduled_from <= :d ORDER BY id LIMIT :n FOR UPDATE SKIP LOCKED""",
+            d=today,
+            n=limit,
+        )
+        return [group_from(r) for r in rows]
+
+    async def apply_schedule(self, group_id: int) -> None:
+        await self._execute(
+            """UPDATE groups SET capacity = scheduled_capacity, scheduled_capacity = NULL, scheduled_from = NULL
+            WHERE id = :g""",
+            {"g": group_id},
+        )
+
+    async def school_day(self) -> dt.date:
+        """The last day the daily pass counted the groups for, locked until this transaction ends."""
+        row = await self._one("SELECT refreshed_on FROM school_days FOR UPDATE")
+        assert row is not None
+        return row["refreshed_on"]  # type: ignore[no-any-return]
+
+    async def count_day(self, since: dt.date, today: dt.date) -> list[tuple[int, int, int]]:
+        """Counts again, for `today`, the groups something started or ended for in (since, today]: enrolments
+        starting or past their last day, offers' seats, schedules, openings. (group, kindergarten, free seats)
+        of those whose free seats changed."""
+        before = await self._rows(
+            f"""SELECT id, free_seats FROM groups WHERE id IN (
+                SELECT group_id FROM enrollments WHERE ended_at IS NULL AND since > :s AND since <= :t
+                UNION SELECT group_id FROM enrollments
+                    WHERE ended_at IS NULL AND leaves_on >= :s AND leaves_on < :t
+                UNION SELECT group_id FROM offers WHERE status IN {LIVE}
+                    AND starts_on > :s AND starts_on <= :t
+                UNION SELECT id FROM groups WHERE opens_on > :s AND opens_on <= :t
+                UNION SELECT id FROM groups WHERE free_from <= :t AND free_seats = 0
+            ) ORDER BY id FOR UPDATE""",
+            s=since,
+            t=today,
+        )
+        if not before:
+            return []
+        ids = [int(r["id"]) for r in before]
+        await self._rows("SELECT groups_refresh(g) FROM unnest(CAST(:ids AS bigint[])) AS g", ids=ids)
+        after = await self._rows("SELECT id, kindergarten_id, free_seats FROM groups WHERE id = ANY(:ids)", ids=ids)
+        old = {int(r["id"]): r["free_seats"] for r in before}
+        return [
+            (int(r["id"]), int(r["kindergarten_id"]), int(r["free_seats"]))
+            for r in after
+            if r["free_seats"] != old[int(r["id"])]
+        ]
+
+    async def set_school_day(self, today: dt.date) -> None:
+        await self._execute("UPDATE school_days SET refreshed_on = :d", {"d": today})
