@@ -32,8 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from domain import iin as iin_rules
+from domain import school_year, seats_over_time
 
 REFERENCE = dt.date(2026, 11, 1)  # the data set's "today"
+NEXT_YEAR = 2027  # the school year the data set prepares (its intake run: bench/intake.py)
+NEW_GROUP_SHARE = 0.1  # kindergartens opening a new group on 1 September of it
 QUEUE_FROM = dt.date(2023, 11, 1)  # active applications were queued over the three years before REFERENCE
 BIRTH_YEARS = range(2020, 2027)  # groups exist for these
 APPLY_FROM = dt.date(2021, 1, 1)  # children born 2020 aged out on 1 September 2026
@@ -185,6 +188,11 @@ COLUMNS: dict[str, list[str]] = {
         "capacity",
         "enrolled",
         "held",
+        "free_seats",
+        "free_from",
+        "opens_on",
+        "scheduled_capacity",
+        "scheduled_from",
     ],
     "sandbox_persons": ["iin", "full_name", "birth_date", "sex", "alive", "district_code", "phone"],
     "sandbox_families": ["child_iin", "representative_iin"],
@@ -248,7 +256,7 @@ COLUMNS: dict[str, list[str]] = {
         "decided_at",
         "decided_by",
     ],
-    "enrollments": ["id", "child_iin", "group_id", "kindergarten_id", "application_id", "since"],
+    "enrollments": ["id", "child_iin", "group_id", "kindergarten_id", "application_id", "since", "leaves_on"],
 }
 TABLES = list(COLUMNS)
 SEQUENCES = {
@@ -393,9 +401,9 @@ def _places(rng: random.Random, data: DataSet, scale: Scale) -> list[_District]:
             for year in BIRTH_YEARS:
                 for language in LANGUAGES:
                     group_id += 1
-                    # capacity and enrolled are filled in by _enrollments
+                    # capacity and enrolled are filled in by _enrollments, next year's seats by _next_year
                     data.groups.append(
-                        (group_id, kg_id, f"{year}-{language}", year, year, language, "GENERAL", 0, 0, 0)
+                        (group_id, kg_id, f"{year}-{language}", year, year, language, "GENERAL", 0, 0, 0, 0, None)
                     )
         rng.shuffle(d.kgs)  # popularity order within the district
         if d.kgs:
@@ -612,8 +620,9 @@ def _applications(
 
 
 def _enrollments(rng: random.Random, data: DataSet, families: list[_Family]) -> None:
-    """Children born 2021–2023 without an application attend a kindergarten of their district; every group's
-    capacity is its enrolment, so all groups are full and nothing is free to offer."""
+    """Children born 2021–2023 without an application attend a kindergarten of their district, until the default
+    departure (31 August of the year they turn 6); every group's capacity is its enrolment, so all groups are
+    full and nothing is free to offer now."""
     applying = {a[2] for a in data.applications if a[4]}
     enrolled: dict[int, int] = {}
     since_by_year = {2021: dt.date(2023, 9, 1), 2022: dt.date(2024, 9, 1), 2023: dt.date(2025, 9, 1)}
@@ -624,11 +633,69 @@ def _enrollments(rng: random.Random, data: DataSet, families: list[_Family]) -> 
                 kg = int(family.district.picker.pick())
                 gid = group_id_of(kg, born.year, family.language)
                 enrolled[gid] = enrolled.get(gid, 0) + 1
-                data.enrollments.append((len(data.enrollments) + 1, child, gid, kg, None, since_by_year[born.year]))
+                since = since_by_year[born.year]
+                data.enrollments.append(
+                    (len(data.enrollments) + 1, child, gid, kg, None, since, seats_over_time.departure_for(born, since))
+                )
     groups = []
     for g in data.groups:
         n = enrolled.get(g[0], 0)
-        groups.append((g[0], g[1], g[2], g[3], g[4], g[5], g[6], n, n, 0))
+        groups.append((g[0], g[1], g[2], g[3], g[4], g[5], g[6], n, n, 0, 0, None))
+    data.groups = groups
+    _next_year(rng, data)
+
+
+def _next_year(rng: random.Random, data: DataSet) -> None:
+    """The coming school year: the cohort born 2021 leaves on 31 August; its groups close (capacity 0 from
+    1 September) and their seats go, by capacities from 1 September, mostly to the kindergarten's 2024 group and
+    the rest to its 2022 and 2023 ones; one kindergarten in ten opens a 2025 group. Every group's free seats
+    and the day its next seat is free from are counted here as the database would (domain/seats_over_time.py)."""
+    september = school_year.first_day(NEXT_YEAR)
+    by_id = {g[0]: list(g) for g in data.groups}
+    schedule: dict[int, int] = {}
+    for kg in data.kindergartens:
+        for language in LANGUAGES:
+            leaving = by_id[group_id_of(kg[0], 2021, language)][8]
+            if not leaving:
+                continue
+            younger = round(leaving * 0.6)
+            middle = round(leaving * 0.2)
+            schedule[group_id_of(kg[0], 2021, language)] = 0
+            schedule[group_id_of(kg[0], 2024, language)] = by_id[group_id_of(kg[0], 2024, language)][7] + younger
+            schedule[group_id_of(kg[0], 2023, language)] = by_id[group_id_of(kg[0], 2023, language)][7] + middle
+            rest = leaving - younger - middle
+            schedule[group_id_of(kg[0], 2022, language)] = by_id[group_id_of(kg[0], 2022, language)][7] + rest
+    groups = []
+    for gid, g in by_id.items():
+        capacity = schedule.get(gid)
+        grows = capacity is not None and capacity > g[7]
+        groups.append(
+            (*g[:10], 0, september if grows else None, None, capacity, september if capacity is not None else None)
+        )
+    next_id = max(by_id) + 1
+    for kg in data.kindergartens:
+        if rng.random() < NEW_GROUP_SHARE:
+            language = LANGUAGES[rng.randrange(len(LANGUAGES))]
+            groups.append(
+                (
+                    next_id,
+                    kg[0],
+                    f"2025-{language}-new",
+                    2025,
+                    2025,
+                    language,
+                    "GENERAL",
+                    rng.randint(10, 20),
+                    0,
+                    0,
+                    0,
+                    september,
+                    september,
+                    None,
+                    None,
+                )
+            )
+            next_id += 1
     data.groups = groups
 
 
@@ -734,8 +801,10 @@ async def load(url: str, data: DataSet, *, log: bool = True) -> LoadReport:
             await conn.execute(f"DROP INDEX {name}")
         for tbl, name, _ in keys:
             await conn.execute(f'ALTER TABLE {tbl} DROP CONSTRAINT "{name}"')
-        # groups.enrolled is loaded as counted; the per-row trigger would count each enrolment again.
-        await conn.execute("ALTER TABLE enrollments DISABLE TRIGGER enrollments_count")
+        # The groups' counts are loaded as counted (bench/dataset.py `_next_year`); the per-row triggers would count
+        # each group and enrolment again.
+        for table in ("groups", "enrollments"):
+            await conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
 
         now = dt.datetime.now(dt.UTC)
         started = time.perf_counter()
@@ -753,7 +822,9 @@ async def load(url: str, data: DataSet, *, log: bool = True) -> LoadReport:
 
         await asyncio.gather(lane(conn, lanes[0]), lane(second, lanes[1]))
         report.copy_seconds = time.perf_counter() - started
-        await conn.execute("ALTER TABLE enrollments ENABLE TRIGGER enrollments_count")
+        for table in ("groups", "enrollments"):
+            await conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+        await conn.execute("UPDATE school_days SET refreshed_on = $1", REFERENCE)
 
         started = time.perf_counter()
         await _parallel(

@@ -8,6 +8,7 @@ from typing import Generic, TypeVar
 
 from strawberry.dataloader import DataLoader
 
+from domain.intake import IntakeRun
 from domain.model import (
     Application,
     Contract,
@@ -19,7 +20,6 @@ from domain.model import (
     Person,
     PriorityClaim,
 )
-from domain.intake import IntakeRun
 from persistence.readers import AuditEvent, PositionChange, Reader
 
 K = TypeVar("K", bound=Hashable)

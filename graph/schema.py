@@ -32,6 +32,8 @@ from graph.claims import queries as claim_queries
 from graph.departures import mutations as departures
 from graph.dev import queries as dev
 from graph.errors import should_mask
+from graph.intake import mutations as intake
+from graph.intake import queries as intake_queries
 from graph.limits import CostLimitRule
 from graph.offers import mutations as offers
 from graph.people import queries as people
@@ -64,6 +66,8 @@ class Query:
     priority_claims_to_verify = claim_queries.priority_claims_to_verify
     area_stats = areas.area_stats
     sent_messages = dev.sent_messages
+    intake_run = intake_queries.intake_run
+    intake_runs = intake_queries.intake_runs
 
 
 @strawberry.type
@@ -84,6 +88,9 @@ class Mutation:
     link_siblings = siblings.link_siblings
     leave_kindergarten = offers.leave_kindergarten
     plan_departure = departures.plan_departure
+    create_intake_run = intake.create_intake_run
+    publish_intake_run = intake.publish_intake_run
+    discard_intake_run = intake.discard_intake_run
 
 
 @strawberry.type

@@ -1,7 +1,8 @@
 """Children leaving their kindergarten (docs/product.md §4 "Leaving", §10 "Seats over time"): a parent, staff or
 an operator ends an enrolment now; staff and operators plan one for a date (`planDeparture`) or clear it; and
 the worker carries out the departures whose last day has passed. However it comes, a departure ends the
-enrolment, frees the seat for the vacancy chain and closes the application still waiting."""
+enrolment, frees the seat for the vacancy chain and closes the application still waiting (unless the child
+moves on to an upgrade's enrolment, which starts the next day)."""
 
 from __future__ import annotations
 
@@ -152,7 +153,8 @@ class Departures:
         if app is None and enrollment.application_id is not None:
             app = await uow.applications.get(enrollment.application_id, for_update=True)
         freed = []
-        if app is not None and not app.status.final:
+        moving_on = bool(await uow.offers.enrollments(child_iin))  # an upgrade's enrolment starts next
+        if app is not None and not app.status.final and not moving_on:
             live = await uow.offers.live_for(app.id, for_update=True)
             if live is not None:
                 freed.append(await self.seats.end_offer(fx, app, live, OfferStatus.CANCELLED, "left the kindergarten"))

@@ -63,7 +63,9 @@ class Places:
             if cmd.opens_on is not None:
                 after["opensOn"] = cmd.opens_on.isoformat()
             fx.record("group", group_id, "GROUP_CREATED", None, after)
+            await self.allocator.fill(fx, [group_id])
             await uow.commit()
+        await self.allocator.run(fx.allocations)
         return group_id
 
     async def set_group_capacity(
