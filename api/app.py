@@ -28,6 +28,7 @@ from api import graphiql, worker
 from api.auth import Unauthenticated
 from api.container import Container
 from api.logging_setup import bind_context
+from api.refusals import ReasonedWebSocketAdapter, refuse_socket
 from domain.model import Actor
 from graph.context import Context
 from graph.limits import RateLimiter, retry_after
@@ -84,6 +85,8 @@ def _error(code: str, message: str, status: int = 200, **extensions: object) -> 
 
 
 class KezekGraphQL(GraphQL[Context, None]):
+    websocket_adapter_class = ReasonedWebSocketAdapter  # a refused token's 4403 close says why
+
     def __init__(self, container: Container) -> None:
         dev = container.settings.development
         settings = container.settings
@@ -137,7 +140,7 @@ class KezekGraphQL(GraphQL[Context, None]):
             identity = await self.container.authenticator.authenticate(Headers(scope=scope).get("authorization"))
         except Unauthenticated as exc:
             log.info("token refused: %s", exc)
-            await _error("UNAUTHENTICATED", "invalid token")(scope, receive, send)
+            await _error("UNAUTHENTICATED", "invalid token", reason=exc.reason.value)(scope, receive, send)
             return
         actor = identity.actor if identity else PUBLIC
         CHANNEL.set(actor.channel)
@@ -226,6 +229,7 @@ class KezekGraphQL(GraphQL[Context, None]):
             identity = await self.container.authenticator.authenticate(header if isinstance(header, str) else None)
         except Unauthenticated as exc:
             log.info("websocket token refused: %s", exc)
+            refuse_socket(context.websocket, exc)
             raise ConnectionRejectionError() from None
         if identity is not None:
             context.actor = identity.actor
@@ -243,7 +247,7 @@ async def _close_at_expiry(websocket: WebSocket | None, delay: float) -> None:
     await asyncio.sleep(delay)
     if websocket is not None and websocket.client_state == WebSocketState.CONNECTED:
         with contextlib.suppress(Exception):
-            await websocket.close(code=4403, reason="token expired")
+            await websocket.close(code=4403, reason="expired")
 
 
 def create_app(container: Container, *, run_worker: bool = False) -> Starlette:
