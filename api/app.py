@@ -28,9 +28,10 @@ from api import graphiql, worker
 from api.auth import Unauthenticated
 from api.container import Container
 from api.logging_setup import bind_context
-from api.refusals import ReasonedWebSocketAdapter, refuse_socket
-from domain.model import Actor
+from api.refusals import ReasonedWebSocketAdapter, refusal, refuse_socket
+from domain.model import Actor, Language
 from graph.context import Context
+from graph.errors import accepted_language
 from graph.limits import RateLimiter, retry_after
 from graph.schema import build_schema
 from graph.shared import SharedSchema
@@ -41,6 +42,7 @@ log = logging.getLogger("kezek.api")
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 CHANNEL: contextvars.ContextVar[str | None] = contextvars.ContextVar("channel", default=None)
 OPERATION: contextvars.ContextVar[str | None] = contextvars.ContextVar("operation", default=None)
+LANGUAGE: contextvars.ContextVar[Language] = contextvars.ContextVar("language", default=Language.RU)
 bind_context(request_id=REQUEST_ID, channel=CHANNEL, operation=OPERATION)
 
 
@@ -78,10 +80,8 @@ PUBLIC = Actor(role=None, subject=None, channel=None)
 
 
 def _error(code: str, message: str, status: int = 200, **extensions: object) -> JSONResponse:
-    return JSONResponse(
-        {"data": None, "errors": [{"message": message, "extensions": {"code": code, **extensions}}]},
-        status_code=status,
-    )
+    # The message is the code's text in the request's language (api/refusals.py); `message` is the fallback.
+    return refusal(code, message, status, LANGUAGE.get(), **extensions)
 
 
 class KezekGraphQL(GraphQL[Context, None]):
@@ -116,6 +116,7 @@ class KezekGraphQL(GraphQL[Context, None]):
             actor=actor,
             services=self.container.services,
             request_id=REQUEST_ID.get() or str(uuid.uuid4()),
+            language=accepted_language(request.headers.get("accept-language")),
             reader=request.scope.get("kezek.reader"),
         )
         if isinstance(request, WebSocket):
@@ -136,8 +137,10 @@ class KezekGraphQL(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
             return
         REQUEST_ID.set(str(uuid.uuid4()))
+        headers = Headers(scope=scope)
+        LANGUAGE.set(accepted_language(headers.get("accept-language")))
         try:
-            identity = await self.container.authenticator.authenticate(Headers(scope=scope).get("authorization"))
+            identity = await self.container.authenticator.authenticate(headers.get("authorization"))
         except Unauthenticated as exc:
             log.info("token refused: %s", exc)
             await _error("UNAUTHENTICATED", "invalid token", reason=exc.reason.value)(scope, receive, send)

@@ -1,14 +1,27 @@
-"""Refusals answered outside the schema: the reason a refused token closes a WebSocket with 4403
-(docs/api.md §1)."""
+"""Refusals answered before a request reaches the schema (a refused token, the rate limit, NUL characters,
+untrusted documents): the GraphQL error body in the caller's language; and the reason a
+refused token closes a WebSocket with 4403 (docs/api.md §1)."""
 
 from __future__ import annotations
 
+from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket
 from strawberry.asgi import ASGIWebSocketAdapter
 
 from api.auth import Unauthenticated
+from domain.error_messages import render
+from domain.model import Language
 
 CLOSE_REASON = "kezek.close_reason"  # in a WebSocket's scope: the reason its 4403 close gives
+
+
+def refusal(code: str, message: str, status: int, language: Language, **extensions: object) -> JSONResponse:
+    """`message` is the English detail, used only for a code without texts."""
+    text = render(code, language, extensions) or message
+    return JSONResponse(
+        {"data": None, "errors": [{"message": text, "extensions": {"code": code, **extensions}}]},
+        status_code=status,
+    )
 
 
 def refuse_socket(websocket: WebSocket | None, exc: Unauthenticated) -> None:

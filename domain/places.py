@@ -29,4 +29,5 @@ def below_occupied(occupied: int) -> DomainError:
         ErrorCode.CAPACITY_BELOW_OCCUPIED,
         f"{occupied} seats are occupied (enrolled or held by live offers)",
         "capacity",
+        occupied=occupied,
     )
