@@ -1,5 +1,5 @@
-"""The Starlette application: /graphql (HTTP and graphql-transport-ws), /healthz, /readyz; in development,
-GraphiQL's assets under /graphql/ide/."""
+"""The Starlette application: /graphql (HTTP and graphql-transport-ws), /healthz, /readyz, /metrics; in
+development, GraphiQL's assets under /graphql/ide/."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from api import graphiql, worker
 from api.auth import Unauthenticated
 from api.container import Container
 from api.logging_setup import bind_context
+from api.metrics import OBSERVER, MetricsEndpoint
 from api.refusals import ReasonedWebSocketAdapter, refusal, refuse_socket
 from domain.model import Actor, Language
 from graph.context import Context
@@ -188,6 +189,7 @@ class KezekGraphQL(GraphQL[Context, None]):
             await super().__call__(scope, receive, recording_send)
         finally:
             await reader.release()
+        OBSERVER.request(OPERATION.get(), time.perf_counter() - started)
         log.info(
             "%s %s %s in %.1f ms",
             scope["method"],
@@ -255,6 +257,9 @@ async def _close_at_expiry(websocket: WebSocket | None, delay: float) -> None:
 
 def create_app(container: Container, *, run_worker: bool = False) -> Starlette:
     graphql = KezekGraphQL(container)
+    metrics = MetricsEndpoint(
+        container.engine, container.pools, container.broker, graphql.subscriptions, container.settings.metrics_token
+    )
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -286,6 +291,7 @@ def create_app(container: Container, *, run_worker: bool = False) -> Starlette:
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics.endpoint),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             *(graphiql.routes() if container.settings.development else []),
@@ -293,6 +299,7 @@ def create_app(container: Container, *, run_worker: bool = False) -> Starlette:
         lifespan=lifespan,
     )
     app.state.subscriptions = graphql.subscriptions  # for tests and diagnostics: executions and members
+    app.state.metrics = metrics
     return app
 
 

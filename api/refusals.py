@@ -1,5 +1,5 @@
 """Refusals answered before a request reaches the schema (a refused token, the rate limit, NUL characters,
-untrusted documents): the GraphQL error body in the caller's language; and the reason a
+untrusted documents): the GraphQL error body in the caller's language, counted by code; and the reason a
 refused token closes a WebSocket with 4403 (docs/api.md §1)."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import ASGIWebSocketAdapter
 
 from api.auth import Unauthenticated
+from api.metrics import OBSERVER
 from domain.error_messages import render
 from domain.model import Language
 
@@ -17,6 +18,7 @@ CLOSE_REASON = "kezek.close_reason"  # in a WebSocket's scope: the reason its 44
 
 def refusal(code: str, message: str, status: int, language: Language, **extensions: object) -> JSONResponse:
     """`message` is the English detail, used only for a code without texts."""
+    OBSERVER.error(code, "top_level")
     text = render(code, language, extensions) or message
     return JSONResponse(
         {"data": None, "errors": [{"message": text, "extensions": {"code": code, **extensions}}]},
@@ -26,6 +28,7 @@ def refusal(code: str, message: str, status: int, language: Language, **extensio
 
 def refuse_socket(websocket: WebSocket | None, exc: Unauthenticated) -> None:
     """The socket's connection_init is refused: its 4403 close will say why."""
+    OBSERVER.error("UNAUTHENTICATED", "top_level")
     if websocket is not None:
         websocket.scope[CLOSE_REASON] = exc.reason.value
 

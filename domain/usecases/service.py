@@ -13,7 +13,16 @@ from domain.commands import NewGroup, NewKindergarten, SubmitApplication
 from domain.errors import Contention
 from domain.model import Actor, Application, Offer, PriorityClaim
 from domain.policy import PolicyBook
-from domain.ports import BenefitsRegistry, Clock, ESignature, HealthRegistry, HolidayCalendar, PopulationRegistry
+from domain.ports import (
+    UNOBSERVED,
+    BenefitsRegistry,
+    Clock,
+    ESignature,
+    HealthRegistry,
+    HolidayCalendar,
+    Observer,
+    PopulationRegistry,
+)
 from domain.repositories import FamilyReads, UnitOfWork
 from domain.usecases.allocator import Allocator
 from domain.usecases.applications import Applications
@@ -41,9 +50,11 @@ class QueueService:
         health: HealthRegistry,
         esign: ESignature,
         family: FamilyReads,
+        observer: Observer = UNOBSERVED,
     ) -> None:
         seats = Seats(calendar)
-        self.allocator = Allocator(uow, clock, policies, seats)
+        self.observer = observer  # how long allocations and intake runs take (domain/ports.py)
+        self.allocator = Allocator(uow, clock, policies, seats, observer)
         self.families = Families(uow, clock, population, family)
         self.applications = Applications(uow, clock, population, benefits, calendar, policies, self.allocator, seats)
         self.claims = Claims(uow, clock, benefits, calendar, policies, self.allocator, seats)
