@@ -1,5 +1,5 @@
-"""The Starlette application: /graphql (HTTP and graphql-transport-ws), /healthz, /readyz; in development,
-GraphiQL's assets under /graphql/ide/."""
+"""The Starlette application: /graphql (HTTP and graphql-transport-ws), /healthz, /readyz, /metrics; in
+development, GraphiQL's assets under /graphql/ide/."""
 
 from __future__ import annotations
 
@@ -28,8 +28,11 @@ from api import graphiql, worker
 from api.auth import Unauthenticated
 from api.container import Container
 from api.logging_setup import bind_context
-from domain.model import Actor
+from api.metrics import OBSERVER, MetricsEndpoint
+from api.refusals import ReasonedWebSocketAdapter, refusal, refuse_socket
+from domain.model import Actor, Language
 from graph.context import Context
+from graph.errors import accepted_language
 from graph.limits import RateLimiter, retry_after
 from graph.schema import build_schema
 from graph.shared import SharedSchema
@@ -40,6 +43,7 @@ log = logging.getLogger("kezek.api")
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 CHANNEL: contextvars.ContextVar[str | None] = contextvars.ContextVar("channel", default=None)
 OPERATION: contextvars.ContextVar[str | None] = contextvars.ContextVar("operation", default=None)
+LANGUAGE: contextvars.ContextVar[Language] = contextvars.ContextVar("language", default=Language.RU)
 bind_context(request_id=REQUEST_ID, channel=CHANNEL, operation=OPERATION)
 
 
@@ -77,13 +81,13 @@ PUBLIC = Actor(role=None, subject=None, channel=None)
 
 
 def _error(code: str, message: str, status: int = 200, **extensions: object) -> JSONResponse:
-    return JSONResponse(
-        {"data": None, "errors": [{"message": message, "extensions": {"code": code, **extensions}}]},
-        status_code=status,
-    )
+    # The message is the code's text in the request's language (api/refusals.py); `message` is the fallback.
+    return refusal(code, message, status, LANGUAGE.get(), **extensions)
 
 
 class KezekGraphQL(GraphQL[Context, None]):
+    websocket_adapter_class = ReasonedWebSocketAdapter  # a refused token's 4403 close says why
+
     def __init__(self, container: Container) -> None:
         dev = container.settings.development
         settings = container.settings
@@ -113,6 +117,7 @@ class KezekGraphQL(GraphQL[Context, None]):
             actor=actor,
             services=self.container.services,
             request_id=REQUEST_ID.get() or str(uuid.uuid4()),
+            language=accepted_language(request.headers.get("accept-language")),
             reader=request.scope.get("kezek.reader"),
         )
         if isinstance(request, WebSocket):
@@ -133,11 +138,13 @@ class KezekGraphQL(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
             return
         REQUEST_ID.set(str(uuid.uuid4()))
+        headers = Headers(scope=scope)
+        LANGUAGE.set(accepted_language(headers.get("accept-language")))
         try:
-            identity = await self.container.authenticator.authenticate(Headers(scope=scope).get("authorization"))
+            identity = await self.container.authenticator.authenticate(headers.get("authorization"))
         except Unauthenticated as exc:
             log.info("token refused: %s", exc)
-            await _error("UNAUTHENTICATED", "invalid token")(scope, receive, send)
+            await _error("UNAUTHENTICATED", "invalid token", reason=exc.reason.value)(scope, receive, send)
             return
         actor = identity.actor if identity else PUBLIC
         CHANNEL.set(actor.channel)
@@ -182,6 +189,7 @@ class KezekGraphQL(GraphQL[Context, None]):
             await super().__call__(scope, receive, recording_send)
         finally:
             await reader.release()
+        OBSERVER.request(OPERATION.get(), time.perf_counter() - started)
         log.info(
             "%s %s %s in %.1f ms",
             scope["method"],
@@ -226,6 +234,7 @@ class KezekGraphQL(GraphQL[Context, None]):
             identity = await self.container.authenticator.authenticate(header if isinstance(header, str) else None)
         except Unauthenticated as exc:
             log.info("websocket token refused: %s", exc)
+            refuse_socket(context.websocket, exc)
             raise ConnectionRejectionError() from None
         if identity is not None:
             context.actor = identity.actor
@@ -243,11 +252,14 @@ async def _close_at_expiry(websocket: WebSocket | None, delay: float) -> None:
     await asyncio.sleep(delay)
     if websocket is not None and websocket.client_state == WebSocketState.CONNECTED:
         with contextlib.suppress(Exception):
-            await websocket.close(code=4403, reason="token expired")
+            await websocket.close(code=4403, reason="expired")
 
 
 def create_app(container: Container, *, run_worker: bool = False) -> Starlette:
     graphql = KezekGraphQL(container)
+    metrics = MetricsEndpoint(
+        container.engine, container.pools, container.broker, graphql.subscriptions, container.settings.metrics_token
+    )
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -279,6 +291,7 @@ def create_app(container: Container, *, run_worker: bool = False) -> Starlette:
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics.endpoint),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             *(graphiql.routes() if container.settings.development else []),
@@ -286,6 +299,7 @@ def create_app(container: Container, *, run_worker: bool = False) -> Starlette:
         lifespan=lifespan,
     )
     app.state.subscriptions = graphql.subscriptions  # for tests and diagnostics: executions and members
+    app.state.metrics = metrics
     return app
 
 

@@ -22,7 +22,7 @@ from api.config_files import (
     parse_places,
     parse_sandbox,
 )
-from api.settings import Settings
+from api.settings import Profile, Settings
 from domain.model import Role
 
 
@@ -216,11 +216,16 @@ def cmd_worker(settings: Settings, _: argparse.Namespace) -> None:
 
 
 def cmd_dev_token(settings: Settings, args: argparse.Namespace) -> None:
-    from api.auth import mint
+    """Prints a token only if the server would accept it; otherwise says why, on stderr, and exits 2."""
+    from api.auth import Authenticator, Unauthenticated, mint
 
-    path = settings.resolved_channels_file() or Settings(profile="development").resolved_channels_file()  # type: ignore[arg-type]
+    configured = settings.resolved_channels_file()
+    # Without a channels file of its own, the server that takes the token is a development one (`make run`).
+    server = settings if configured else settings.model_copy(update={"profile": Profile.DEVELOPMENT})
+    path = server.resolved_channels_file()
     assert path is not None
-    channel = next((c for c in load_channels(path) if c.id == args.channel), None)
+    channels = load_channels(path)
+    channel = next((c for c in channels if c.id == args.channel), None)
     if channel is None:
         _fail(f"no channel {args.channel!r} in {path}")
     assert channel is not None
@@ -229,8 +234,8 @@ def cmd_dev_token(settings: Settings, args: argparse.Namespace) -> None:
     except ValueError:
         _fail(f"unknown role {args.role!r}; one of {', '.join(r.value for r in Role)}")
         return
-    print(
-        mint(
+    try:
+        token = mint(
             channel,
             role,
             args.sub,
@@ -238,7 +243,29 @@ def cmd_dev_token(settings: Settings, args: argparse.Namespace) -> None:
             district=args.district,
             kindergarten=args.kindergarten,
         )
-    )
+    except ValueError as exc:
+        _fail(str(exc))
+        return
+
+    async def region_of(external_id: str) -> str | None:
+        # A staff token of a channel limited to regions: its kindergarten is looked up as the server does.
+        from persistence.pg import Pools
+        from persistence.readers import Reader
+
+        pools = Pools(database_url(server), size=1)
+        try:
+            return await Reader(pools).kindergarten_region(external_id)
+        finally:
+            await pools.close()
+
+    authenticator = Authenticator(channels, allow_development=server.development, kindergarten_region=region_of)
+    try:
+        asyncio.run(authenticator.authenticate(f"Bearer {token}"))
+    except Unauthenticated as exc:
+        _fail(f"the server would refuse this token: {exc.reason.value} ({exc.args[0]})")
+    except Exception as exc:  # the database that would tell the kindergarten's region did not answer
+        _fail(f"cannot check the kindergarten {args.kindergarten!r} in the database ({exc}); is it migrated?")
+    print(token)
 
 
 def cmd_documents(settings: Settings, args: argparse.Namespace) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.auth import Authenticator
 from api.config_files import load_channels, load_policy
+from api.metrics import OBSERVER
 from api.settings import Settings
 from domain.ports import BenefitsRegistry, Clock, ESignature, HealthRegistry, PopulationRegistry, SmsGateway
 from domain.usecases import QueueService
@@ -64,6 +65,7 @@ class Container:
     broker: Broker
     documents: TrustedDocuments
     closers: list[Any] = field(default_factory=list)
+    pools: Pools | None = None  # the asyncpg pools (their use is a metric)
 
     @contextlib.contextmanager
     def statements(self) -> Iterator[list[str]]:
@@ -132,6 +134,7 @@ def build_container(settings: Settings, database_url: str, clock: Clock | None =
         health,
         esign,
         reader,
+        observer=OBSERVER,
     )
     feed = FeedStore(engine)
     broker = Broker(feed, database_url)
@@ -143,6 +146,7 @@ def build_container(settings: Settings, database_url: str, clock: Clock | None =
         idempotency=IdempotencyStore(engine),
         sandbox=store if settings.development or not settings.sms_gateway_url else None,
         development=settings.development,
+        observer=OBSERVER,
     )
     return Container(
         settings=settings,
@@ -159,4 +163,5 @@ def build_container(settings: Settings, database_url: str, clock: Clock | None =
         broker=broker,
         documents=TrustedDocuments(engine),
         closers=closers,
+        pools=pools,
     )

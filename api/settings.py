@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     rate_public_burst: float = Field(default=200.0, ge=1)
     max_subscriptions_per_connection: int = Field(default=20, ge=1, le=1000)
     connection_init_timeout: float = Field(default=10.0, gt=0)
+    # GET /metrics answers only `Authorization: Bearer <this>` when set (docs/operations.md "Metrics").
+    metrics_token: str | None = None
 
     @property
     def development(self) -> bool:

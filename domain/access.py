@@ -16,7 +16,7 @@ def forbid_unless(actor: Actor, *roles: Role) -> None:
 
 def not_found(what: str, field: str | None = None) -> DomainError:
     # Invisible and missing objects are answered alike: no hint of existence.
-    return DomainError(ErrorCode.NOT_FOUND, f"{what} not found", field)
+    return DomainError(ErrorCode.NOT_FOUND, f"{what} not found", field, what=what)
 
 
 def in_area(actor: Actor, region_code: str | None, district_code: str | None) -> bool:

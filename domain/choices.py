@@ -16,7 +16,7 @@ def check_ranking(kindergarten_ids: Sequence[int]) -> None:
     if not kindergarten_ids:
         raise DomainError(ErrorCode.INVALID_INPUT, "choose at least one kindergarten", FIELD)
     if len(kindergarten_ids) > MAX_CHOICES:
-        raise DomainError(ErrorCode.TOO_MANY_CHOICES, f"at most {MAX_CHOICES} kindergartens", FIELD)
+        raise DomainError(ErrorCode.TOO_MANY_CHOICES, f"at most {MAX_CHOICES} kindergartens", FIELD, limit=MAX_CHOICES)
     if len(set(kindergarten_ids)) != len(kindergarten_ids):
         raise DomainError(ErrorCode.DUPLICATE_CHOICE, "a kindergarten is chosen twice", FIELD)
 

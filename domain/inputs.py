@@ -27,7 +27,7 @@ def ids(raw: Sequence[str], what: str, field: str) -> list[int]:
     for value in raw:
         n = object_id(value)
         if n is None:
-            raise DomainError(ErrorCode.NOT_FOUND, f"no {what} with id {value!r}", field)
+            raise DomainError(ErrorCode.NOT_FOUND, f"no {what} with id {value!r}", field, what=what)
         out.append(n)
     return out
 

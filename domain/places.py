@@ -32,6 +32,7 @@ def below_occupied(occupied: int, since: dt.date | None = None) -> DomainError:
         ErrorCode.CAPACITY_BELOW_OCCUPIED,
         f"{occupied} seats are occupied{when} (enrolled or held by live offers)",
         "capacity",
+        occupied=occupied,
     )
 
 

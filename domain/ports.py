@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import dataclass
 from typing import Protocol
@@ -54,3 +55,30 @@ class SmsGateway(Protocol):
 
 class HolidayCalendar(Protocol):
     def is_working_day(self, day: dt.date) -> bool: ...
+
+
+class Observer(Protocol):
+    """How long the domain's long runs take, for operators (api/metrics.py records them; docs/operations.md).
+    Each method is a context manager around one run: `with self.observer.intake("draft"): ...`."""
+
+    def allocation(self, step: str) -> contextlib.AbstractContextManager[None]:
+        """One allocation: `fill` (in the change's transaction), `run` (right after its commit) or `dispatch`
+        (groups left queued, by a dispatcher)."""
+        ...
+
+    def intake(self, step: str) -> contextlib.AbstractContextManager[None]:
+        """One intake run's `draft` (createIntakeRun) or `publish` (publishIntakeRun)."""
+        ...
+
+
+class Unobserved:
+    """The Observer when nobody records: tests and tools that build the use cases themselves."""
+
+    def allocation(self, step: str) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+    def intake(self, step: str) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+
+UNOBSERVED: Observer = Unobserved()

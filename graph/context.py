@@ -6,7 +6,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from domain.model import Actor
+from domain.model import Actor, Language
 from domain.usecases import QueueService
 from graph.broker import Broker
 from graph.loaders import Loaders
@@ -24,6 +24,22 @@ class SharedExecution(Protocol):
     def take(self, event_id: int) -> None: ...
 
 
+class Observer(Protocol):
+    """Where the GraphQL layer reports what operators count (api/metrics.py)."""
+
+    def error(self, code: str, where: str) -> None:
+        """An error answered: its code (INTERNAL for a fault), `top_level` or `payload`."""
+        ...
+
+
+class Unobserved:
+    def error(self, code: str, where: str) -> None:
+        pass
+
+
+UNOBSERVED: Observer = Unobserved()
+
+
 @dataclass(frozen=True, slots=True)
 class Services:
     queue: QueueService
@@ -33,6 +49,7 @@ class Services:
     idempotency: IdempotencyStore
     sandbox: SandboxStore | None
     development: bool
+    observer: Observer = UNOBSERVED
 
 
 @dataclass(slots=True)
@@ -40,6 +57,7 @@ class Context:
     actor: Actor
     services: Services
     request_id: str
+    language: Language = Language.RU  # of error messages: the request's Accept-Language (graph/errors.py)
     loaders: Loaders = field(init=False)
     # WebSocket connections only: the connection_init payload and the socket (to close it at token expiry).
     connection_params: dict[str, Any] | None = None

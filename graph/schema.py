@@ -31,7 +31,7 @@ from graph.claims import mutations as claims
 from graph.claims import queries as claim_queries
 from graph.departures import mutations as departures
 from graph.dev import queries as dev
-from graph.errors import should_mask
+from graph.errors import LocalizedErrors, should_mask
 from graph.intake import mutations as intake
 from graph.intake import queries as intake_queries
 from graph.limits import CostLimitRule
@@ -111,6 +111,7 @@ def build_schema(*, production: bool) -> strawberry.Schema:
         # Last, so that it validates with every rule above; the rule classes are built once, so the cache
         # key (schema, document, rules) repeats and bank apps' few documents are validated once each.
         lambda: ValidationCache(maxsize=512),
+        LocalizedErrors,  # coded errors' messages in the caller's language
     ]
     if production:
         extensions.append(lambda: MaskErrors(should_mask_error=should_mask))

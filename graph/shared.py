@@ -8,7 +8,7 @@ replays are exactly those of an unshared subscription.
 Before waiting for its next live event, the resolver offers the execution to the hub (`hand_over`) with its
 position in the feed (the last event id it has taken, or the broker's last id when it registered) and its
 shape (the filter it chose when it started). The key is (document, operation name, variables, access scope,
-shape):
+language of error messages, shape):
 - no shared execution has the key: this one becomes it;
 - the shared one has taken no event beyond this one's position: this one's subscribers move to it, and from
   then on get its results for the events after that position, which is exactly what this execution would
@@ -39,13 +39,13 @@ import strawberry
 from graphql import GraphQLError, get_operation_ast, parse
 from graphql import OperationType as AstOperationType
 from strawberry.schema.schema import StreamResult
-from strawberry.types import Info
+from strawberry.types import ExecutionContext, Info
 from strawberry.types.execution import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from domain.model import Actor, Role
 from graph.context import Context
-from graph.errors import api_error
+from graph.errors import api_error, report_errors
 
 log = logging.getLogger("kezek.subscriptions")
 
@@ -228,6 +228,7 @@ class Hub:
             actor=context.actor,
             services=context.services,
             request_id=context.request_id,
+            language=context.language,
             connection_params=context.connection_params,
         )
         member = _Member()
@@ -267,6 +268,9 @@ class SharedSchema(strawberry.Schema):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.hub = Hub()
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        report_errors(errors, execution_context)  # refusals at INFO, faults at ERROR (graph/errors.py)
 
     async def stream(
         self,
@@ -325,7 +329,7 @@ def _key(
         canonical = json.dumps(variables or {}, sort_keys=True, separators=(",", ":"))
     except (TypeError, ValueError):
         return None
-    return (query, operation_name, canonical, scope_of(context.actor))
+    return (query, operation_name, canonical, scope_of(context.actor), context.language)
 
 
 def hand_over(info: Info[Context, None], position: int, shape: Hashable, *, complete: bool = True) -> bool:

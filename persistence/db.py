@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import asyncpg
@@ -46,6 +47,12 @@ def migrate(url: str, revision: str = "head") -> None:
 
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(_config("postgresql://x@y/z")).get_current_head()
+
+
+@functools.cache
+def known_revisions() -> frozenset[str]:
+    """Every revision this code's migrations know."""
+    return frozenset(r.revision for r in ScriptDirectory.from_config(_config("postgresql://x@y/z")).walk_revisions())
 
 
 def asyncpg_params(url: str) -> tuple[str, str | None]:
@@ -103,6 +110,10 @@ async def ready(engine: AsyncEngine) -> tuple[bool, str]:
     except Exception as exc:  # any failure means not ready; the reason goes to the probe
         return False, f"database unreachable: {type(exc).__name__}"
     head = head_revision()
-    if current != head:
-        return False, f"migrations at {current}, head is {head}"
-    return True, "ok"
+    if current == head:
+        return True, "ok"
+    if current is not None and current not in known_revisions():
+        # A revision this code does not know is a later one: migrations are additive, so the code from before them
+        # serves on while the new code rolls out (docs/operations.md "Upgrades").
+        return True, f"ok: migrations at {current}, ahead of this code's {head}"
+    return False, f"migrations at {current}, head is {head}"

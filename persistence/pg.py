@@ -70,6 +70,13 @@ class Pools:
                 )
             return self._pools[purpose]
 
+    def usage(self) -> dict[str, tuple[int, int, int]]:
+        """(connections open, of them in use, the most it opens) of each pool opened so far, by purpose."""
+        return {
+            purpose: (pool.get_size(), pool.get_size() - pool.get_idle_size(), pool.get_max_size())
+            for purpose, pool in self._pools.items()
+        }
+
     def heard(self, statement: str) -> None:
         for listener in self.listeners:
             listener(statement)

@@ -178,6 +178,7 @@ class Kezek:
             await conn.close()
 
     db_url: str = ""
+    app: Any = None  # the Starlette app (its state: subscriptions, metrics)
 
 
 APPLICATION_FIELDS = """id number status queueDate tier channel language groupType desiredStartDate
@@ -219,6 +220,7 @@ async def open_kezek(db_url: str, **settings: Any) -> AsyncIterator[Kezek]:
         async with httpx.AsyncClient(transport=transport, base_url="http://kezek.test") as client:
             k = Kezek(container, client, clock)
             k.db_url = db_url
+            k.app = app
             yield k
     finally:
         await container.aclose()

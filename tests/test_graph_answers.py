@@ -85,7 +85,7 @@ async def test_child_answers_invalid_iin_for_what_cannot_be_an_iin(kezek: Kezek)
             body = await kezek.post(CHILD, {"iin": malformed}, token)
             assert _codes(body) == ["INVALID_IIN"], (malformed, body)
             assert body["data"] == {"child": None}
-            assert body["errors"][0]["message"] == "IIN is not a valid 12-digit identification number"
+            assert body["errors"][0]["message"] == "ИИН указан неверно. Проверьте все 12 цифр."
     # A well-formed IIN nobody has, or a child the caller may not see, is still just not found.
     missing = iin.make(dt.date(2023, 5, 5), True, 9001)
     assert _codes(await kezek.post(CHILD, {"iin": missing}, Kezek.citizen(OTHER_PARENT))) == ["NOT_FOUND"]

@@ -400,4 +400,4 @@ async def test_production_masks_internal_errors_but_keeps_codes(db_url: str, mon
         # Expected failures keep their stable code and message.
         missing = await _post(client, '{ kindergarten(id: "999999") { id } }')
         assert missing["errors"][0]["extensions"]["code"] == "NOT_FOUND"
-        assert missing["errors"][0]["message"] == "kindergarten not found"
+        assert missing["errors"][0]["message"] == "Не найдено: детский сад."

@@ -241,7 +241,7 @@ async def test_unknown_kindergarten_is_not_found(kezek: Kezek) -> None:
         body = await kezek.post(KG, {"id": missing})
         assert body["data"] == {"kindergarten": None}
         assert [e["extensions"]["code"] for e in body["errors"]] == ["NOT_FOUND"]
-        assert body["errors"][0]["message"] == "kindergarten not found"
+        assert body["errors"][0]["message"] == "Не найдено: детский сад."  # the same text either way
 
 
 async def test_group_seat_figures_and_queue_lengths(kezek: Kezek) -> None:

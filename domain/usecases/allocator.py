@@ -36,7 +36,7 @@ from domain.allocation import Candidate
 from domain.errors import Contention
 from domain.model import SYSTEM, Application, ApplicationStatus, Group, Kindergarten, Offer, PriorityTier
 from domain.policy import Policy, PolicyBook
-from domain.ports import Clock
+from domain.ports import UNOBSERVED, Clock, Observer
 from domain.queue_order import QueueOrder
 from domain.repositories import UnitOfWork
 from domain.timezone import local_date
@@ -59,6 +59,7 @@ class Allocator:
     clock: Clock
     policies: PolicyBook
     seats: Seats
+    observer: Observer = UNOBSERVED  # times each allocation (api/metrics.py)
 
     async def fill(
         self, fx: Effects, group_ids: Iterable[int], known: dict[int, tuple[Group, Kindergarten]] | None = None
@@ -67,6 +68,12 @@ class Allocator:
         A lock held elsewhere, or a supersede (its chain goes first), leaves the rest of the group queued for
         right after the commit: every lock is tried before anything is written, so giving way leaves the
         change's transaction as it was. `known`: groups the change read and holds, as they are now."""
+        with self.observer.allocation("fill"):
+            await self._fill(fx, group_ids, known)
+
+    async def _fill(
+        self, fx: Effects, group_ids: Iterable[int], known: dict[int, tuple[Group, Kindergarten]] | None
+    ) -> None:
         uow = fx.uow
         system = Effects(uow, SYSTEM, fx.now)
         await uow.flush()
@@ -95,7 +102,11 @@ class Allocator:
     async def run(self, group_ids: Iterable[int]) -> int:
         """Allocates the seats of these queued groups (and of the groups their offers freed); returns the
         offers made. A group another transaction holds is retried a few times, then left to the dispatchers."""
-        return (await self._run(group_ids))[0]
+        group_ids = list(group_ids)
+        if not group_ids:
+            return 0
+        with self.observer.allocation("run"):
+            return (await self._run(group_ids))[0]
 
     async def drain_due(self) -> int:
         """The dispatchers' pass over groups left queued (a lock conflict, a process that died after its
@@ -106,7 +117,8 @@ class Allocator:
                 due = await uow.allocation.due(self.clock.now(), 200)
             if not due:
                 return made
-            offers, busy = await self._run(due)
+            with self.observer.allocation("dispatch"):
+                offers, busy = await self._run(due)
             made += offers
             if busy:
                 async with self.uow() as uow:

@@ -90,6 +90,7 @@ class Applications:
                     ErrorCode.DUPLICATE_APPLICATION,
                     f"the child already has an active application {existing.number}",
                     "childIin",
+                    number=existing.number,
                 )
             await self._check_kindergartens(uow, ids, child.birth_date.year, cmd.language, cmd.group_type)
             district = await uow.places.district(child.district_code) if child.district_code else None

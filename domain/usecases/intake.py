@@ -9,6 +9,7 @@ offer the child holds elsewhere, one message per family, and the events for subs
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -18,7 +19,7 @@ from domain.intake import GroupResult, Inputs, IntakeChild, IntakeRun, IntakeRun
 from domain.messages import MessageKind
 from domain.model import SYSTEM, Actor, Application, ErrorCode, Offer, OfferStatus, Role
 from domain.policy import PolicyBook
-from domain.ports import Clock
+from domain.ports import UNOBSERVED, Clock, Observer
 from domain.repositories import UnitOfWork
 from domain.timezone import local_date
 from domain.usecases.allocator import Allocator
@@ -33,11 +34,16 @@ class Intake:
     policies: PolicyBook
     allocator: Allocator
     seats: Seats
+    observer: Observer = UNOBSERVED  # times drafts and publications (api/metrics.py)
 
     async def create(self, actor: Actor, region_code: str, year: int) -> IntakeRun:
         _forbid_unless_region_operator(actor, region_code)
         now = self.clock.now()
         school_year.check_intake_year(year, local_date(now))
+        with self.observer.intake("draft"):
+            return await self._create(actor, region_code, year, now)
+
+    async def _create(self, actor: Actor, region_code: str, year: int, now: dt.datetime) -> IntakeRun:
         async with self.uow() as uow:
             for run in await uow.intake.current(region_code, year):
                 what = "published" if run.status == IntakeRunStatus.PUBLISHED else "drafted: discard it first"
@@ -65,7 +71,10 @@ class Intake:
 
     async def publish(self, actor: Actor, run_id: str) -> IntakeRun:
         rid = inputs.ids([run_id], "intake run", "runId")[0]
-        now = self.clock.now()
+        with self.observer.intake("publish"):
+            return await self._publish(actor, rid, self.clock.now())
+
+    async def _publish(self, actor: Actor, rid: int, now: dt.datetime) -> IntakeRun:
         async with self.uow() as uow:
             run = await self._draft(uow, actor, rid)
             fx = Effects(uow, actor, now)

@@ -16,7 +16,16 @@ from domain.errors import Contention
 from domain.intake import IntakeRun
 from domain.model import Actor, Application, Enrollment, Offer, PriorityClaim
 from domain.policy import PolicyBook
-from domain.ports import BenefitsRegistry, Clock, ESignature, HealthRegistry, HolidayCalendar, PopulationRegistry
+from domain.ports import (
+    UNOBSERVED,
+    BenefitsRegistry,
+    Clock,
+    ESignature,
+    HealthRegistry,
+    HolidayCalendar,
+    Observer,
+    PopulationRegistry,
+)
 from domain.repositories import FamilyReads, UnitOfWork
 from domain.usecases.allocator import Allocator
 from domain.usecases.applications import Applications
@@ -47,9 +56,11 @@ class QueueService:
         health: HealthRegistry,
         esign: ESignature,
         family: FamilyReads,
+        observer: Observer = UNOBSERVED,
     ) -> None:
         seats = Seats(calendar)
-        self.allocator = Allocator(uow, clock, policies, seats)
+        self.observer = observer  # how long allocations and intake runs take (domain/ports.py)
+        self.allocator = Allocator(uow, clock, policies, seats, observer)
         self.families = Families(uow, clock, population, family)
         self.applications = Applications(uow, clock, population, benefits, calendar, policies, self.allocator, seats)
         self.claims = Claims(uow, clock, benefits, calendar, policies, self.allocator, seats)
@@ -58,7 +69,7 @@ class QueueService:
         self.places = Places(uow, clock, self.allocator)
         self.departures = Departures(uow, clock, self.allocator, seats, self.applications)
         self.school_days = SchoolDays(uow, clock, self.allocator, self.departures)
-        self.intake = Intake(uow, clock, policies, self.allocator, seats)
+        self.intake = Intake(uow, clock, policies, self.allocator, seats, observer)
 
     async def _retried(self, run: Callable[[], Awaitable[T]]) -> T:
         """Runs a use case again when its transaction lost a lock conflict (a deadlock between two changes):
