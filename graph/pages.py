@@ -10,6 +10,7 @@ from graph.errors import api_error
 from persistence.readers import Page, decode_cursor
 
 MAX_PAGE = 100
+DEFAULT_PAGE_SIZE = 20
 
 
 @strawberry.type
@@ -24,7 +25,7 @@ class PageInfo:
 
 def page_size(first: int | None) -> int:
     if first is None:
-        return 20
+        return DEFAULT_PAGE_SIZE
     if first < 0 or first > MAX_PAGE:
         raise api_error("INVALID_INPUT", f"first must be between 0 and {MAX_PAGE}")
     return first
