@@ -49,7 +49,7 @@ _LIMIT_RULES: tuple[type[ValidationRule], ...] = (
 )
 
 
-@strawberry.type
+@strawberry.type(description="What clients read: people, applications, places and queues, figures.")
 class Query:
     viewer = people.viewer
     my_children = people.my_children
@@ -65,7 +65,10 @@ class Query:
     sent_messages = dev.sent_messages
 
 
-@strawberry.type
+@strawberry.type(
+    description="What clients change. Each mutation takes one `input` and answers a payload with the changed object "
+    "and `errors`; it changes everything it should in one transaction, or nothing."
+)
 class Mutation:
     submit_application = applications.submit_application
     change_choices = applications.change_choices
@@ -84,7 +87,10 @@ class Mutation:
     leave_kindergarten = offers.leave_kindergarten
 
 
-@strawberry.type
+@strawberry.type(
+    description="What clients hear of over graphql-transport-ws on /graphql, the token in connection_init; each event "
+    "is sent once its change has committed."
+)
 class Subscription:
     seat_offers = subscriptions.seat_offers
     application_updates = subscriptions.application_updates
