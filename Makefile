@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 LOCKS := requirements.lock requirements-dev.lock
 
-.PHONY: run test test-pg15 lint schema bench bench-full clean lock
+.PHONY: run demo-reset test test-pg15 lint schema bench bench-full clean lock
 
 # The project itself goes in editable and without dependencies: the lock brought them all, hash-checked, and
 # its setuptools builds it (no build isolation, so nothing unpinned is fetched).
@@ -19,6 +19,10 @@ $(STAMP): $(LOCKS) pyproject.toml
 
 run: $(STAMP)
 	KEZEK_PROFILE=development $(BIN)/kezek serve --demo
+
+# The demo from scratch: drops the demo database under .kezek/ and seeds it again (refused while `make run` runs).
+demo-reset: $(STAMP)
+	KEZEK_PROFILE=development $(BIN)/kezek seed --demo --reset
 
 # pytest exits 5 when it collected no test: that is a failure here, and says so.
 NO_TESTS = rc=$$?; if [ $$rc -eq 5 ]; then echo "make: pytest collected no tests" >&2; fi; exit $$rc

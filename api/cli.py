@@ -19,8 +19,6 @@ from api.config_files import (
     load_places,
     load_policy,
     load_sandbox,
-    parse_places,
-    parse_sandbox,
 )
 from api.settings import Profile, Settings
 from domain.model import Role
@@ -132,27 +130,30 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_seed(settings: Settings, args: argparse.Namespace) -> None:
+    """Seeds an empty database with the demo; `--reset` (development only) drops and recreates it first."""
     if not args.demo:
         _fail("only `kezek seed --demo` exists")
-    from api.demo import demo_places, demo_sandbox
+    if args.reset and not settings.development:
+        _fail("`kezek seed --demo --reset` drops the database: it runs in the development profile only")
+    from api.seeding import seed_demo
 
     url = database_url(settings)
+    if args.reset:
+        from persistence.db import DatabaseInUse, database_name, recreate_unused_database
+
+        try:
+            asyncio.run(recreate_unused_database(url))
+        except DatabaseInUse:
+            _fail(f"database {database_name(url)} is in use: stop the server on it (`make run`) first")
     _schema_ready(settings, url)
-    counts = asyncio.run(_import(url, places=parse_places(demo_places()), sandbox=parse_sandbox(demo_sandbox())))
-    counts["enrolled_before_kezek"] = asyncio.run(_fill(url))
+    counts = asyncio.run(seed_demo(settings, url))
+    if not counts["seeded"]:
+        print(
+            "kezek: the database holds data already: demo seeding left it as it is "
+            "(`kezek seed --demo --reset` starts the demo afresh)",
+            file=sys.stderr,
+        )
     print(json.dumps(counts))
-
-
-async def _fill(url: str) -> int:
-    from persistence.db import make_engine
-    from persistence.importers import fill_groups
-
-    engine = make_engine(url, pool_size=1)
-    try:
-        async with engine.begin() as conn:
-            return await fill_groups(conn)
-    finally:
-        await engine.dispose()
 
 
 def _startup_imports(settings: Settings, url: str) -> None:
@@ -172,7 +173,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     if settings.development:
         migrate(settings.migration_database_url or url)
         if args.demo:
-            cmd_seed(settings, argparse.Namespace(demo=True))
+            cmd_seed(settings, argparse.Namespace(demo=True, reset=False))
     _startup_imports(settings, url)
     os.environ["KEZEK_DATABASE_URL"] = url
     os.environ["KEZEK_PROFILE"] = settings.profile.value
@@ -309,12 +310,15 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--no-worker", action="store_true")
-    serve.add_argument("--demo", action="store_true", help="development: load the demo data first")
+    serve.add_argument("--demo", action="store_true", help="development: seed the demo data into an empty database")
     serve.set_defaults(run=cmd_serve)
     sub.add_parser("worker", help="run the background worker").set_defaults(run=cmd_worker)
     sub.add_parser("migrate", help="migrate the database to head").set_defaults(run=cmd_migrate)
-    seed = sub.add_parser("seed", help="load demo data")
+    seed = sub.add_parser("seed", help="load the demo data into an empty database")
     seed.add_argument("--demo", action="store_true")
+    seed.add_argument(
+        "--reset", action="store_true", help="development: drop and recreate the database first, then seed it"
+    )
     seed.set_defaults(run=cmd_seed)
     imp = sub.add_parser("import", help="import a places or sandbox file")
     imp.add_argument("kind", choices=["places", "sandbox"])

@@ -527,7 +527,7 @@ def _birth_dates(reg: _Registry, n: int, twins: bool) -> list[dt.date]:
 
 def _random_family(reg: _Registry, n_children: int, twins: bool) -> _Family:
     rng = reg.rng
-    fam = _Family(PETROPAVLOVSK if rng.random() < 0.62 else SHAKHTINSK)
+    fam = _Family(PETROPAVLOVSK if rng.random() < 0.58 else SHAKHTINSK)
     kazakh = rng.random() < 0.55
     men, women = (_KK_MEN, _KK_WOMEN) if kazakh else (_RU_MEN, _RU_WOMEN)
     boys, girls = (_KK_BOYS, _KK_GIRLS) if kazakh else (_RU_BOYS, _RU_GIRLS)
@@ -568,13 +568,13 @@ def _families(reg: _Registry, count: int) -> list[_Family]:
 
 # category -> how many random families get it (LARGE_FAMILY goes to every family with 4+ children)
 _BENEFIT_COUNTS = {
-    PriorityCategory.MILITARY: 4,
-    PriorityCategory.SPECIAL_STATE_BODY: 4,
-    PriorityCategory.ORPHAN: 4,
-    PriorityCategory.DISABLED_CHILD: 6,
-    PriorityCategory.SPECIAL_NEEDS: 7,
-    PriorityCategory.DISABLED_PARENT: 5,
-    PriorityCategory.TEACHER_CHILD: 7,
+    PriorityCategory.MILITARY: 10,
+    PriorityCategory.SPECIAL_STATE_BODY: 8,
+    PriorityCategory.ORPHAN: 8,
+    PriorityCategory.DISABLED_CHILD: 14,
+    PriorityCategory.SPECIAL_NEEDS: 16,
+    PriorityCategory.DISABLED_PARENT: 12,
+    PriorityCategory.TEACHER_CHILD: 16,
 }
 _ON_CHILD = {PriorityCategory.ORPHAN, PriorityCategory.DISABLED_CHILD, PriorityCategory.SPECIAL_NEEDS}
 
@@ -583,7 +583,7 @@ def demo_sandbox(seed: int = 2026) -> dict[str, Any]:
     """The sandbox registries (KEZEK_SANDBOX_FILE): persons, families, benefits and health documents."""
     rng = random.Random(seed)  # noqa: S311 - reproducible demo data, not secrets
     reg = _Registry(rng)
-    fams = _families(reg, 530)
+    fams = _families(reg, 1500)
     known = len(_WELL_KNOWN)
     benefits: list[dict[str, Any]] = []
 
@@ -615,7 +615,7 @@ def demo_sandbox(seed: int = 2026) -> dict[str, Any]:
         if len(fam.children) >= 4:
             grant(fam.adults[0], PriorityCategory.LARGE_FAMILY)
     # A few children who died (the youngest of two or three); never in a family with a benefit.
-    for i in [i for i in pool if 2 <= len(fams[i].children) <= 3][:6]:
+    for i in [i for i in pool if 2 <= len(fams[i].children) <= 3][:12]:
         fams[i].children[-1]["alive"] = False
 
     health: list[dict[str, Any]] = []
@@ -660,3 +660,81 @@ def demo_sandbox(seed: int = 2026) -> dict[str, Any]:
         "benefits": benefits,
         "health": health,
     }
+
+
+# --- applications submitted before the demo starts -------------------------------------------------------------
+
+APPLYING_YEARS = range(2021, 2026)  # birth years the demo groups take whose children may still wait (2020 aged out)
+_APPLY_SHARE = 0.8  # of the children born in those years, outside the well-known families
+_CHANNELS = (("egov", 0.55), ("kaspi", 0.3), ("halyk", 0.15))
+
+
+def _kazakh(full_name: str) -> bool:
+    surname = full_name.split()[0]
+    return surname in _KK_SURNAMES or surname.removesuffix("а") in _KK_SURNAMES
+
+
+def demo_applications(seed: int = 2026) -> list[dict[str, Any]]:
+    """Applications the families of the demo registries submitted before the demo starts, in submission order:
+    the applicant (a legal representative), the child, one to four kindergartens by externalId (most wanted
+    first, popular kindergartens more often), language, group type, and a start `startsInDays` after the day of
+    seeding (0: as soon as possible). Children of the well-known families have none (the README applies).
+
+    Seeding submits them through the use cases (api/seeding.py): queue dates, claims and positions are the app's.
+    Drawn from a stream of its own, so that the places and registries stay as they are for the same seed.
+    """
+    places, sandbox = demo_places(seed), demo_sandbox(seed)
+    rng = random.Random(f"applications-{seed}")  # noqa: S311 - reproducible demo data, not secrets
+    persons = {p["iin"]: p for p in sandbox["persons"]}
+    known = {i for _, adults, children, _ in _WELL_KNOWN for i in (*(a[0] for a in adults), *(c[0] for c in children))}
+    special = {b["iin"] for b in sandbox["benefits"] if b["category"] == PriorityCategory.SPECIAL_NEEDS.value}
+    # How much families want each kindergarten: state ones more, some of either more still.
+    popularity = {
+        k["externalId"]: (1.5 if k["ownership"] == Ownership.STATE.value else 1.0) * rng.choice([1, 1, 1.5, 2, 3])
+        for k in places["kindergartens"]
+    }
+
+    def suits(group: dict[str, Any], year: int, language: str, group_type: str) -> bool:
+        years: range = range(group["birthYearFrom"], group["birthYearTo"] + 1)
+        return year in years and (group["language"], group["groupType"]) == (language, group_type)
+
+    def fitting(district: str, year: int, language: str, group_type: str) -> list[str]:
+        return [
+            k["externalId"]
+            for k in places["kindergartens"]
+            if k["districtCode"] == district and any(suits(g, year, language, group_type) for g in k["groups"])
+        ]
+
+    applications: list[dict[str, Any]] = []
+    for family in sandbox["families"]:
+        child = persons[family["childIin"]]
+        year = int(child["birthDate"][:4])
+        if child["iin"] in known or not child["alive"] or year not in APPLYING_YEARS or rng.random() >= _APPLY_SHARE:
+            continue
+        kazakh = _kazakh(child["fullName"])
+        language = (_KK if rng.random() < 0.7 else _RU) if kazakh else (_RU if rng.random() < 0.95 else _KK)
+        group_type = GroupType.GENERAL.value
+        if child["iin"] in special and fitting(child["districtCode"], year, language, GroupType.SPECIAL.value):
+            group_type = GroupType.SPECIAL.value
+        pool = fitting(child["districtCode"], year, language, group_type)
+        if not pool:
+            language = _RU if language == _KK else _KK
+            pool = fitting(child["districtCode"], year, language, group_type)
+        wanted: list[str] = []
+        for _ in range(min(len(pool), rng.choices([1, 2, 3, 4], weights=[10, 20, 30, 40])[0])):
+            left = [k for k in pool if k not in wanted]
+            wanted.append(rng.choices(left, weights=[popularity[k] for k in left])[0])
+        applications.append(
+            {
+                "applicantIin": rng.choice(family["representativeIins"]),
+                "childIin": child["iin"],
+                "kindergartens": wanted,
+                "language": language,
+                "groupType": group_type,
+                "startsInDays": 0 if rng.random() < 0.8 else rng.randrange(30, 270),
+                "channel": rng.choices([c for c, _ in _CHANNELS], weights=[w for _, w in _CHANNELS])[0],
+                "notificationLanguage": _KK if kazakh and rng.random() < 0.6 else _RU,
+            }
+        )
+    rng.shuffle(applications)  # families applied in no particular order
+    return applications

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -21,6 +22,7 @@ from graphql import (
     GraphQLNamedType,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
     OperationDefinitionNode,
@@ -28,28 +30,45 @@ from graphql import (
     ValidationRule,
     VariableNode,
     get_named_type,
+    is_leaf_type,
     is_list_type,
 )
+from strawberry.schema.schema_converter import GraphQLCoreConverter
 
-MAX_COST = 20_000
-DEFAULT_PAGE = 20  # a connection without `first`
-VARIABLE_PAGE = 100  # `first: $n` is priced at its maximum
-LIST_FACTOR = 10  # a plain list field (myChildren, choices, groups, …)
+from graph.pages import DEFAULT_PAGE_SIZE, MAX_PAGE
+
+# The cost model (docs/security.md, "Cost map"), calibrated on the client corpus in bench/queries/: a field
+# costs what it makes Kezek read, once for each time its parent may be resolved.
+MAX_COST = 10_000
+DEFAULT_PAGE = DEFAULT_PAGE_SIZE  # a connection without `first`
+VARIABLE_PAGE = MAX_PAGE  # `first: $n` is priced at the largest page it may ask for
+LIST_SIZE = 10  # a list field without an expected size below
+# Expected sizes of list fields, by "Type.field": bounds where the API has one, typical figures elsewhere.
+LIST_SIZES: Mapping[str, int] = {
+    "Application.choices": 4,  # at most four kindergartens
+    "Application.history": 50,  # the latest 50 audit events
+    "Choice.positionChanges": 5,  # the latest five
+    "Kindergarten.groups": 20,
+    "Query.regions": 20,  # 17 regions and 3 cities of republican significance
+    "Region.districts": 25,
+    "AreaStats.waitingByBirthYear": 21,  # seven birth years, three tiers
+}
 
 
-def _factor(node: FieldNode, field: GraphQLField) -> int:
-    if "first" in field.args:
-        for arg in node.arguments or ():
-            if arg.name.value == "first":
-                if isinstance(arg.value, IntValueNode):
-                    return max(int(arg.value.value), 1)
-                if isinstance(arg.value, VariableNode):
-                    return VARIABLE_PAGE
-        return DEFAULT_PAGE
-    field_type = field.type
-    if is_list_type(field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type):
-        return LIST_FACTOR
-    return 1
+def _page(node: FieldNode) -> int:
+    for arg in node.arguments or ():
+        if arg.name.value == "first":
+            if isinstance(arg.value, IntValueNode):
+                return max(int(arg.value.value), 1)
+            if isinstance(arg.value, VariableNode):
+                return VARIABLE_PAGE
+    return DEFAULT_PAGE
+
+
+def computed(field: GraphQLField) -> bool:
+    """A scalar with a resolver of its own (a queue position, a queue length): it reads the database."""
+    definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    return getattr(definition, "base_resolver", None) is not None
 
 
 def selection_cost(
@@ -59,43 +78,65 @@ def selection_cost(
     schema_types: Mapping[str, GraphQLNamedType],
     multiplier: int,
     seen: frozenset[str] = frozenset(),
+    page: int | None = None,
 ) -> int:
-    """Every field costs 1 for each time it may be resolved: lists multiply what is below them."""
+    """What the selection costs when its parent is resolved `multiplier` times.
+
+    A plain scalar or enum costs 0 (it comes with its object); a computed one 1. A field of object type costs 1,
+    a list of objects its expected size (LIST_SIZES, else LIST_SIZE), and what is selected below either is
+    multiplied by that. A connection (a field with `first`) costs 1 and sizes the list of its own type, `edges`,
+    by its page: `first`, DEFAULT_PAGE when absent, VARIABLE_PAGE when given as a variable. `page` is that page
+    while pricing the connection's own fields. Fragments are priced where they are spread.
+    """
     cost = 0
     for selection in selection_set.selections:
         if isinstance(selection, FieldNode):
-            cost += multiplier
             name = selection.name.value
             if name.startswith("__") or not isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
                 continue
             field = parent.fields.get(name)
-            if field is None or selection.selection_set is None:
+            if field is None:
                 continue
-            factor = _factor(selection, field)
+            named = get_named_type(field.type)
+            if selection.selection_set is None or is_leaf_type(named):
+                cost += multiplier if computed(field) else 0
+                continue
+            inner_page = None
+            if "first" in field.args:
+                size, inner_page = 1, _page(selection)
+            elif is_list_type(field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type):
+                size = page if page is not None else LIST_SIZES.get(f"{parent.name}.{name}", LIST_SIZE)
+            else:
+                size = 1
+            cost += multiplier * size
             cost += selection_cost(
-                get_named_type(field.type), selection.selection_set, fragments, schema_types, multiplier * factor, seen
+                named, selection.selection_set, fragments, schema_types, multiplier * size, seen, inner_page
             )
         elif isinstance(selection, InlineFragmentNode):
             target = schema_types.get(selection.type_condition.name.value) if selection.type_condition else parent
-            cost += selection_cost(target, selection.selection_set, fragments, schema_types, multiplier, seen)
+            cost += selection_cost(target, selection.selection_set, fragments, schema_types, multiplier, seen, page)
         elif isinstance(selection, FragmentSpreadNode):
             name = selection.name.value
             fragment = fragments.get(name)
             if fragment is None or name in seen:
                 continue
             target = schema_types.get(fragment.type_condition.name.value)
-            cost += selection_cost(target, fragment.selection_set, fragments, schema_types, multiplier, seen | {name})
+            cost += selection_cost(
+                target, fragment.selection_set, fragments, schema_types, multiplier, seen | {name}, page
+            )
     return cost
+
+
+def operation_cost(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode) -> int:
+    """The cost of one operation of a document, as the cost rule prices it."""
+    root = schema.get_root_type(operation.operation)
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    return selection_cost(root, operation.selection_set, fragments, schema.type_map, 1)
 
 
 class CostLimitRule(ValidationRule):
     def enter_operation_definition(self, node: OperationDefinitionNode, *_: object) -> None:
-        schema = self.context.schema
-        root = schema.get_root_type(node.operation)
-        fragments = {
-            d.name.value: d for d in self.context.document.definitions if isinstance(d, FragmentDefinitionNode)
-        }
-        cost = selection_cost(root, node.selection_set, fragments, schema.type_map, 1)
+        cost = operation_cost(self.context.schema, self.context.document, node)
         if cost > MAX_COST:
             self.report_error(
                 GraphQLError(

@@ -10,12 +10,18 @@ from graph.errors import api_error
 from persistence.readers import Page, decode_cursor
 
 MAX_PAGE = 100
+DEFAULT_PAGE_SIZE = 20
+# The arguments every connection takes.
+FIRST = "How many items: 20 when left out, at most 100 (more answers INVALID_INPUT)."
+AFTER = "The cursor of the last item already read (`pageInfo.endCursor`); left out for the first page."
 
 
-@strawberry.type
+@strawberry.type(description="Where a page of a connection ends.")
 class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(description="Whether items follow this page.")
+    end_cursor: str | None = strawberry.field(
+        description="The cursor of the page's last item, to pass as `after` for the next page; null on an empty page."
+    )
 
     @staticmethod
     def of(page: Page[Any]) -> PageInfo:
@@ -24,7 +30,7 @@ class PageInfo:
 
 def page_size(first: int | None) -> int:
     if first is None:
-        return 20
+        return DEFAULT_PAGE_SIZE
     if first < 0 or first > MAX_PAGE:
         raise api_error("INVALID_INPUT", f"first must be between 0 and {MAX_PAGE}")
     return first

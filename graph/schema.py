@@ -52,7 +52,7 @@ _LIMIT_RULES: tuple[type[ValidationRule], ...] = (
 )
 
 
-@strawberry.type
+@strawberry.type(description="What clients read: people, applications, places and queues, figures.")
 class Query:
     viewer = people.viewer
     my_children = people.my_children
@@ -70,7 +70,10 @@ class Query:
     intake_runs = intake_queries.intake_runs
 
 
-@strawberry.type
+@strawberry.type(
+    description="What clients change. Each mutation takes one `input` and answers a payload with the changed object "
+    "and `errors`; it changes everything it should in one transaction, or nothing."
+)
 class Mutation:
     submit_application = applications.submit_application
     change_choices = applications.change_choices
@@ -93,7 +96,10 @@ class Mutation:
     discard_intake_run = intake.discard_intake_run
 
 
-@strawberry.type
+@strawberry.type(
+    description="What clients hear of over graphql-transport-ws on /graphql, the token in connection_init; each event "
+    "is sent once its change has committed."
+)
 class Subscription:
     seat_offers = subscriptions.seat_offers
     application_updates = subscriptions.application_updates

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncGenerator, Callable, Hashable
+from typing import Annotated
 
 import strawberry
 
@@ -19,7 +20,7 @@ from domain.model import Group, Kindergarten, Role
 from graph.access import can_see_application, require_role
 from graph.applications.types import ApplicationNode
 from graph.broker import Subscriber
-from graph.common import I
+from graph.common import I, enum_type
 from graph.errors import api_error, not_found
 from graph.loaders import Loaders
 from graph.offers.types import OfferNode
@@ -28,30 +29,73 @@ from graph.shared import hand_over, taken
 from persistence.feed import RETENTION, StoredEvent
 from persistence.readers import decode_cursor, encode_cursor
 
-for _kind in (OfferEventKind, ApplicationEventKind, VacancyEventKind):
-    strawberry.enum(_kind, name=_kind.__name__)
+enum_type(
+    OfferEventKind,
+    "What happened to an offer to the caller's child. Confirming, signing and declining come as OFFER_CHANGED in "
+    "applicationUpdates instead.",
+    {
+        "OFFERED": "A seat is offered.",
+        "REMINDER": "The reminder before a deadline: 24 hours before it, or halfway through a window under 48 hours.",
+        "LAPSED": "The deadline passed.",
+        "SUPERSEDED": "A better offer replaced it.",
+        "CANCELLED": "The application was withdrawn, its priority revoked, or the child left.",
+    },
+)
+enum_type(
+    ApplicationEventKind,
+    "What changed in an application.",
+    {
+        "STATUS_CHANGED": "Submitted, enrolled, inactive, restored, withdrawn, closed or aged out (moves to OFFERED "
+        "and ENROLLING come as OFFER_CHANGED).",
+        "POSITION_CHANGED": "Its own tier changed, which moves it in every queue; moves caused by other children show "
+        "in Choice.positionChanges and are not pushed.",
+        "CHOICES_CHANGED": "Its choices changed: by the parent, or dropped after a decline or a lapsed upgrade.",
+        "CLAIM_CHANGED": "A priority claim was verified, rejected, expired or revoked.",
+        "OFFER_CHANGED": "An offer was made, confirmed, extended, declined, lapsed, superseded, cancelled or signed.",
+    },
+)
+enum_type(
+    VacancyEventKind,
+    "What happened to a group's seats.",
+    {
+        "SEAT_FREED": "An upgraded child's old seat freed.",
+        "OFFER_MADE": "A seat was offered.",
+        "OFFER_CONFIRMED": "An offer was confirmed.",
+        "OFFER_DECLINED": "An offer was declined.",
+        "OFFER_LAPSED": "An offer lapsed.",
+        "OFFER_SUPERSEDED": "An offer was superseded.",
+        "OFFER_CANCELLED": "An offer was cancelled.",
+        "CONTRACT_LAPSED": "A confirmed offer lapsed unsigned (sent as well as OFFER_LAPSED).",
+        "ENROLLED": "A child was enrolled.",
+        "LEFT": "A child left.",
+        "CAPACITY_CHANGED": "The group's capacity changed.",
+    },
+)
 
 
-@strawberry.type
+@strawberry.type(description="An event of an offer to one of the caller's children.")
 class OfferEvent:
-    kind: OfferEventKind
-    offer: OfferNode
+    kind: OfferEventKind = strawberry.field(description="What happened.")
+    offer: OfferNode = strawberry.field(description="The offer as it is now.")
 
 
-@strawberry.type
+@strawberry.type(description="An event of one application.")
 class ApplicationEvent:
-    kind: ApplicationEventKind
-    application: ApplicationNode
+    kind: ApplicationEventKind = strawberry.field(description="What changed.")
+    application: ApplicationNode = strawberry.field(description="The application as it is now.")
 
 
-@strawberry.type
+@strawberry.type(description="An event of a group's seats, in commit order.")
 class VacancyEvent:
-    cursor: str
-    kind: VacancyEventKind
-    kindergarten: KindergartenNode | None
-    group: GroupNode | None
-    free_seats: int | None
-    at: dt.datetime
+    cursor: str = strawberry.field(
+        description="Its place in commit order: reconnect with `after` set to the last one seen to replay what was "
+        "missed."
+    )
+    kind: VacancyEventKind = strawberry.field(description="What happened.")
+    kindergarten: KindergartenNode | None = strawberry.field(description="The kindergarten.")
+    group: GroupNode | None = strawberry.field(description="The group.")
+    free_seats: int | None = strawberry.field(description="The group's free seats just after the change.")
+    at: dt.datetime = strawberry.field(description="When it was committed.")
 
 
 def _fresh(info: I) -> None:
@@ -80,7 +124,7 @@ async def _live(info: I, sub: Subscriber, after_id: int, shape: Hashable) -> Asy
         broker.unsubscribe(sub)
 
 
-@strawberry.subscription(description="Offers to the caller's children.")
+@strawberry.subscription(description="Citizens: events of offers to their own children.")
 async def seat_offers(info: I) -> AsyncGenerator[OfferEvent, None]:
     actor = require_role(info, Role.CITIZEN)
     children = set(await info.context.services.queue.my_children(actor))
@@ -92,8 +136,13 @@ async def seat_offers(info: I) -> AsyncGenerator[OfferEvent, None]:
             yield OfferEvent(kind=OfferEventKind(event.kind), offer=OfferNode(m=offer))
 
 
-@strawberry.subscription
-async def application_updates(info: I, application_id: strawberry.ID) -> AsyncGenerator[ApplicationEvent, None]:
+@strawberry.subscription(
+    description="The owner, or an operator of the application's area: the application's events, each sent after its "
+    "change committed."
+)
+async def application_updates(
+    info: I, application_id: Annotated[strawberry.ID, strawberry.argument(description="The application.")]
+) -> AsyncGenerator[ApplicationEvent, None]:
     require_role(info, Role.CITIZEN, Role.AKIMAT_OPERATOR)
     app_id = int(application_id) if application_id.isdigit() and int(application_id) < 2**63 else 0
     app = await info.context.loaders.application_by_id.load(app_id) if app_id else None
@@ -107,13 +156,21 @@ async def application_updates(info: I, application_id: strawberry.ID) -> AsyncGe
             yield ApplicationEvent(kind=ApplicationEventKind(event.kind), application=ApplicationNode(m=current))
 
 
-@strawberry.subscription(description="Seat events in commit order; `after` replays what a client missed.")
+@strawberry.subscription(
+    description="Operators (their own area by default) and the ministry (the whole country by default): seat events "
+    "in commit order. `after` replays what a client missed, oldest first, then the live stream; events are kept 7 days "
+    "(CURSOR_EXPIRED for an older cursor)."
+)
 async def vacancy_updates(
     info: I,
-    region_code: str | None = None,
-    district_code: str | None = None,
-    kindergarten_id: strawberry.ID | None = None,
-    after: str | None = None,
+    region_code: Annotated[str | None, strawberry.argument(description="Only this region's events.")] = None,
+    district_code: Annotated[str | None, strawberry.argument(description="Only this district's events.")] = None,
+    kindergarten_id: Annotated[
+        strawberry.ID | None, strawberry.argument(description="Only this kindergarten's events.")
+    ] = None,
+    after: Annotated[
+        str | None, strawberry.argument(description="The cursor of the last event seen: the missed ones come first.")
+    ] = None,
 ) -> AsyncGenerator[VacancyEvent, None]:
     actor = require_role(info, Role.AKIMAT_OPERATOR, Role.MINISTRY)
     kg_id = None

@@ -93,6 +93,30 @@ async def recreate_database(url: str, name: str) -> str:
     return with_database(url, name)
 
 
+class DatabaseInUse(Exception):
+    """The database has other sessions: it is not dropped under them."""
+
+
+def database_name(url: str) -> str:
+    return url.partition("?")[0].rsplit("/", 1)[1]
+
+
+async def recreate_unused_database(url: str) -> str:
+    """The database of `url` dropped and created empty, from the server's `postgres` database; refused with
+    DatabaseInUse while any other session is connected to it (a server still running on it)."""
+    name = database_name(url)
+    conn = await raw_connect(with_database(url, "postgres"))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    except asyncpg.ObjectInUseError as exc:
+        raise DatabaseInUse(name) from exc
+    else:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return url
+
+
 async def ensure_database(url: str, name: str) -> None:
     """Creates database `name` on the server of `url` when it does not exist yet."""
     conn = await raw_connect(url)

@@ -9,6 +9,18 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 
+async def holds_data(conn: AsyncConnection) -> bool:
+    """Whether the database holds places, registries or people already: demo seeding fills only one that does not."""
+    row = await conn.execute(
+        text(
+            """SELECT EXISTS (SELECT 1 FROM regions) OR EXISTS (SELECT 1 FROM kindergartens)
+                OR EXISTS (SELECT 1 FROM sandbox_persons) OR EXISTS (SELECT 1 FROM persons)
+                OR EXISTS (SELECT 1 FROM applications)"""
+        )
+    )
+    return bool(row.scalar())
+
+
 async def upsert_places(conn: AsyncConnection, places: Any) -> dict[str, int]:
     """Upserts by code / externalId, so importing the same file twice changes nothing."""
     counts = {"regions": 0, "districts": 0, "kindergartens": 0, "groups": 0}

@@ -32,12 +32,21 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def kezek_serve(kezek: Sequence[str], env: Mapping[str, str], cwd: Path, *, timeout: float = 60) -> Iterator[str]:
-    """Runs `<kezek> serve --no-worker --port N`; yields its base URL (http://127.0.0.1:N)."""
+def kezek_serve(
+    kezek: Sequence[str],
+    env: Mapping[str, str],
+    cwd: Path,
+    *,
+    timeout: float = 60,
+    args: Sequence[str] = (),
+    worker: bool = False,
+) -> Iterator[str]:
+    """Runs `<kezek> serve --no-worker --port N [args]` (without `--no-worker` for `worker`); yields its base URL
+    (http://127.0.0.1:N)."""
     port = free_port()
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(
-            [*kezek, "serve", "--no-worker", "--port", str(port)],
+            [*kezek, "serve", *([] if worker else ["--no-worker"]), "--port", str(port), *args],
             env=dict(env),
             cwd=cwd,
             stdout=log,

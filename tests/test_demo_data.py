@@ -217,3 +217,33 @@ def test_well_known(
     assert {(b["iin"], b["category"]) for b in sandbox["benefits"] if b["iin"] in (*mil_reps, *mil_kids)} == {
         (demo.DEMO_MILITARY_PARENT_IIN, "MILITARY")
     }
+
+
+def test_applications(places: dict[str, Any], sandbox: dict[str, Any], persons: dict[str, dict[str, Any]]) -> None:
+    """The families who applied before the demo: each a representative applying for a living child of the years
+    the groups take, for one to four kindergartens of the child's town that have a group for it; hundreds in
+    each town; none from the well-known families (the README applies for them)."""
+    apps = demo.demo_applications()
+    assert json.dumps(apps) == json.dumps(demo.demo_applications()) != json.dumps(demo.demo_applications(7))
+    kgs = {k["externalId"]: k for k in places["kindergartens"]}
+    reps = {f["childIin"]: f["representativeIins"] for f in sandbox["families"]}
+    known = {demo.DEMO_PARENT_IIN, demo.DEMO_OTHER_PARENT_IIN, demo.DEMO_MILITARY_PARENT_IIN}
+    assert len({a["childIin"] for a in apps}) == len(apps)
+    for a in apps:
+        child = persons[a["childIin"]]
+        year = int(child["birthDate"][:4])
+        assert child["alive"] and year in demo.APPLYING_YEARS and a["applicantIin"] in reps[a["childIin"]], a
+        assert not known & set(reps[a["childIin"]]), a
+        assert 1 <= len(a["kindergartens"]) == len(set(a["kindergartens"])) <= 4, a
+        for ext in a["kindergartens"]:
+            assert kgs[ext]["districtCode"] == child["districtCode"], a
+            assert any(
+                g["birthYearFrom"] <= year <= g["birthYearTo"]
+                and (g["language"], g["groupType"]) == (a["language"], a["groupType"])
+                for g in kgs[ext]["groups"]
+            ), a
+        assert a["channel"] in {"egov", "kaspi", "halyk"} and 0 <= a["startsInDays"] < 300
+    towns = Counter(persons[a["childIin"]]["districtCode"] for a in apps)
+    assert min(towns.values()) >= 500 and set(towns) == DISTRICTS, towns
+    assert Counter(a["groupType"] for a in apps)["SPECIAL"] >= 3
+    assert {a["language"] for a in apps} == {"KK", "RU"}

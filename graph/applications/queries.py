@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from domain import model
@@ -22,14 +24,21 @@ async def _shown(info: I, app: model.Application | None) -> ApplicationNode:
     return ApplicationNode(m=app)
 
 
-@strawberry.field
-async def application(info: I, id: strawberry.ID) -> ApplicationNode | None:
+@strawberry.field(
+    description="One application: to its owners, the operators of its area and the ministry; NOT_FOUND for anyone "
+    "else, as for a missing one."
+)
+async def application(
+    info: I, id: Annotated[strawberry.ID, strawberry.argument(description="Kezek's id of the application.")]
+) -> ApplicationNode | None:
     require_role(info, *READERS)
     app_id = object_id(id)
     return await _shown(info, await info.context.loaders.application_by_id.load(app_id) if app_id else None)
 
 
-@strawberry.field
-async def application_by_number(info: I, number: str) -> ApplicationNode | None:
+@strawberry.field(description="One application by its number, to whoever may see it (as `application`).")
+async def application_by_number(
+    info: I, number: Annotated[str, strawberry.argument(description="The number, e.g. KZ-2026-0000123.")]
+) -> ApplicationNode | None:
     require_role(info, *READERS)
     return await _shown(info, await info.context.loaders.application_by_number.load(number.strip().upper()))

@@ -16,26 +16,35 @@ from graph.places.types import KindergartenNode, referenced_kindergarten
 from persistence.readers import AuditEvent, PositionChange
 
 
-@node_type("PositionChange")
+@node_type("PositionChange", description="A recorded event that moved a choice's position.")
 class PositionChangeNode(Node[PositionChange]):
-    at: dt.datetime
+    at: dt.datetime = strawberry.field(description="When it happened.")
     delta: int = strawberry.field(description="Change of the position number: +1 means one place further back.")
-    reason: str
+    reason: str = strawberry.field(
+        description="What moved it: a child ahead got an offer or stopped waiting (OFFERED, LEFT_QUEUE, WITHDRAWN, "
+        "…), a child came in ahead (JOINED), or the family's own tier or choices changed (TIER_CHANGED, "
+        "CHOICES_CHANGED)."
+    )
 
 
-@node_type("Choice")
+@node_type("Choice", description="A kindergarten an application ranks, and the child's place in its queue there.")
 class ChoiceNode(Node[model.Choice]):
-    rank: int
+    rank: int = strawberry.field(description="1 for the kindergarten the family wants most, up to 4.")
 
-    @strawberry.field
+    @strawberry.field(description="The kindergarten.")
     def kindergarten(self, info: I) -> KindergartenNode:
         return ready(info.context.loaders.kindergarten_by_id.load(self.m.kindergarten_id), referenced_kindergarten)
 
-    @strawberry.field(description="Null while holding an offer or enrolment at this kindergarten.")
+    @strawberry.field(
+        description="The queue number: 1 plus the choices ahead in this queue (this kindergarten, the child's birth "
+        "year, the application's language and type), by tier, sibling priority, queue date, application number. "
+        "Counted on every read, never stored. Null while the child holds a live offer or an enrolment at this "
+        "kindergarten (it is then in no queue here), and while the application is INACTIVE or final."
+    )
     def position(self, info: I) -> int | None:
         return ready(info.context.loaders.position_by_choice.load((self.m.application_id, self.m.kindergarten_id)))
 
-    @strawberry.field
+    @strawberry.field(description="The latest five events that moved this position, newest first.")
     async def position_changes(self, info: I) -> list[PositionChangeNode]:
         changes = await info.context.loaders.position_changes_by_choice.load(
             (self.m.application_id, self.m.kindergarten_id)
@@ -43,41 +52,59 @@ class ChoiceNode(Node[model.Choice]):
         return [PositionChangeNode(m=c) for c in changes]
 
 
-@node_type("AuditEvent")
+@node_type("AuditEvent", description="An audit record of a change to the application: who, what, when, why.")
 class AuditEventNode(Node[AuditEvent]):
-    at: dt.datetime
-    action: str
-    actor_role: str | None
-    channel: str | None
-    reason: str | None
+    at: dt.datetime = strawberry.field(description="When.")
+    action: str = strawberry.field(description="What changed: SUBMITTED, CHOICES_CHANGED, OFFER_MADE, CLAIM_REVOKED, …")
+    actor_role: str | None = strawberry.field(
+        description="Who acted: a role as tokens write it (citizen, akimat_operator, …), or system for Kezek itself."
+    )
+    channel: str | None = strawberry.field(description="The channel the change came through.")
+    reason: str | None = strawberry.field(description="The reason or note given, if any.")
 
 
 def _ranked_choices(app: model.Application) -> list[ChoiceNode]:
     return [ChoiceNode(m=c) for c in sorted(app.choices, key=lambda c: c.rank)]
 
 
-@node_type("Application")
+@node_type(
+    "Application",
+    description="A child's application: up to four ranked kindergartens, waited for in their queues; one active "
+    "application per child in the whole country, whatever the channel.",
+)
 class ApplicationNode(Node[model.Application]):
-    id: strawberry.ID
-    number: str
-    status: ApplicationStatus
-    queue_date: dt.datetime
+    id: strawberry.ID = strawberry.field(description="Kezek's id of the application.")
+    number: str = strawberry.field(description="The readable number, e.g. KZ-2026-0000123; never changes.")
+    status: ApplicationStatus = strawberry.field(description="Where it stands.")
+    queue_date: dt.datetime = strawberry.field(
+        description="The server's time at the first submission. Nothing moves it: not a change of choices, not "
+        "priority gained or lost, not a restore."
+    )
     channel: str = strawberry.field(description="The channel the application was submitted through.")
-    tier: PriorityTier
+    tier: PriorityTier = strawberry.field(description="The best tier of its VERIFIED claims; GENERAL without one.")
 
-    @strawberry.field
+    @strawberry.field(description="Every priority claim found for it, whatever its status.")
     async def claims(self, info: I) -> list[PriorityClaimNode]:
         return [PriorityClaimNode(m=c) for c in await info.context.loaders.claims_by_application_id.load(self.m.id)]
 
-    language: Language
-    group_type: GroupType
-    desired_start_date: dt.date
-    notification_language: Language
+    language: Language = strawberry.field(description="The language of instruction it waits for.")
+    group_type: GroupType = strawberry.field(description="The group type it waits for.")
+    desired_start_date: dt.date = strawberry.field(
+        description="From when the child may start: no offer is made before it (the day of submission by default)."
+    )
+    notification_language: Language = strawberry.field(description="The language of its SMS and contracts.")
 
-    choices: list[ChoiceNode] = derived(_ranked_choices)
-    sibling_group_id: strawberry.ID | None
+    choices: list[ChoiceNode] = strawberry.field(
+        default=derived(_ranked_choices), description="Its chosen kindergartens, by rank."
+    )
+    sibling_group_id: strawberry.ID | None = strawberry.field(
+        description="Set when linked with siblings' applications: the group is offered seats together."
+    )
 
-    @strawberry.field(description="The live offer (PENDING or CONFIRMED), or null.")
+    @strawberry.field(
+        description="The live offer (PENDING or CONFIRMED), or null; for an ENROLLED application, a live upgrade "
+        "offer from a kindergarten ranked higher."
+    )
     def offer(self, info: I) -> OfferNode | None:
         return ready(info.context.loaders.live_offer_by_application_id.load(self.m.id), offer_node)
 
@@ -85,7 +112,7 @@ class ApplicationNode(Node[model.Application]):
     async def history(self, info: I) -> list[AuditEventNode]:
         return [AuditEventNode(m=e) for e in await info.context.loaders.history_by_application_id.load(self.m.id)]
 
-    @strawberry.field
+    @strawberry.field(description="The child it is for.")
     async def child(self, info: I) -> ChildNode | None:
         person = await info.context.loaders.person_by_iin.load(self.m.child_iin)
         return ChildNode(m=person) if person else None

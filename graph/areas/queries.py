@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from domain import access
@@ -11,8 +13,17 @@ from graph.common import I, Role
 from graph.errors import not_found
 
 
-@strawberry.field
-async def area_stats(info: I, region_code: str, district_code: str | None = None) -> AreaStatsNode | None:
+@strawberry.field(
+    description="The figures of an area: operators of their own area (a district operator gets their district), the "
+    "ministry of any; NOT_FOUND for an area outside the operator's."
+)
+async def area_stats(
+    info: I,
+    region_code: Annotated[str, strawberry.argument(description="The region's code.")],
+    district_code: Annotated[
+        str | None, strawberry.argument(description="One district of the region; the whole region when left out.")
+    ] = None,
+) -> AreaStatsNode | None:
     actor = require_role(info, Role.AKIMAT_OPERATOR, Role.MINISTRY)
     if actor.role == Role.AKIMAT_OPERATOR:
         # An operator naming a district reads only it; a region-wide operator may narrow to a district.

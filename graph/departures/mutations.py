@@ -4,28 +4,32 @@ enrolment, or clear it for a child who stays one more year."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Self
+from typing import Annotated, Self
 
 import strawberry
 
 from domain.model import Actor, Role
-from graph.common import I, UserError
+from graph.common import ERRORS, I, UserError, idempotency_key
 from graph.offers.types import EnrollmentNode
 from graph.runner import run_mutation
 
 
-@strawberry.input
+@strawberry.input(description="A child's last day at its kindergarten.")
 class PlanDepartureInput:
-    child_iin: str
-    leaves_on: dt.date | None = strawberry.field(description="The last day at the kindergarten; null clears it.")
-    reason: str | None = None
-    idempotency_key: str | None = None
+    child_iin: str = strawberry.field(description="The enrolled child's IIN.")
+    leaves_on: dt.date | None = strawberry.field(
+        description="The last day at the kindergarten (not in the past); null clears it: the child stays."
+    )
+    reason: str | None = strawberry.field(default=None, description="Why, for the audit record (required).")
+    idempotency_key: str | None = idempotency_key()
 
 
-@strawberry.type
+@strawberry.type(description="What planDeparture answers.")
 class PlanDeparturePayload:
-    enrollment: EnrollmentNode | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    enrollment: EnrollmentNode | None = strawberry.field(
+        default=None, description="The enrolment with its last day; null when refused."
+    )
+    errors: list[UserError] = strawberry.field(default_factory=list, description=ERRORS)
 
     @classmethod
     async def build(cls, info: I, enrollment_id: int | None, errors: list[UserError]) -> Self:
@@ -33,8 +37,13 @@ class PlanDeparturePayload:
         return cls(enrollment=EnrollmentNode(m=found) if found else None, errors=errors)
 
 
-@strawberry.mutation
-async def plan_departure(info: I, input: PlanDepartureInput) -> PlanDeparturePayload:
+@strawberry.mutation(
+    description="Staff of the kindergarten, operators of its area: sets or clears the last day of a child's "
+    "enrolment; the seat is free from the day after (offered ahead within the advance window)."
+)
+async def plan_departure(
+    info: I, input: Annotated[PlanDepartureInput, strawberry.argument(description="The child and the day.")]
+) -> PlanDeparturePayload:
     async def run(actor: Actor) -> int:
         queue = info.context.services.queue
         return (await queue.plan_departure(actor, input.child_iin.strip(), input.leaves_on, input.reason)).id

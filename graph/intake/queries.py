@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from domain.inputs import object_id
@@ -16,8 +18,10 @@ def _may_read(actor: Actor, region_code: str) -> bool:
     return actor.role == Role.MINISTRY or actor.region_code == region_code
 
 
-@strawberry.field
-async def intake_run(info: I, id: strawberry.ID) -> IntakeRunNode | None:
+@strawberry.field(description="Operators of the run's region (district operators too), the ministry: one intake run.")
+async def intake_run(
+    info: I, id: Annotated[strawberry.ID, strawberry.argument(description="The run's id.")]
+) -> IntakeRunNode | None:
     actor = require_role(info, Role.AKIMAT_OPERATOR, Role.MINISTRY)
     run_id = object_id(id)
     run = await info.context.loaders.intake_run_by_id.load(run_id) if run_id else None
@@ -26,8 +30,14 @@ async def intake_run(info: I, id: strawberry.ID) -> IntakeRunNode | None:
     return IntakeRunNode(m=run)
 
 
-@strawberry.field(description="The region's runs, newest first; of one school year when given.")
-async def intake_runs(info: I, region_code: str, school_year: int | None = None) -> list[IntakeRunNode]:
+@strawberry.field(description="Operators of the region, the ministry: the region's intake runs, newest first.")
+async def intake_runs(
+    info: I,
+    region_code: Annotated[str, strawberry.argument(description="The region.")],
+    school_year: Annotated[
+        int | None, strawberry.argument(description="Only the runs of this school year (the Y of 1 September Y).")
+    ] = None,
+) -> list[IntakeRunNode]:
     actor = require_role(info, Role.AKIMAT_OPERATOR, Role.MINISTRY)
     if not _may_read(actor, region_code):
         raise not_found("region")

@@ -3,12 +3,12 @@ kindergarten."""
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Annotated, Self
 
 import strawberry
 
 from domain.model import Actor, Role
-from graph.common import I, UserError
+from graph.common import ERRORS, I, UserError, idempotency_key
 from graph.offers.types import EnrollmentNode, OfferNode, load_offer
 from graph.people.types import ChildNode
 from graph.runner import run_mutation
@@ -16,71 +16,81 @@ from graph.runner import run_mutation
 
 @strawberry.input
 class OfferInput:
-    offer_id: strawberry.ID
-    idempotency_key: str | None = None
+    offer_id: strawberry.ID = strawberry.field(description="The offer.")
+    idempotency_key: str | None = idempotency_key()
 
 
-@strawberry.input
+@strawberry.input(description="The offer the parent accepts.")
 class ConfirmOfferInput(OfferInput):
     pass
 
 
-@strawberry.input
+@strawberry.input(description="The offer the parent refuses.")
 class DeclineOfferInput(OfferInput):
     pass
 
 
-@strawberry.input
+@strawberry.input(description="The confirmed offer whose contract needs more time.")
 class ExtendContractInput(OfferInput):
     pass
 
 
-@strawberry.input
+@strawberry.input(description="A contract and the parent's e-signature over it.")
 class SignContractInput:
-    contract_id: strawberry.ID
-    signature: str
-    idempotency_key: str | None = None
+    contract_id: strawberry.ID = strawberry.field(description="The contract.")
+    signature: str = strawberry.field(
+        description="The signer's e-signature over the contract's documentHash, checked by the e-signature service "
+        'with the signer\'s IIN. In the sandbox: base64url(HMAC-SHA256("sandbox-esign:" + IIN, documentHash)), '
+        "without padding."
+    )
+    idempotency_key: str | None = idempotency_key()
 
 
-@strawberry.input
+@strawberry.input(description="A child who leaves their kindergarten.")
 class LeaveKindergartenInput:
-    child_iin: str
-    reason: str | None = None
-    idempotency_key: str | None = None
+    child_iin: str = strawberry.field(description="The child's IIN.")
+    reason: str | None = strawberry.field(
+        default=None, description="Why; required from staff and operators, optional for the parent."
+    )
+    idempotency_key: str | None = idempotency_key()
 
 
 @strawberry.type
 class OfferPayload:
     """What a mutation of an offer answers: the offer."""
 
-    offer: OfferNode | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    offer: OfferNode | None = strawberry.field(
+        default=None, description="The offer as it is after the change; null when refused."
+    )
+    errors: list[UserError] = strawberry.field(default_factory=list, description=ERRORS)
 
     @classmethod
     async def build(cls, info: I, offer_id: int | None, errors: list[UserError]) -> Self:
         return cls(offer=await load_offer(info, offer_id), errors=errors)
 
 
-@strawberry.type
+@strawberry.type(description="What confirmOffer answers: the offer, CONFIRMED, with its contract.")
 class ConfirmOfferPayload(OfferPayload):
     pass
 
 
-@strawberry.type
+@strawberry.type(description="What declineOffer answers.")
 class DeclineOfferPayload(OfferPayload):
     pass
 
 
-@strawberry.type
+@strawberry.type(description="What extendContract answers: the offer, its contract's new signing deadline.")
 class ExtendContractPayload(OfferPayload):
     pass
 
 
-@strawberry.type
+@strawberry.type(description="What signContract answers.")
 class SignContractPayload:
-    offer: OfferNode | None = None
-    enrollment: EnrollmentNode | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    offer: OfferNode | None = strawberry.field(default=None, description="The offer, ENROLLED; null when refused.")
+    enrollment: EnrollmentNode | None = strawberry.field(
+        default=None, description="The enrolment the signature made; null when refused."
+    )
+    errors: list[UserError] = strawberry.field(default_factory=list, description=ERRORS)
 
     @classmethod
     async def build(cls, info: I, offer_id: int | None, errors: list[UserError]) -> Self:
@@ -90,10 +100,12 @@ class SignContractPayload:
         return cls(offer=offer, enrollment=EnrollmentNode(m=found) if found else None, errors=errors)
 
 
-@strawberry.type
+@strawberry.type(description="What leaveKindergarten answers.")
 class LeaveKindergartenPayload:
-    child: ChildNode | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    child: ChildNode | None = strawberry.field(
+        default=None, description="The child who left, with no enrolment any more; null when refused."
+    )
+    errors: list[UserError] = strawberry.field(default_factory=list, description=ERRORS)
 
     @classmethod
     async def build(cls, info: I, child_iin: str | None, errors: list[UserError]) -> Self:
@@ -105,40 +117,67 @@ class LeaveKindergartenPayload:
         return cls(child=ChildNode(m=person) if person else None, errors=errors)
 
 
-@strawberry.mutation
-async def confirm_offer(info: I, input: ConfirmOfferInput) -> ConfirmOfferPayload:
+@strawberry.mutation(
+    description="The owner: accepts a PENDING offer before its deadline. Kezek reads the child's documents from the "
+    "health registry and issues the contract; the offer becomes CONFIRMED, the application ENROLLING, and the "
+    "contract window starts (5 working days by default)."
+)
+async def confirm_offer(
+    info: I, input: Annotated[ConfirmOfferInput, strawberry.argument(description="The offer.")]
+) -> ConfirmOfferPayload:
     async def run(actor: Actor) -> int:
         return (await info.context.services.queue.confirm_offer(actor, input.offer_id)).id
 
     return await run_mutation(info, input, (Role.CITIZEN,), run, ConfirmOfferPayload.build)
 
 
-@strawberry.mutation
-async def decline_offer(info: I, input: DeclineOfferInput) -> DeclineOfferPayload:
+@strawberry.mutation(
+    description="The owner: refuses a PENDING offer, or a CONFIRMED one not signed yet; the seat goes to the next "
+    "child at once. Under the region's DROP_CHOICE (the default) only that kindergarten leaves the choices; under "
+    "ANNUL the application closes. An upgrade offer always drops only its choice."
+)
+async def decline_offer(
+    info: I, input: Annotated[DeclineOfferInput, strawberry.argument(description="The offer.")]
+) -> DeclineOfferPayload:
     async def run(actor: Actor) -> int:
         return (await info.context.services.queue.decline_offer(actor, input.offer_id)).id
 
     return await run_mutation(info, input, (Role.CITIZEN,), run, DeclineOfferPayload.build)
 
 
-@strawberry.mutation
-async def extend_contract(info: I, input: ExtendContractInput) -> ExtendContractPayload:
+@strawberry.mutation(
+    description="The owner, once per contract: moves the signing deadline to 30 days after the contract was issued; "
+    "the text does not change. Refused when it would add no time."
+)
+async def extend_contract(
+    info: I, input: Annotated[ExtendContractInput, strawberry.argument(description="The confirmed offer.")]
+) -> ExtendContractPayload:
     async def run(actor: Actor) -> int:
         return (await info.context.services.queue.extend_contract(actor, input.offer_id)).id
 
     return await run_mutation(info, input, (Role.CITIZEN,), run, ExtendContractPayload.build)
 
 
-@strawberry.mutation
-async def sign_contract(info: I, input: SignContractInput) -> SignContractPayload:
+@strawberry.mutation(
+    description="The owner: signs the contract with their e-signature before its deadline. The child is enrolled; "
+    "after an upgrade the old seat frees and is offered to the next child."
+)
+async def sign_contract(
+    info: I, input: Annotated[SignContractInput, strawberry.argument(description="The contract and the signature.")]
+) -> SignContractPayload:
     async def run(actor: Actor) -> int:
         return (await info.context.services.queue.sign_contract(actor, input.contract_id, input.signature)).id
 
     return await run_mutation(info, input, (Role.CITIZEN,), run, SignContractPayload.build)
 
 
-@strawberry.mutation
-async def leave_kindergarten(info: I, input: LeaveKindergartenInput) -> LeaveKindergartenPayload:
+@strawberry.mutation(
+    description="The owner, staff of the kindergarten or an operator of its area (with a reason): ends the child's "
+    "enrolment. The seat is offered to the next child at once; the child's application, if not final, closes."
+)
+async def leave_kindergarten(
+    info: I, input: Annotated[LeaveKindergartenInput, strawberry.argument(description="The child.")]
+) -> LeaveKindergartenPayload:
     async def run(actor: Actor) -> str:
         return await info.context.services.queue.leave_kindergarten(actor, input.child_iin.strip(), input.reason)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from domain import iin as iin_rules
@@ -12,12 +14,15 @@ from graph.errors import api_error, not_found
 from graph.people.types import ChildNode, ViewerNode
 
 
-@strawberry.field
+@strawberry.field(description="Who the caller is, according to their token (anyone).")
 def viewer(info: I) -> ViewerNode:
     return ViewerNode(m=info.context.actor)
 
 
-@strawberry.field(description="The caller's children in the population registry.")
+@strawberry.field(
+    description="Citizens: their children, as the population registry lists them, with their applications. The "
+    "bank apps' status query; REGISTRY_UNAVAILABLE when Kezek's copy must be refreshed and the registry is down."
+)
 async def my_children(info: I) -> list[ChildNode]:
     actor = require_role(info, Role.CITIZEN)
     try:
@@ -28,8 +33,12 @@ async def my_children(info: I) -> list[ChildNode]:
     return [ChildNode(m=p, own=True) for p in persons if p is not None]
 
 
-@strawberry.field
-async def child(info: I, iin: str) -> ChildNode | None:
+@strawberry.field(
+    description="One child, to whoever may see them: their representatives; staff of the kindergarten where they are "
+    "enrolled or hold a live offer; operators of their area or their application's; the ministry. NOT_FOUND "
+    "otherwise."
+)
+async def child(info: I, iin: Annotated[str, strawberry.argument(description="The child's IIN.")]) -> ChildNode | None:
     require_role(info, Role.CITIZEN, Role.KINDERGARTEN_STAFF, Role.AKIMAT_OPERATOR, Role.MINISTRY)
     iin = iin.strip()
     if not iin_rules.is_valid(iin):  # as the mutations answer it: nothing can have such an IIN

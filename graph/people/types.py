@@ -16,15 +16,19 @@ from graph.offers.types import EnrollmentNode
 from graph.places.types import KindergartenNode, load_kindergarten
 
 
-@node_type("Viewer")
+@node_type("Viewer", description="Who the token says the caller is; every field is null for the public (no token).")
 class ViewerNode(Node[model.Actor]):
-    role: Role | None
-    channel: str | None
-    subject: str | None
-    region_code: str | None
-    district_code: str | None
+    role: Role | None = strawberry.field(description="The caller's role.")
+    channel: str | None = strawberry.field(description="The channel that signed the token (egov, kaspi, …).")
+    subject: str | None = strawberry.field(
+        description="Who the person is: the IIN for citizens, the channel's own user id for staff and operators."
+    )
+    region_code: str | None = strawberry.field(description="Operators: the region of their area.")
+    district_code: str | None = strawberry.field(
+        description="Operators of one district: the district that narrows their area."
+    )
 
-    @strawberry.field
+    @strawberry.field(description="Staff: their kindergarten.")
     async def kindergarten(self, info: I) -> KindergartenNode | None:
         if not self.m.kindergarten:
             return None
@@ -32,16 +36,16 @@ class ViewerNode(Node[model.Actor]):
         return await load_kindergarten(info, found[0]) if found else None
 
 
-@node_type("Child")
+@node_type("Child", description="A child of the population registry, as Kezek's copy of it knows them.")
 class ChildNode(Node[model.Person]):
     # Read from the caller's own family snapshot (myChildren): the caller is this child's representative.
     own: strawberry.Private[bool] = False
-    iin: str
-    full_name: str
-    birth_date: dt.date
+    iin: str = strawberry.field(description="The child's IIN (12 digits).")
+    full_name: str = strawberry.field(description="As the population registry writes it.")
+    birth_date: dt.date = strawberry.field(description="As the population registry records it.")
 
     @strawberry.field(
-        description="The active application, else the latest, else null.",
+        description="The active application, else the latest one, else null; null too for a caller who may not see it.",
         graphql_type=APPLICATION.graphql_type | None,
     )
     async def application(self, info: I) -> Node[model.Application] | None:
@@ -52,12 +56,14 @@ class ChildNode(Node[model.Person]):
         await load_ahead(info, app)
         return APPLICATION(app)
 
-    @strawberry.field
+    @strawberry.field(description="The current enrolment, or null.")
     async def enrollment(self, info: I) -> EnrollmentNode | None:
         e = await info.context.loaders.enrollment_by_child_iin.load(self.m.iin)
         return EnrollmentNode(m=e) if e else None
 
-    @strawberry.field(description="Brothers and sisters: children sharing a legal representative.")
+    @strawberry.field(
+        description="Brothers and sisters: children sharing a legal representative; only those the caller may see."
+    )
     async def siblings(self, info: I) -> list[ChildNode]:
         loaders = info.context.loaders
         iins = await loaders.siblings_by_child_iin.load(self.m.iin)

@@ -3,57 +3,68 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Self
+from typing import Annotated, Self
 
 import strawberry
 
 from domain.commands import NewGroup, NewKindergarten
 from domain.model import Actor, Role
-from graph.common import GroupType, I, Language, Ownership, UserError
+from graph.common import ERRORS, GroupType, I, Language, Ownership, UserError, idempotency_key
 from graph.places.types import GroupNode, KindergartenNode, load_group, load_kindergarten
 from graph.runner import run_mutation
 
 
-@strawberry.input
+@strawberry.input(description="A new kindergarten in the operator's area.")
 class CreateKindergartenInput:
-    external_id: str
-    district_code: str
-    name_kk: str
-    name_ru: str
-    address: str = ""
-    ownership: Ownership = Ownership.STATE
-    state_order: bool = False
-    idempotency_key: str | None = None
+    external_id: str = strawberry.field(description="The code the akimat's own registry uses for it; unique.")
+    district_code: str = strawberry.field(description="Its district or town: in the operator's area.")
+    name_kk: str = strawberry.field(description="The name in Kazakh.")
+    name_ru: str = strawberry.field(description="The name in Russian.")
+    address: str = strawberry.field(default="", description="The street address.")
+    ownership: Ownership = strawberry.field(default=Ownership.STATE, description="State or private.")
+    state_order: bool = strawberry.field(default=False, description="Whether it works under a state order.")
+    idempotency_key: str | None = idempotency_key()
 
 
-@strawberry.input
+@strawberry.input(description="A new group of a kindergarten in the operator's area.")
 class CreateGroupInput:
-    kindergarten_id: strawberry.ID
-    external_id: str
-    birth_year_from: int
-    birth_year_to: int
-    language: Language
-    group_type: GroupType = GroupType.GENERAL
-    capacity: int = 0
-    opens_on: dt.date | None = strawberry.field(default=None, description="Absent: the group is open at once.")
-    idempotency_key: str | None = None
-
-
-@strawberry.input
-class SetGroupCapacityInput:
-    group_id: strawberry.ID
-    capacity: int
-    reason: str | None = None
-    from_: dt.date | None = strawberry.field(
-        default=None, name="from", description="The capacity from this date (the next school year's); absent: now."
+    kindergarten_id: strawberry.ID = strawberry.field(description="Its kindergarten.")
+    external_id: str = strawberry.field(description="The registry's code of the group, unique in its kindergarten.")
+    birth_year_from: int = strawberry.field(description="The first birth year it takes.")
+    birth_year_to: int = strawberry.field(description="The last birth year it takes (birthYearFrom or later).")
+    language: Language = strawberry.field(description="The language it teaches in.")
+    group_type: GroupType = strawberry.field(default=GroupType.GENERAL, description="Its type.")
+    capacity: int = strawberry.field(
+        default=0, description="Its seats (0–1000); they are offered at once to the children waiting for them."
     )
-    idempotency_key: str | None = None
+    opens_on: dt.date | None = strawberry.field(
+        default=None, description="The day the group opens (not in the past); absent: it is open at once."
+    )
+    idempotency_key: str | None = idempotency_key()
 
 
-@strawberry.type
+@strawberry.input(description="A group's new capacity.")
+class SetGroupCapacityInput:
+    group_id: strawberry.ID = strawberry.field(description="The group.")
+    capacity: int = strawberry.field(
+        description="0–1000, and never below the seats the group holds on any day it applies to "
+        "(CAPACITY_BELOW_OCCUPIED)."
+    )
+    reason: str | None = strawberry.field(default=None, description="Why, for the audit record.")
+    from_: dt.date | None = strawberry.field(
+        default=None,
+        name="from",
+        description="The capacity from this date (not in the past): the next school year's; absent: now.",
+    )
+    idempotency_key: str | None = idempotency_key()
+
+
+@strawberry.type(description="What createKindergarten answers.")
 class CreateKindergartenPayload:
-    kindergarten: KindergartenNode | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    kindergarten: KindergartenNode | None = strawberry.field(
+        default=None, description="The new kindergarten; null when refused."
+    )
+    errors: list[UserError] = strawberry.field(default_factory=list, description=ERRORS)
 
     @classmethod
     async def build(cls, info: I, kg_id: int | None, errors: list[UserError]) -> Self:
@@ -64,26 +75,30 @@ class CreateKindergartenPayload:
 class GroupPayload:
     """What a mutation of a group answers: the group."""
 
-    group: GroupNode | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    group: GroupNode | None = strawberry.field(
+        default=None, description="The group as it is after the change, with any offers it made; null when refused."
+    )
+    errors: list[UserError] = strawberry.field(default_factory=list, description=ERRORS)
 
     @classmethod
     async def build(cls, info: I, group_id: int | None, errors: list[UserError]) -> Self:
         return cls(group=await load_group(info, group_id), errors=errors)
 
 
-@strawberry.type
+@strawberry.type(description="What createGroup answers.")
 class CreateGroupPayload(GroupPayload):
     pass
 
 
-@strawberry.type
+@strawberry.type(description="What setGroupCapacity answers.")
 class SetGroupCapacityPayload(GroupPayload):
     pass
 
 
-@strawberry.mutation
-async def create_kindergarten(info: I, input: CreateKindergartenInput) -> CreateKindergartenPayload:
+@strawberry.mutation(description="Operators: adds a kindergarten to the directory, in their area.")
+async def create_kindergarten(
+    info: I, input: Annotated[CreateKindergartenInput, strawberry.argument(description="The kindergarten.")]
+) -> CreateKindergartenPayload:
     async def run(actor: Actor) -> int:
         return await info.context.services.queue.create_kindergarten(
             actor,
@@ -101,8 +116,12 @@ async def create_kindergarten(info: I, input: CreateKindergartenInput) -> Create
     return await run_mutation(info, input, (Role.AKIMAT_OPERATOR,), run, CreateKindergartenPayload.build)
 
 
-@strawberry.mutation
-async def create_group(info: I, input: CreateGroupInput) -> CreateGroupPayload:
+@strawberry.mutation(
+    description="Operators: adds a group to a kindergarten of their area; its seats are offered at once."
+)
+async def create_group(
+    info: I, input: Annotated[CreateGroupInput, strawberry.argument(description="The group.")]
+) -> CreateGroupPayload:
     async def run(actor: Actor) -> int:
         return await info.context.services.queue.create_group(
             actor,
@@ -121,8 +140,14 @@ async def create_group(info: I, input: CreateGroupInput) -> CreateGroupPayload:
     return await run_mutation(info, input, (Role.AKIMAT_OPERATOR,), run, CreateGroupPayload.build)
 
 
-@strawberry.mutation
-async def set_group_capacity(info: I, input: SetGroupCapacityInput) -> SetGroupCapacityPayload:
+@strawberry.mutation(
+    description="Staff of the kindergarten, operators of its area: sets a group's capacity. The seats it frees are "
+    "offered at once, in the same transaction, each to the first child in line who may take it; the answer shows "
+    "them held. No child loses a seat or an offer to a lower capacity: that is refused."
+)
+async def set_group_capacity(
+    info: I, input: Annotated[SetGroupCapacityInput, strawberry.argument(description="The group and its capacity.")]
+) -> SetGroupCapacityPayload:
     async def run(actor: Actor) -> int:
         return await info.context.services.queue.set_group_capacity(
             actor, input.group_id, input.capacity, input.reason, input.from_

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from domain.inputs import object_id
 from graph.common import GroupType, I, Language
 from graph.errors import api_error, not_found
-from graph.pages import PageInfo, cursor, id_cursor, page_size
+from graph.pages import AFTER, FIRST, PageInfo, cursor, id_cursor, page_size
 from graph.places.types import (
     KindergartenConnection,
     KindergartenEdge,
@@ -25,28 +27,40 @@ def check_year(year: int) -> None:
         raise api_error("INVALID_INPUT", "birthYear must be a year between 2000 and 2100")
 
 
-@strawberry.input
+@strawberry.input(
+    description="What the kindergartens must have. language, birthYear, groupType and hasFreeSeats must all hold for "
+    "one and the same group: filtered by an application's birth year, language and group type together, the "
+    "directory lists the kindergartens that suit it."
+)
 class KindergartenFilter:
-    region_code: str | None = None
-    district_code: str | None = None
-    language: Language | None = None
-    birth_year: int | None = None
-    has_free_seats: bool | None = None
-    search: str | None = None
-    group_type: GroupType | None = None
+    region_code: str | None = strawberry.field(default=None, description="Only the kindergartens of this region.")
+    district_code: str | None = strawberry.field(
+        default=None, description="Only the kindergartens of this district or town."
+    )
+    language: Language | None = strawberry.field(default=None, description="A group teaching in this language.")
+    birth_year: int | None = strawberry.field(default=None, description="A group taking this birth year (2000–2100).")
+    has_free_seats: bool | None = strawberry.field(
+        default=None, description="true: a group with a free seat now; false: a group without one; left out: either."
+    )
+    search: str | None = strawberry.field(
+        default=None, description="Matches the names, the address or the externalId; the first 100 characters are used."
+    )
+    group_type: GroupType | None = strawberry.field(default=None, description="A group of this type.")
 
 
-@strawberry.field
+@strawberry.field(description="Every region with its districts (public).")
 async def regions(info: I) -> list[RegionNode]:
     return [RegionNode(m=r, of_districts=ds) for r, ds in await info.context.services.reader.regions()]
 
 
-@strawberry.field
+@strawberry.field(description="The kindergarten directory, a page at a time, in id order (public).")
 async def kindergartens(
     info: I,
-    filter: KindergartenFilter | None = None,
-    first: int | None = 20,
-    after: str | None = None,
+    filter: Annotated[
+        KindergartenFilter | None, strawberry.argument(description="What they must have; all of them when left out.")
+    ] = None,
+    first: Annotated[int | None, strawberry.argument(description=FIRST)] = 20,
+    after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
 ) -> KindergartenConnection:
     f = filter or KindergartenFilter()
     if f.birth_year is not None:
@@ -72,23 +86,28 @@ async def kindergartens(
     )
 
 
-@strawberry.field
-async def kindergarten(info: I, id: strawberry.ID) -> KindergartenNode | None:
+@strawberry.field(description="One kindergarten (public); NOT_FOUND when none has the id.")
+async def kindergarten(
+    info: I, id: Annotated[strawberry.ID, strawberry.argument(description="Kezek's id of the kindergarten.")]
+) -> KindergartenNode | None:
     node = await load_kindergarten(info, object_id(id))
     if node is None:
         raise not_found("kindergarten")
     return node
 
 
-@strawberry.field(description="Anonymised queue in queue order: no names, no IINs.")
+@strawberry.field(
+    description="One queue, anonymised, in queue order (public): no names, no IINs. A queue is a kindergarten, a "
+    "birth year, a language and a group type; a family finds its place by its application number."
+)
 async def public_queue(
     info: I,
-    kindergarten_id: strawberry.ID,
-    birth_year: int,
-    language: Language,
-    group_type: GroupType = GroupType.GENERAL,
-    first: int | None = 20,
-    after: str | None = None,
+    kindergarten_id: Annotated[strawberry.ID, strawberry.argument(description="The queue's kindergarten.")],
+    birth_year: Annotated[int, strawberry.argument(description="The queue's birth year (2000–2100).")],
+    language: Annotated[Language, strawberry.argument(description="The queue's language.")],
+    group_type: Annotated[GroupType, strawberry.argument(description="The queue's group type.")] = GroupType.GENERAL,
+    first: Annotated[int | None, strawberry.argument(description=FIRST)] = 20,
+    after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
 ) -> QueueEntryConnection:
     kg = await load_kindergarten(info, object_id(kindergarten_id))
     if kg is None:

@@ -2,30 +2,43 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from domain.inputs import object_id
 from domain.model import Actor, Role
 from graph.applications.mutations import visible
 from graph.applications.types import ApplicationNode
-from graph.common import I, UserError
+from graph.common import ERRORS, I, UserError, idempotency_key
 from graph.runner import run_mutation
 
 
-@strawberry.input
+@strawberry.input(description="Brothers' and sisters' applications to be offered seats together.")
 class LinkSiblingsInput:
-    application_ids: list[strawberry.ID]
-    idempotency_key: str | None = None
+    application_ids: list[strawberry.ID] = strawberry.field(
+        description="Two or more QUEUED, unlinked applications of children sharing a legal representative, ranking "
+        "the same kindergartens in the same order, with the same language and group type: twins, or children of a "
+        "family of more than two."
+    )
+    idempotency_key: str | None = idempotency_key()
 
 
-@strawberry.type
+@strawberry.type(description="What linkSiblings answers.")
 class LinkSiblingsPayload:
-    applications: list[ApplicationNode] = strawberry.field(default_factory=list)
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    applications: list[ApplicationNode] = strawberry.field(
+        default_factory=list, description="The linked applications, in the order named; empty when refused."
+    )
+    errors: list[UserError] = strawberry.field(default_factory=list, description=ERRORS)
 
 
-@strawberry.mutation
-async def link_siblings(info: I, input: LinkSiblingsInput) -> LinkSiblingsPayload:
+@strawberry.mutation(
+    description="The owner of them all: links siblings' applications into one sibling group, offered seats only "
+    "together. Each keeps its own positions; the group is considered when its first member's turn comes."
+)
+async def link_siblings(
+    info: I, input: Annotated[LinkSiblingsInput, strawberry.argument(description="The applications.")]
+) -> LinkSiblingsPayload:
     async def run(actor: Actor) -> int:
         apps = await info.context.services.queue.link_siblings(actor, list(input.application_ids))
         group_id = apps[0].sibling_group_id
