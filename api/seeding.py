@@ -1,10 +1,11 @@
 """Demo seeding (`kezek seed --demo`, `kezek serve --demo`; docs/api.md §4).
 
 Only an empty database is seeded: the pilot towns' places, the sandbox registries, every group full of children
-enrolled before Kezek, then the waiting families' applications (api/demo.py), submitted through the use cases
-as any channel submits them, so that their queue dates, priority claims, messages and positions are the app's
-own. A database that holds data already is left as it is, so a restart keeps every change; `kezek seed --demo
---reset` (development only) drops and recreates it first.
+enrolled before Kezek, the coming school year (those children leaving by the default departure, nursery groups
+growing and a new group per town from 1 September), then the waiting families' applications (api/demo.py),
+submitted through the use cases as any channel submits them, so that their queue dates, priority claims,
+messages and positions are the app's own. A database that holds data already is left as it is, so a restart
+keeps every change; `kezek seed --demo --reset` (development only) drops and recreates it first.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from domain.errors import DomainError
 from domain.model import Actor, GroupType, Language, Role
 from domain.timezone import local_date
 from persistence.db import make_engine
-from persistence.importers import fill_groups, holds_data, import_sandbox, upsert_places
+from persistence.importers import fill_groups, holds_data, import_sandbox, plan_next_school_year, upsert_places
 
 SEED = 2026
 
@@ -38,6 +39,7 @@ async def seed_demo(settings: Settings, url: str, seed: int = SEED) -> dict[str,
                 "places": await upsert_places(conn, parse_places(demo_places(seed))),
                 "sandbox": await import_sandbox(conn, parse_sandbox(demo_sandbox(seed))),
                 "enrolled_before_kezek": await fill_groups(conn),
+                "next_school_year": await plan_next_school_year(conn, local_date(dt.datetime.now(dt.UTC))),
             }
     finally:
         await engine.dispose()

@@ -162,6 +162,10 @@ class Run:
     def ministry(self, n: int = 1) -> str:
         return mint(self.channels["bench-ministry"], Role.MINISTRY, f"analyst-{n}")
 
+    def operator(self, region: str) -> str:
+        """An operator of the whole region."""
+        return mint(self.channels["bench-akimat"], Role.AKIMAT_OPERATOR, "operator-1", region=region)
+
 
 def write_config(run: Run) -> None:
     """A production channels file (nothing marked development) and a policy file with the national defaults,
@@ -275,7 +279,7 @@ async def finish_load(proc: asyncio.subprocess.Process, limit: float, interrupt:
 
 
 @contextlib.asynccontextmanager
-async def in_process(run: Run) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
+async def in_process(run: Run, clock: Any = None) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
     from api.app import create_app
     from api.container import build_container
     from api.settings import Settings
@@ -291,7 +295,7 @@ async def in_process(run: Run) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
         rate_channel_per_second=1000000,
         rate_channel_burst=1000000,
     )
-    container = build_container(settings, run.db_url)
+    container = build_container(settings, run.db_url, clock=clock)
     app = create_app(container)
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://kezek") as client:

@@ -8,6 +8,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from domain import school_year, seats_over_time
+from domain.age import SCHOOL_AGE
+
 
 async def holds_data(conn: AsyncConnection) -> bool:
     """Whether the database holds places, registries or people already: demo seeding fills only one that does not."""
@@ -161,3 +164,48 @@ async def fill_groups(conn: AsyncConnection, since: dt.date = dt.date(2025, 9, 1
         {"since": since},
     )
     return int(result.rowcount or 0)
+
+
+async def plan_next_school_year(conn: AsyncConnection, today: dt.date) -> dict[str, int]:
+    """Demo only: the coming school year to run an intake for (docs/product.md §10). The children enrolled
+    before Kezek leave by the default departure (31 August of the year they turn 6, when that is still to
+    come); nursery groups of the youngest year grow from 1 September; one new group opens then in each town."""
+    year = school_year.school_year_of(today) + 1
+    september = school_year.first_day(year)
+    leaving = await conn.execute(
+        text(
+            """UPDATE enrollments e SET leaves_on = make_date(g.birth_year_to + :age, :m, :d)
+            FROM groups g WHERE g.id = e.group_id AND e.ended_at IS NULL AND e.leaves_on IS NULL
+              AND e.child_iin LIKE 'enrolled-before-kezek-%'
+              AND make_date(g.birth_year_to + :age, :m, :d) >= :today"""
+        ),
+        {
+            "age": SCHOOL_AGE,
+            "m": seats_over_time.DEPARTURE_MONTH,
+            "d": seats_over_time.DEPARTURE_DAY,
+            "today": today,
+        },
+    )
+    growing = await conn.execute(
+        text(
+            """UPDATE groups SET scheduled_capacity = capacity + 5, scheduled_from = :s
+            WHERE birth_year_from = (SELECT max(birth_year_to) FROM groups) AND group_type = 'GENERAL'"""
+        ),
+        {"s": september},
+    )
+    opening = await conn.execute(
+        text(
+            """INSERT INTO groups (kindergarten_id, external_id, birth_year_from, birth_year_to, language, group_type,
+                capacity, opens_on)
+            SELECT DISTINCT ON (k.district_code) k.id, 'G-' || (:y - 2) || '-RU-NEW', :y - 2, :y - 2, 'RU', 'GENERAL',
+                15, :s
+            FROM kindergartens k WHERE k.ownership = 'STATE' ORDER BY k.district_code, k.id
+            ON CONFLICT DO NOTHING"""
+        ),
+        {"y": year, "s": september},
+    )
+    return {
+        "leaving": int(leaving.rowcount or 0),
+        "capacities_from_september": int(growing.rowcount or 0),
+        "groups_opening": int(opening.rowcount or 0),
+    }

@@ -218,3 +218,24 @@ async def test_the_pilot_towns_have_real_queues(demo_db: str) -> None:
             assert submitted["errors"] == [], submitted
             positions += [c["position"] for c in submitted["application"]["choices"]]
         assert len(positions) == 8 and all(10 <= p <= 99 for p in positions), positions
+
+
+CREATE_RUN = """mutation($r: String!, $y: Int!) { createIntakeRun(input: {regionCode: $r, schoolYear: $y}) {
+  intakeRun { status seats offers seatsLeftFree verdict { stable envyPairs waste } } errors { code } } }"""
+
+
+async def test_the_demo_has_a_coming_school_year_to_run(
+    demo_db: str, demo_template: tuple[str, dict[str, Any]]
+) -> None:
+    """A leaving cohort, groups growing and opening on 1 September: the pilot towns' operators can draft the
+    intake (docs/product.md §10) and read a run that offers seats."""
+    planned = demo_template[1]["next_school_year"]
+    assert planned["leaving"] > 100 and planned["capacities_from_september"] > 0 and planned["groups_opening"] == 2
+    async with open_kezek(demo_db, policy_file=OFFERS_POLICY) as k:
+        year = int((await k.sql("SELECT extract(year FROM min(scheduled_from))::int AS y FROM groups"))[0]["y"])
+        for region in (SHAKHTINSK_REGION, SKO_REGION):
+            run = (await k.gql(CREATE_RUN, {"r": region, "y": year}, k.operator(region)))["createIntakeRun"]
+            assert run["errors"] == [], run
+            drafted = run["intakeRun"]
+            assert drafted["status"] == "DRAFT" and drafted["seats"] > 50 and drafted["offers"] > 50, drafted
+            assert drafted["verdict"] == {"stable": True, "envyPairs": 0, "waste": 0}
