@@ -14,12 +14,22 @@ MAX_PAGE = 100
 
 @strawberry.type
 class PageInfo:
+    """Relay's four fields. Connections page forward only (`first`, `after`): `hasPreviousPage` is true when
+    the page was asked for `after` a cursor (the cursor's own item comes before it), false for a first page."""
+
     has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
     end_cursor: str | None
 
     @staticmethod
-    def of(page: Page[Any]) -> PageInfo:
-        return PageInfo(has_next_page=page.has_next, end_cursor=page.cursors[-1] if page.cursors else None)
+    def of(page: Page[Any], *, after: str | None) -> PageInfo:
+        return PageInfo(
+            has_next_page=page.has_next,
+            has_previous_page=after is not None,
+            start_cursor=page.cursors[0] if page.cursors else None,
+            end_cursor=page.cursors[-1] if page.cursors else None,
+        )
 
 
 def page_size(first: int | None) -> int:
