@@ -21,12 +21,12 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
-from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
 from api import graphiql, worker
 from api.auth import Unauthenticated
 from api.container import Container
+from api.http import HTTPView, Refusal, TooLarge, body_too_large, read_body, too_large
 from api.logging_setup import bind_context
 from domain.model import Actor
 from graph.context import Context
@@ -51,15 +51,6 @@ def _has_nul(text: str) -> bool:
     return "\x00" in text or "\\u0000" in text.lower()
 
 
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body"):
-            return b"".join(chunks)
-
-
 def _replay(body: bytes) -> Receive:
     sent = False
 
@@ -76,14 +67,12 @@ def _replay(body: bytes) -> Receive:
 PUBLIC = Actor(role=None, subject=None, channel=None)
 
 
-def _error(code: str, message: str, status: int = 200, **extensions: object) -> JSONResponse:
-    return JSONResponse(
-        {"data": None, "errors": [{"message": message, "extensions": {"code": code, **extensions}}]},
-        status_code=status,
-    )
+def _error(code: str, message: str, status: int = 200, **extensions: object) -> Refusal:
+    """A refusal before execution, in the media type the client accepts (api/http.py)."""
+    return Refusal(code, message, status, extensions)
 
 
-class KezekGraphQL(GraphQL[Context, None]):
+class KezekGraphQL(HTTPView):
     def __init__(self, container: Container) -> None:
         dev = container.settings.development
         settings = container.settings
@@ -133,6 +122,9 @@ class KezekGraphQL(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
             return
         REQUEST_ID.set(str(uuid.uuid4()))
+        if (oversized := too_large(scope)) is not None:
+            await oversized(scope, receive, send)
+            return
         try:
             identity = await self.container.authenticator.authenticate(Headers(scope=scope).get("authorization"))
         except Unauthenticated as exc:
@@ -154,7 +146,11 @@ class KezekGraphQL(GraphQL[Context, None]):
             await _error("INVALID_INPUT", NUL_REFUSAL)(scope, receive, send)
             return
         if scope["method"] == "POST":
-            body = await _read_body(receive)
+            try:
+                body = await read_body(receive)
+            except TooLarge:
+                await body_too_large()(scope, receive, send)
+                return
             if _has_nul(body.decode("utf-8", "replace")):
                 await _error("INVALID_INPUT", NUL_REFUSAL)(scope, receive, send)
                 return
