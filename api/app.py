@@ -28,6 +28,7 @@ from api.auth import Unauthenticated
 from api.container import Container
 from api.http import HTTPView, Refusal, TooLarge, body_too_large, read_body, too_large
 from api.logging_setup import bind_context
+from api.websocket import SUBPROTOCOL, LimitedWebSocketAdapter, TransportWSHandler, refuse_other_subprotocols
 from domain.model import Actor
 from graph.context import Context
 from graph.limits import RateLimiter, retry_after
@@ -73,6 +74,10 @@ def _error(code: str, message: str, status: int = 200, **extensions: object) -> 
 
 
 class KezekGraphQL(HTTPView):
+    # graphql-transport-ws only, with its rules for malformed and oversized messages (api/websocket.py).
+    graphql_transport_ws_handler_class = TransportWSHandler
+    websocket_adapter_class = LimitedWebSocketAdapter  # type: ignore[assignment]  # as strawberry.asgi.GraphQL does
+
     def __init__(self, container: Container) -> None:
         dev = container.settings.development
         settings = container.settings
@@ -83,6 +88,7 @@ class KezekGraphQL(HTTPView):
             schema,
             graphql_ide="graphiql" if dev else None,
             allow_queries_via_get=True,
+            subscription_protocols=(SUBPROTOCOL,),
             max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
             connection_init_wait_timeout=dt.timedelta(seconds=settings.connection_init_timeout),
         )
@@ -119,6 +125,8 @@ class KezekGraphQL(HTTPView):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            if scope["type"] == "websocket" and await refuse_other_subprotocols(scope, receive, send):
+                return
             await super().__call__(scope, receive, send)
             return
         REQUEST_ID.set(str(uuid.uuid4()))

@@ -30,7 +30,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from graph.context import Context
-from graph.request_errors import REQUEST_ERROR_CODES
+from graph.request_errors import OPERATION_RESOLUTION_FAILED, REQUEST_ERROR_CODES
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 JSON = "application/json"
@@ -230,7 +230,7 @@ def refusal_of(exc: HTTPException, method: str) -> Refusal:
         kind = {OperationType.QUERY: "queries", OperationType.MUTATION: "mutations"}[cause.operation_type]
         return Refusal("BAD_REQUEST", f"{kind} are sent by POST", 405, headers={"Allow": "POST"})
     if isinstance(cause, CannotGetOperationTypeError):
-        return Refusal("OPERATION_RESOLUTION_FAILURE", cause.as_http_error_reason())
+        return Refusal(OPERATION_RESOLUTION_FAILED, cause.as_http_error_reason())
     if exc.status_code == 405:
         return Refusal("BAD_REQUEST", exc.reason, 405, headers={"Allow": "GET, POST"})
     return Refusal("BAD_REQUEST", exc.reason, exc.status_code)

@@ -21,8 +21,11 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 BAD_USER_INPUT = "BAD_USER_INPUT"
+OPERATION_RESOLUTION_FAILED = "OPERATION_RESOLUTION_FAILURE"  # no operation of that name (api/http.py)
 # The codes of errors raised before execution: answered without a `data` entry (api/http.py).
-REQUEST_ERROR_CODES = frozenset({PARSE_FAILED, VALIDATION_FAILED, BAD_USER_INPUT, "QUERY_TOO_COSTLY"})
+REQUEST_ERROR_CODES = frozenset(
+    {PARSE_FAILED, VALIDATION_FAILED, BAD_USER_INPUT, OPERATION_RESOLUTION_FAILED, "QUERY_TOO_COSTLY"}
+)
 
 
 def coded(errors: Iterable[GraphQLError] | None, code: str) -> None:
