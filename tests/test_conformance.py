@@ -11,9 +11,10 @@ import json
 import os
 from typing import Any
 
-from tests.conftest import OFFERS_POLICY
+from tests import data
+from tests.conftest import OFFERS_POLICY, Kezek
 from tests.nodejs import node_modules, script
-from tests.test_subscriptions import serve
+from tests.test_subscriptions import latest, place, serve, set_capacity
 
 NODE_TIMEOUT = 120  # seconds: a bound for a hung script, not a speed requirement
 
@@ -47,3 +48,27 @@ async def test_graphql_http_audits_all_pass(db_url: str) -> None:
     assert not failed, "graphql-http audits failed:\n" + "\n".join(failed)
     levels = collections.Counter(r["name"].split()[0] for r in results)
     assert levels["MUST"] >= 13 and levels["SHOULD"] >= 23, levels  # the audits of graphql-http 1.23.1
+
+
+VACANCIES = """subscription($after: String, $kg: ID) {
+  vacancyUpdates(after: $after, kindergartenId: $kg) { cursor kind freeSeats group { id } kindergarten { externalId } }
+}"""
+
+
+async def test_the_graphql_ws_client_subscribes_and_receives_an_event(db_url: str) -> None:
+    """Subscribed `after` the newest event, the client gets the change made meanwhile however its subscription
+    and the change interleave (replay, then live)."""
+    async with serve(db_url, OFFERS_POLICY) as (base,):
+        pet = await place(base, "PET-1")
+        variables = {**(await latest(db_url)), "kg": pet.kg}
+        operator = Kezek.operator(data.SKO_REGION)
+        client = asyncio.create_task(
+            node("subscribe.mjs", f"ws://{base}/graphql", operator, VACANCIES, json.dumps(variables))
+        )
+        await set_capacity(base, Kezek.staff("PET-1", channel="akimat-sko"), pet.group, 7)
+        code, out, err = await client
+    assert code == 0, err
+    assert "connected with graphql-transport-ws" in err
+    event = json.loads(out)["data"]["vacancyUpdates"]
+    assert (event["kind"], event["freeSeats"], event["group"]["id"]) == ("CAPACITY_CHANGED", 7, pet.group)
+    assert event["kindergarten"]["externalId"] == "PET-1"
