@@ -32,9 +32,8 @@ client.subscribe(
       process.exit(0);
     },
     error: (error) => {
-      if (error instanceof Error) fail(`error: ${error.message}`);
-      else if (error && 'code' in error) fail(`closed: ${error.code} ${error.reason}`);
-      else fail(`error: ${JSON.stringify(error)}`);
+      if (error && typeof error.code === 'number') fail(`closed: ${error.code} ${error.reason}`);
+      else fail(`error: ${error?.message ?? error?.type ?? String(error)}`); // an Error or a socket's ErrorEvent
     },
     complete: () => fail('completed without a result'),
   },
