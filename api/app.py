@@ -26,6 +26,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from api import graphiql, worker
 from api.auth import Unauthenticated
 from api.container import Container
+from api.cors import allowed_origins, cors
 from api.http import HTTPView, Refusal, TooLarge, body_too_large, read_body, too_large
 from api.logging_setup import bind_context
 from api.websocket import SUBPROTOCOL, LimitedWebSocketAdapter, TransportWSHandler, refuse_other_subprotocols
@@ -89,6 +90,8 @@ class KezekGraphQL(HTTPView):
             graphql_ide="graphiql" if dev else None,
             allow_queries_via_get=True,
             subscription_protocols=(SUBPROTOCOL,),
+            # A browser page on another origin may open a WebSocket when a channel lists it (api/cors.py).
+            allowed_origins=allowed_origins(container.authenticator.channels()),
             max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
             connection_init_wait_timeout=dt.timedelta(seconds=settings.connection_init_timeout),
         )
@@ -287,6 +290,7 @@ def create_app(container: Container, *, run_worker: bool = False) -> Starlette:
             WebSocketRoute("/graphql", graphql),
             *(graphiql.routes() if container.settings.development else []),
         ],
+        middleware=[cors(allowed_origins(container.authenticator.channels()))],
         lifespan=lifespan,
     )
     app.state.subscriptions = graphql.subscriptions  # for tests and diagnostics: executions and members
