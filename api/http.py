@@ -16,7 +16,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException, StarletteRequestAdapter
 from graphql import GraphQLError
 from starlette.datastructures import Headers
 from starlette.requests import Request
@@ -25,11 +25,13 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from graph.context import Context
+from graph.persisted import PersistedQueries, PersistedQueryError, Registration
 from graph.request_errors import OPERATION_RESOLUTION_FAILED, REQUEST_ERROR_CODES
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
@@ -173,9 +175,35 @@ def body_too_large() -> Refusal:
     return Refusal("REQUEST_TOO_LARGE", f"the request body exceeds {MAX_BODY_BYTES} bytes", 413)
 
 
+class ScopedRequestAdapter(StarletteRequestAdapter):
+    """Strawberry's request adapter, with the request's ASGI scope (where Kezek keeps its per-request state)."""
+
+    def __init__(self, request: Request) -> None:
+        super().__init__(request)
+        self.scope = request.scope
+
+
 class HTTPView(GraphQL[Context, None]):
     """Strawberry's ASGI view with the answers above: the negotiated media type and status code, and
-    Strawberry's own refusals of malformed requests (text/plain) turned into GraphQL errors."""
+    Strawberry's own refusals of malformed requests (text/plain) turned into GraphQL errors; automatic
+    persisted queries (graph/persisted.py)."""
+
+    request_adapter_class = ScopedRequestAdapter
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.persisted = PersistedQueries()  # this process's (this app's) documents
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        """Only for a browser asking for a page: a GET with neither `query` nor `extensions` (an APQ request by
+        GET has no query) whose Accept names text/html (Strawberry's `*/*` would catch every curl)."""
+        params = request.query_params
+        return (
+            request.method == "GET"
+            and params.get("query") is None
+            and params.get("extensions") is None
+            and "text/html" in request.headers.get("accept", "")
+        )
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub = await super().get_sub_response(request)
@@ -189,6 +217,9 @@ class HTTPView(GraphQL[Context, None]):
         status = shape(body, result, sub.media_type or JSON)
         if status != 200:
             sub.status_code = status
+        registration: Registration | None = request.scope.get("kezek.persist")
+        if registration is not None and not is_request_error(result):
+            self.persisted.put(registration)  # it parsed and validated
         return body
 
     def create_response(
@@ -206,6 +237,9 @@ class HTTPView(GraphQL[Context, None]):
                 raise HTTPException(
                     400, "The GraphQL operation's `operationName` must be a string or null, if provided."
                 )
+        if isinstance(request, ScopedRequestAdapter) and isinstance(data, GraphQLRequestData):
+            # A trusted-documents-only channel's request comes here with its registered document (api/app.py).
+            data.query, request.scope["kezek.persist"] = self.persisted.resolve(data.query, data.extensions)
         return data
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -217,6 +251,8 @@ class HTTPView(GraphQL[Context, None]):
             response = await self.run(request)
         except HTTPException as exc:  # Strawberry's own __call__ answers these as text/plain
             response = refusal_of(exc, request.method)
+        except PersistedQueryError as exc:
+            response = Refusal(exc.code, exc.message, exc.status, headers={"Cache-Control": "no-store"})
         await response(scope, receive, send)
 
 
