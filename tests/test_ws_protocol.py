@@ -86,7 +86,8 @@ async def test_malformed_messages_close_the_socket_with_4400(db_url: str) -> Non
                 assert reason.startswith("Invalid message received") or "Unknown message type" in reason, name
             async with connect(f"ws://{base}/graphql", subprotocols=PROTOCOL, open_timeout=WAIT) as ws:
                 await _closes_with_4400(ws, json.dumps(message))
-        for name, frame in {"not JSON": "{", "binary": b"\x00\x01"}.items():
+        frames: dict[str, str | bytes] = {"not JSON": "{", "binary": b"\x00\x01"}
+        for name, frame in frames.items():
             async with connected(base, Kezek.operator()) as ws:
                 assert await _closes_with_4400(ws, frame), name
         # A socket that kept to the protocol is served as ever.
@@ -125,7 +126,7 @@ async def _error_of(ws: ClientConnection, payload: dict[str, Any]) -> list[dict[
 
 
 async def test_a_subscription_refused_before_it_runs_gets_an_error_message(db_url: str) -> None:
-    cases = {
+    cases: dict[str, dict[str, Any]] = {
         "GRAPHQL_PARSE_FAILED": {"query": "subscription { vacancyUpdates { cursor "},
         "GRAPHQL_VALIDATION_FAILED": {"query": "subscription { vacancyUpdates { nope } }"},
         "BAD_USER_INPUT": {
