@@ -6,8 +6,9 @@ A client that accepts `application/graphql-response+json` (named explicitly, wit
 response with `data`, and 4xx (or 5xx) and no `data` entry for a request error (a document that does not
 parse or validate, variables that do not fit, a refusal before execution). Any other client gets
 `application/json` as Kezek always answered: HTTP 200 with `"data": null` for request errors, except
-the refusals that have a status of their own (429 rate limit, 413 body too large, 405 a mutation by GET,
-400 a request that is not GraphQL-over-HTTP at all).
+the refusals that have a status of their own (429 rate limit, 413 body too large, 414 query string too
+long, 405 a mutation by GET, 400 a request that is not GraphQL-over-HTTP at all). docs/decisions.md has
+the reasons.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException, StarletteRequestAdapter
-from graphql import GraphQLError
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
@@ -119,12 +119,6 @@ class Refusal(Response):
     ) -> None:
         super().__init__(status_code=status, headers=headers)
         self.error: dict[str, Any] = {"message": message, "extensions": {"code": code, **(extensions or {})}}
-
-    @classmethod
-    def of(cls, error: GraphQLError, status: int = 200, headers: Mapping[str, str] | None = None) -> Refusal:
-        extensions = dict(error.extensions or {})
-        code = str(extensions.pop("code", "BAD_REQUEST"))
-        return cls(code, error.message, status, extensions, headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         media = media_type(scope)
