@@ -80,37 +80,37 @@ async def measure(run: Run, status_tokens: list[str], status_query: str) -> dict
     clock = OnDay(day)
     drafts: list[dict[str, Any]] = []
     published: list[dict[str, Any]] = []
-    async with in_process(run, clock) as (client, _container):
-        started = time.perf_counter()
-        for region in regions:
-            t0 = time.perf_counter()
-            draft = await _post(client, run.operator(region), CREATE, {"r": region, "y": NEXT_YEAR})
-            drafts.append({"region": region, "seconds": time.perf_counter() - t0, **draft})
-            log(
-                f"(i) draft {region}: {draft['offers']} offers of {draft['seats']} seats "
-                f"in {drafts[-1]['seconds']:.2f} s"
-            )
-        drafts_s = time.perf_counter() - started
-
-        port = free_port()
-        server = start_kezek(run, port)
-        try:
-            await wait_ready(server, port, "/readyz")
-            spec = {"path": "/graphql", "bodies": [json.dumps({"query": status_query})], "tokens": status_tokens}
-            background = await start_load(
-                run, port, spec, "status-during-intake", mode="rate", rate=STATUS_RATE, duration=900, warmup=0
-            )
-            await asyncio.sleep(3)
+    port = free_port()
+    server = start_kezek(run, port)
+    try:
+        await wait_ready(server, port, "/readyz")
+        spec = {"path": "/graphql", "bodies": [json.dumps({"query": status_query})], "tokens": status_tokens}
+        # Parents keep asking for their status through the whole intake, drafts and publication alike.
+        background = await start_load(
+            run, port, spec, "status-during-intake", mode="rate", rate=STATUS_RATE, duration=600, warmup=0
+        )
+        await asyncio.sleep(3)
+        async with in_process(run, clock) as (client, _container):
+            started = time.perf_counter()
+            for region in regions:
+                t0 = time.perf_counter()
+                draft = await _post(client, run.operator(region), CREATE, {"r": region, "y": NEXT_YEAR})
+                drafts.append({"region": region, "seconds": time.perf_counter() - t0, **draft})
+                log(
+                    f"(i) draft {region}: {draft['offers']} offers of {draft['seats']} seats "
+                    f"in {drafts[-1]['seconds']:.2f} s"
+                )
+            drafts_s = time.perf_counter() - started
             started = time.perf_counter()
             for draft in drafts:
                 t0 = time.perf_counter()
                 done = await _post(client, run.operator(draft["region"]), PUBLISH, {"id": draft["id"]})
                 published.append({"region": draft["region"], "seconds": time.perf_counter() - t0, **done})
             publish_s = time.perf_counter() - started
-            await asyncio.sleep(1)
-            status = await finish_load(background, limit=90, interrupt=True)
-        finally:
-            server.stop()
+        await asyncio.sleep(1)
+        status = await finish_load(background, limit=90, interrupt=True)
+    finally:
+        server.stop()
     log(f"(i) drafts {drafts_s:.1f} s, publishing {publish_s:.1f} s, status p99 {status['p99_ms']} ms")
     return {
         "day": day.isoformat(),

@@ -105,12 +105,19 @@ def check(inputs: Inputs, matching: Matching) -> Verdict:
             + sum(1 for c in taken if c.tier in (PriorityTier.PRIMARY, PriorityTier.GENERAL))
         )
 
+    # Only the groups of the kindergartens a child chose can be envied: indexed so that a national region's
+    # check is linear in children × choices, not children × groups.
+    by_kindergarten: dict[int, list[IntakeGroup]] = {}
+    for g in inputs.groups:
+        by_kindergarten.setdefault(g.kindergarten_id, []).append(g)
+
     envy = waste = sibling_pairs = 0
     examples: list[Pair] = []
     for child in inputs.children:
         got = placed.get(child.application_id)
         got_rank = children[child.application_id].rank_of(groups[got].kindergarten_id) if got is not None else None
-        for g in inputs.groups:
+        chosen = (g for kg in dict.fromkeys(child.choices) for g in by_kindergarten.get(kg, ()))
+        for g in chosen:
             if not g.fits(child) or g.seats <= 0:
                 continue
             rank = child.rank_of(g.kindergarten_id)
