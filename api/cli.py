@@ -319,8 +319,8 @@ def cmd_audit(settings: Settings, args: argparse.Namespace) -> None:
     try:
         period = fairness.period(args.start, args.end)
         policies = load_policy(settings.policy_file)
-    except DomainError:
-        _fail("--to must be after --from")
+    except DomainError as exc:
+        _fail(exc.message)
         return
     except ConfigFileError as exc:
         _fail(str(exc))

@@ -37,6 +37,7 @@ from domain.queue_order import QueueOrder, queue_order
 from domain.timezone import at_local, local_date
 
 EXAMPLES = 20  # envy pairs listed, the earliest first
+MAX_DAYS = 366  # a report covers a year at most: longer ones are asked year by year (docs/decisions.md 85)
 # A superseded offer's seat offered again within this long belongs to the same cascade (the allocator fills it
 # right after the commit, or a dispatcher within a second).
 CASCADE = dt.timedelta(minutes=1)
@@ -91,8 +92,11 @@ class Period:
 
 
 def period(start: dt.date, end: dt.date) -> Period:
+    """The period asked for: at least a day, at most a year of 366 days (the report reads every record of it)."""
     if end <= start:
-        raise DomainError(ErrorCode.INVALID_INPUT, "the period must end after it starts", "to")
+        raise DomainError(ErrorCode.INVALID_INPUT, "--to must be after --from", "to")
+    if (end - start).days > MAX_DAYS:
+        raise DomainError(ErrorCode.INVALID_INPUT, f"the period is longer than {MAX_DAYS} days", "to")
     return Period(start, end)
 
 
@@ -235,9 +239,12 @@ class Facts:
     applications: Mapping[int, ApplicationFacts]
     offers: Sequence[OfferFacts]
     enrolments: Sequence[EnrolmentFacts]
-    siblings: Mapping[str, Sequence[str]]  # a child's brothers and sisters: a common legal representative
-    offers_before: Mapping[int, tuple[int, int]]  # a group's PRIMARY and GENERAL offers made before the period
-    published: Mapping[tuple[str, int], dt.datetime]  # (region, school year) → its intake run's publication
+    # A child's brothers and sisters (a common legal representative): sibling priority.
+    siblings: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    # A group's PRIMARY and GENERAL offers made before the period: the primary ratio's turn.
+    offers_before: Mapping[int, tuple[int, int]] = field(default_factory=dict)
+    # (region, school year) → its intake run's publication: seats held back for it.
+    published: Mapping[tuple[str, int], dt.datetime] = field(default_factory=dict)
 
 
 # --- the report ------------------------------------------------------------------------------------
@@ -504,7 +511,7 @@ class _Audit:
             for sibling in facts.siblings.get(app.child_iin, ()):
                 theirs = sorted(self.enrolled.get(sibling, ()), key=lambda e: e.held_from)
                 for n, e in enumerate(theirs):
-                    until = min(e.held_until, *(later.held_from for later in theirs[n + 1 :]))
+                    until = min([e.held_until, *(later.held_from for later in theirs[n + 1 :])])
                     self.priority[(app.child_iin, e.kindergarten_id)].append((e.held_from, until))
 
         # A queue's applications: every one that ranked the kindergarten at some time, in queue-date order.
