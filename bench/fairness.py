@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import PLANS, Run, kezek_env, log, write_config
+from bench.common import PLANS, Run, in_process, kezek_env, log, write_config
 from domain.timezone import ALMATY
 from persistence.db import raw_connect
 
@@ -105,6 +105,41 @@ def report(results: dict[str, Any], add: Any) -> None:
     add("")
 
 
+DECLINE = """mutation($id: ID!) { declineOffer(input: {offerId: $id}) { offer { id } errors { code } } }"""
+
+
+async def _history(run: Run, groups: int) -> dict[str, int]:
+    """A history for the audit to read when the data set has none of its own (it is loaded, not lived): through
+    /graphql in-process, capacity +1 in that many full groups with a child waiting (the allocator offers each
+    seat), then every third offer declined by its parent (its seat offered on at once)."""
+    from bench.writes import RAISE, _wave_groups
+
+    wanted = (await _wave_groups(run, groups))[0]
+    async with in_process(run) as (client, _container):
+        for g in wanted:
+            body = {"query": RAISE, "variables": {"g": str(g["id"]), "c": g["capacity"] + 1}}
+            await client.post("/graphql", json=body, headers={"Authorization": f"Bearer {run.staff(g['external_id'])}"})
+        conn = await raw_connect(run.db_url)
+        try:
+            offers = await conn.fetch(
+                """SELECT o.id, min(r.representative_iin) AS parent FROM offers o
+                JOIN representations r ON r.child_iin = o.child_iin WHERE o.status = 'PENDING'
+                GROUP BY o.id ORDER BY o.id"""
+            )
+        finally:
+            await conn.close()
+        for o in offers[::3]:
+            body = {"query": DECLINE, "variables": {"id": str(o["id"])}}
+            await client.post("/graphql", json=body, headers={"Authorization": f"Bearer {run.citizen(o['parent'])}"})
+    conn = await raw_connect(run.db_url)
+    try:
+        made = await conn.fetchval("SELECT count(*) FROM offers")
+    finally:
+        await conn.close()
+    log(f"(j) a history: {len(wanted)} seats raised, {len(offers[::3])} offers declined, {made} offers made")
+    return {"raised": len(wanted), "declined": len(offers[::3]), "offers": int(made)}
+
+
 async def _alone(scale: str) -> None:
     """Development: a data set of its own, then the audit alone."""
     from api.embedded import start_embedded
@@ -116,6 +151,7 @@ async def _alone(scale: str) -> None:
         run = Run(plan=PLANS[scale], tmp=tmp, server_url=server_url)
         write_config(run)
         run.db_url, run.data, _ = await build_database(server_url, "kezek_fairness", run.plan.scale)
+        await _history(run, run.plan.wave_groups)
         results = await measure(run)
         lines: list[str] = []
         report(results, lines.append)

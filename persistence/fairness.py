@@ -46,9 +46,11 @@ GROUPS = """SELECT id, kindergarten_id, birth_year_from, birth_year_to, language
 FROM groups WHERE kindergarten_id = ANY(:kgs)"""
 
 # Capacities as recorded (domain/usecases/places.py, school_days.py); audit records have no index by entity, so
-# this is one pass over them.
+# this is one pass over them. Records after `as_of` are read too: the first one's `before` is the capacity until
+# then, so that a report on a later copy of the data is the same (domain/fairness.py reads none past `as_of`).
 CAPACITY_RECORDS = """SELECT CAST(entity_id AS bigint) AS group_id, at, action, before, after FROM audit_log
-WHERE entity_type = 'group' AND action IN ('GROUP_CREATED', 'CAPACITY_CHANGED') AND at < :as_of
+WHERE entity_type = 'group' AND action IN ('GROUP_CREATED', 'CAPACITY_CHANGED')
+  AND CAST(entity_id AS bigint) = ANY(:groups)
 ORDER BY id"""
 
 # Applications that may have stood in a queue of the area in the period: those ranking one of its kindergartens
@@ -78,8 +80,9 @@ WHERE a.id = ANY(:ids) AND a.queue_date < :as_of AND (
     OR EXISTS (SELECT 1 FROM enrollments e WHERE e.application_id = a.id AND e.kindergarten_id = ANY(:kgs)
                AND (e.ended_at IS NULL OR e.ended_at >= :start)))"""
 
+# All of them, for the reason capacities are (a first record after `as_of` tells the state until then).
 APPLICATION_RECORDS = """SELECT application_id, at, before, after FROM audit_log
-WHERE entity_type = 'application' AND application_id = ANY(:ids) AND at < :as_of
+WHERE entity_type = 'application' AND application_id = ANY(:ids)
 ORDER BY application_id, id"""
 
 # A sibling group is created in the transaction that links its members (domain/usecases/siblings.py), at the
@@ -144,14 +147,14 @@ class FairnessRecords:
             for r in await self._rows(KINDERGARTENS, r=area.region_code, d=area.district_code)
         }
         kgs = sorted(kindergartens)
-        groups = await self._groups(kgs, as_of)
+        groups = await self._groups(kgs)
         group_ids = sorted(groups)
 
         ids = [r["id"] for r in await self._rows(APPLICATION_IDS, kgs=kgs, start=start, as_of=as_of)]
         app_rows = await self._rows(APPLICATIONS, ids=ids, kgs=kgs, start=start, as_of=as_of)
         ids = [r["id"] for r in app_rows]
         records: dict[int, list[tuple[dt.datetime, Any, Any]]] = defaultdict(list)
-        for r in await self._rows(APPLICATION_RECORDS, ids=ids, as_of=as_of):
+        for r in await self._rows(APPLICATION_RECORDS, ids=ids):
             records[r["application_id"]].append((r["at"], _json(r["before"]), _json(r["after"])))
         links: dict[int, set[tuple[int, dt.datetime]]] = defaultdict(set)
         for r in await self._rows(SIBLING_LINKS, ids=ids, as_of=as_of):
@@ -192,13 +195,11 @@ class FairnessRecords:
             published=published,
         )
 
-    async def _groups(self, kgs: list[int], as_of: dt.datetime) -> dict[int, GroupFacts]:
+    async def _groups(self, kgs: list[int]) -> dict[int, GroupFacts]:
         rows = await self._rows(GROUPS, kgs=kgs)
-        wanted = {r["id"] for r in rows}
         history: dict[int, list[tuple[dt.datetime, str, Any, Any]]] = defaultdict(list)
-        for r in await self._rows(CAPACITY_RECORDS, as_of=as_of):
-            if r["group_id"] in wanted:
-                history[r["group_id"]].append((r["at"], r["action"], _json(r["before"]), _json(r["after"])))
+        for r in await self._rows(CAPACITY_RECORDS, groups=sorted(r["id"] for r in rows)):
+            history[r["group_id"]].append((r["at"], r["action"], _json(r["before"]), _json(r["after"])))
         return {
             r["id"]: GroupFacts(
                 id=r["id"],

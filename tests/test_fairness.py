@@ -179,16 +179,17 @@ async def test_an_offer_written_behind_kezeks_back_is_exactly_the_pair_it_makes_
     kezek: Kezek,
 ) -> None:
     first, second, g, kg = await _queue_two(kezek)
+    start = today(kezek)  # Almaty's day, not the database server's
     await kezek.sql(
         """INSERT INTO offers (application_id, child_iin, kindergarten_id, group_id, status, tier_rank, created_at,
             respond_by, starts_on)
-        VALUES ($1, $2, $3, $4, 'PENDING', 2, now(), now() + interval '2 days', CURRENT_DATE)""",
+        VALUES ($1, $2, $3, $4, 'PENDING', 2, now(), now() + interval '2 days', $5)""",
         int(second["id"]),
         PLAIN_2023,
         kg,
         g,
+        start,
     )
-    start = today(kezek)
     r = await fairness(kezek, start, 1, Kezek.ministry())
     assert (r["envyPairs"], r["envyChildren"]) == (1, 1)
     (pair,) = r["envyExamples"]

@@ -276,3 +276,12 @@ def test_the_longest_supersede_chain_and_sibling_groups_placed_together() -> Non
     )
     assert result.churn.longest_chain == 2
     assert (result.sibling_groups_placed, result.sibling_groups_together) == (2, 0.5)
+
+
+def test_sibling_priority_is_read_from_a_brother_or_sisters_enrolment() -> None:
+    # Make X, enrolled at K1 all along, C's brother: C comes first in K1's queue. The seat C got on 7 March 10:00
+    # was then C's by the rule (D envies no one), but B's offer (2 March 9:00) and A's (3 March 12:00) passed C
+    # over, until C's own: 5 days and 1 hour.
+    r = report(facts(siblings={C_.child_iin: ["child-X"]}), POLICIES)
+    assert (r.envy_pairs, r.envy_children, r.envy_days) == (2, 1, 5.04)
+    assert [(e.application_number, e.ahead_of_application_number) for e in r.envy_examples] == [("C", "B"), ("C", "A")]
