@@ -1,6 +1,6 @@
 """Fairness, measured (docs/product.md §11): justified envy, idle seat-days, placement, waiting, churn and sibling
 groups of an area over a period, rebuilt from the recorded facts alone, so that anyone with a copy of the data
-computes the same report (persistence/fairness.py loads the facts; docs/decisions.md 70–83 are the readings).
+computes the same report (persistence/fairness.py loads the facts; docs/decisions.md 80–89 are the readings).
 
 Each application's state over time comes from its audit snapshots (status, active, tier, ranking); what it held
 and where from its offers and enrolments; sibling priority at a kindergarten from its brothers' and sisters'
@@ -16,6 +16,26 @@ its state at its end. Nothing here reads a derived copy (a group's free seats, a
 - Idle seat-days: for each of the area's groups and complete day of the period, the seats of the day not taken
   by an enrolment in force, by cause (`IdleCause`).
 - Placement, waiting, churn and sibling groups: over the period's enrolments and offers.
+
+Without a database (a simulation's history): `report(facts, policies) -> FairnessReport` with
+`policies = PolicyBook(default=Policy(), regions={})` (domain/policy.py) and a `Facts` of plain objects:
+
+- `area`: `Area(region_code, district_code)`, both None for the whole country; `period`: `Period(start, end)`,
+  `end` not included (`period(start, end)` checks it); `as_of`: the instant the history is known up to (an
+  aware datetime; the period's end is used when it is later).
+- `kindergartens`: {id: `KindergartenFacts`}, the area's and any other an application ranks (their region
+  tells their policy); `groups`: {id: `GroupFacts`}, the area's only, each with `capacities`, the capacity from
+  each instant on, oldest first (one entry `(datetime.min in UTC, n)` for a constant one).
+- `applications`: {id: `ApplicationFacts`}, each with `states`, oldest first, the first at its queue date:
+  `ApplicationState(at, status, active, tier, ranking)`, `ranking` the kindergarten ids, first choice first;
+  `first_offer_at`: its first offer ever (for waiting days); `sibling_links`: (sibling group, linked at).
+- `offers`: `OfferFacts`, `ended_at` None while live, `confirmed_at` when its contract was issued;
+  `enrolments`: `EnrolmentFacts`, `held_from` when the child took the seat (its contract signed), `offer_id`
+  None for a seat given with no offer (counted as a seat given).
+- Optional: `siblings` {child IIN: brothers' and sisters' IINs} (sibling priority), `offers_before` {group:
+  (PRIMARY, GENERAL) offers made before the period} (the primary ratio's turn), `published` {(region, school
+  year): publication} (seats held for an intake run). Offers and enrolments need only cover the area's groups
+  and the applications' children. Mappings and sequences may be dicts, lists or tuples.
 """
 
 from __future__ import annotations

@@ -8,10 +8,8 @@ Every test starts with every group full (tests/test_offers.py `offers_app`) and 
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
-import os
 import random
 from collections.abc import AsyncIterator
 from typing import Any
@@ -40,7 +38,7 @@ from tests.test_offers import (
     sign,
     today,
 )
-from tests.test_places import ROOT, _kezek_binary
+from tests.test_places import kezek_command
 
 REPORT = """query($r: String, $f: Date!, $t: Date!) { fairnessReport(regionCode: $r, from: $f, to: $t) {
     regionCode from to envyPairs envyChildren envyDays
@@ -270,18 +268,4 @@ def _period(start: dt.date, n: int) -> list[str]:
 
 async def _cli(*args: str, db_url: str) -> tuple[int, str, str]:
     """`kezek audit fairness` on the test's database, with the policy the app runs with."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KEZEK_")}
-    env |= {"KEZEK_DATABASE_URL": db_url, "KEZEK_PROFILE": "development", "KEZEK_POLICY_FILE": str(OFFERS_POLICY)}
-    process = await asyncio.create_subprocess_exec(
-        str(_kezek_binary()),
-        "audit",
-        "fairness",
-        *args,
-        env=env,
-        cwd=str(ROOT),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+    return await kezek_command(db_url, "audit", "fairness", *args, KEZEK_POLICY_FILE=str(OFFERS_POLICY))
