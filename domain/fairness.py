@@ -222,7 +222,6 @@ class OfferFacts:
     ended_at: dt.datetime | None = None  # when it stopped being live (decided_at); None while live
     confirmed_at: dt.datetime | None = None  # when its contract was issued
     sibling_group_id: int | None = None
-    intake_run_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

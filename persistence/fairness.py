@@ -101,7 +101,7 @@ WHERE a.child_iin = ANY(:children)"""
 
 # Live at some time in the period (or made in it), in the area's groups or held by the children read.
 OFFERS = f"""SELECT o.id, o.application_id, o.child_iin, o.kindergarten_id, o.group_id, o.status, o.tier_rank,
-    o.created_at, o.starts_on, o.decided_at, o.sibling_group_id, o.intake_run_id, c.issued_at
+    o.created_at, o.starts_on, o.decided_at, o.sibling_group_id, c.issued_at
 FROM offers o LEFT JOIN contracts c ON c.offer_id = o.id
 WHERE o.created_at < :as_of AND (o.status IN {LIVE} OR o.decided_at IS NULL OR o.decided_at >= :start)
   AND (o.group_id = ANY(:groups) OR o.child_iin IN (SELECT unnest(CAST(:children AS text[]))))"""
@@ -257,7 +257,6 @@ def _offer(r: Row) -> OfferFacts:
         ended_at=None if live else (r["decided_at"] or r["created_at"]),
         confirmed_at=r["issued_at"],
         sibling_group_id=r["sibling_group_id"],
-        intake_run_id=r["intake_run_id"],
     )
 
 
