@@ -742,10 +742,10 @@ class _Audit:
 
     def _grant_key(
         self, grant: _Grant, group: GroupFacts, t: dt.datetime, turn: PriorityTier | None
-    ) -> tuple[int, int, int, dt.datetime, int]:
+    ) -> tuple[int, QueueOrder]:
         app = self.apps.get(grant.application_id) if grant.application_id is not None else None
         order = self.order(app, group.kindergarten_id, t) if app is not None else None
-        return _key(order, turn) if order is not None else (3, 3, 1, _NEVER, 0)
+        return _key(order, turn) if order is not None else _UNQUEUED
 
     # --- idle seat-days ---------------------------------------------------------------------------
 
@@ -955,14 +955,18 @@ class _Envy:
     examples: list[EnvyExample] = field(default_factory=list)
 
 
-def _key(order: QueueOrder, turn: PriorityTier | None) -> tuple[int, int, int, dt.datetime, int]:
+def _key(order: QueueOrder, turn: PriorityTier | None) -> tuple[int, QueueOrder]:
     """A seat's rule as a sort key: EXTRAORDINARY first, then the tier whose turn the seat is under the ratio,
     then the queue order (domain/allocation.py `choose` picks the least)."""
     if turn is None or order.tier_rank == PriorityTier.EXTRAORDINARY.rank:
         rule = 0
     else:
         rule = 1 if order.tier_rank == turn.rank else 2
-    return (rule, order.tier_rank, order.sibling_rank, order.queue_date, order.application_id)
+    return (rule, order)
+
+
+# A seat given to a child with no application comes after every child in the queue.
+_UNQUEUED = (3, queue_order(PriorityTier.GENERAL, False, _NEVER, 0))
 
 
 def _union(spans: Iterable[tuple[dt.datetime, dt.datetime]]) -> dt.timedelta:
