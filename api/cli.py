@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import atexit
 import contextlib
+import datetime as dt
 import json
 import os
 import signal
@@ -21,6 +22,7 @@ from api.config_files import (
     load_sandbox,
 )
 from api.settings import Profile, Settings
+from domain import fairness
 from domain.model import Role
 
 
@@ -297,6 +299,115 @@ def cmd_documents(settings: Settings, args: argparse.Namespace) -> None:
     print(asyncio.run(add()))
 
 
+def _day(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def cmd_audit(settings: Settings, args: argparse.Namespace) -> None:
+    """The fairness report (docs/product.md §11) of a region, a district or the whole country, computed by the
+    same code as `fairnessReport` on the configured database, with the configured regional policy."""
+    from domain.errors import DomainError
+    from persistence.fairness import FairnessRecords
+    from persistence.pg import Pools
+    from persistence.readers import Reader
+
+    if args.district and not args.region:
+        _fail("--district needs --region")
+    try:
+        period = fairness.period(args.start, args.end)
+        policies = load_policy(settings.policy_file)
+    except DomainError as exc:
+        _fail(exc.message)
+        return
+    except ConfigFileError as exc:
+        _fail(str(exc))
+        return
+    area = fairness.Area(args.region, args.district)
+    url = database_url(settings)
+
+    async def read() -> fairness.Facts | None:
+        pools = Pools(url, size=1)
+        try:
+            records = FairnessRecords(Reader(pools))
+            if not await records.known(area):
+                return None
+            return await records.facts(area, period, dt.datetime.now(dt.UTC))
+        finally:
+            await pools.close()
+
+    facts = asyncio.run(read())
+    if facts is None:
+        _fail(f"no such area: region {args.region!r}" + (f", district {args.district!r}" if args.district else ""))
+        return
+    result = fairness.report(facts, policies)
+    print(json.dumps(result.as_json(), ensure_ascii=False, indent=2) if args.json else _fairness_table(result))
+
+
+def _fairness_table(r: fairness.FairnessReport) -> str:
+    """The report for a reader: one figure a line, the lists as small tables."""
+
+    def share(value: float | None) -> str:
+        return "-" if value is None else f"{value:.1%}"
+
+    def number(value: float | None) -> str:
+        return "-" if value is None else f"{value:g}"
+
+    area = "the whole country" if r.region_code is None else f"region {r.region_code}"
+    if r.district_code:
+        area += f", district {r.district_code}"
+    p, c = r.placement, r.churn
+    lines = [
+        f"Fairness of {area}, {r.start} to {r.end} (not included); records as of {r.as_of:%Y-%m-%d %H:%M} UTC",
+        "",
+        "Justified envy",
+        f"  pairs                      {r.envy_pairs}",
+        f"  children passed over       {r.envy_children}",
+        f"  envy-days                  {number(r.envy_days)}",
+        f"  sibling pairs (apart)      {r.sibling_pairs}",
+    ]
+    if r.envy_examples:
+        lines.append(f"  {'application':<18}{'kindergarten':<16}{'ahead of':<18}at")
+        lines += [
+            f"  {e.application_number:<18}{e.kindergarten.external_id:<16}"
+            f"{e.ahead_of_application_number or '(no application)':<18}{e.at:%Y-%m-%d %H:%M}"
+            for e in r.envy_examples
+        ]
+    lines += ["", "Idle seat-days"]
+    lines += [f"  {i.cause.value:<26} {i.days}" for i in r.idle_seat_days]
+    lines += [
+        "",
+        "Placement",
+        f"  children placed            {p.children}",
+        f"  at first choice            {share(p.first_choice)}",
+        f"  in top two                 {share(p.top_two)}",
+        f"  at any choice              {share(p.any_choice)}",
+        f"  upgrades                   {p.upgrades}",
+        "",
+        "Waiting days to a first offer",
+        f"  {'tier':<15}{'born':<6}{'offers':>7}{'median':>9}{'p90':>9}",
+    ]
+    lines += [f"  {w.tier.value:<15}{w.birth_year:<6}{w.offers:>7}{w.median:>9g}{w.p90:>9g}" for w in r.waiting_days]
+    lines += [
+        "",
+        "Churn",
+        f"  offers made                {c.offers}",
+        f"  enrolments begun           {c.filled_seats}",
+        f"  offers per filled seat     {number(c.offers_per_filled_seat)}",
+        f"  offers ended               {c.ended}",
+        f"  declined                   {share(c.decline_rate)}",
+        f"  lapsed                     {share(c.lapse_rate)}",
+        f"  longest supersede chain    {c.longest_chain}",
+        "",
+        "Siblings",
+        f"  sibling groups placed      {r.sibling_groups_placed}",
+        f"  placed together            {share(r.sibling_groups_together)}",
+    ]
+    return "\n".join(lines)
+
+
 def cmd_export_schema(_: Settings, __: argparse.Namespace) -> None:
     from graph.schema import build_schema
 
@@ -338,6 +449,14 @@ def main(argv: list[str] | None = None) -> None:
     docs.add_argument("file")
     docs.add_argument("--name")
     docs.set_defaults(run=cmd_documents)
+    audit = sub.add_parser("audit", help="audits of Kezek's own records").add_subparsers(dest="audit", required=True)
+    fair = audit.add_parser("fairness", help="the fairness report of an area and period (docs/product.md §11)")
+    fair.add_argument("--region", help="a region's code; the whole country when left out")
+    fair.add_argument("--district", help="one district of the region")
+    fair.add_argument("--from", dest="start", type=_day, required=True, help="the first day, YYYY-MM-DD")
+    fair.add_argument("--to", dest="end", type=_day, required=True, help="the day after the last, YYYY-MM-DD")
+    fair.add_argument("--json", action="store_true", help="the figures as JSON, as fairnessReport names them")
+    fair.set_defaults(run=cmd_audit)
     sub.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(run=cmd_export_schema)
     args = parser.parse_args(argv)
     atexit.register(_stop_embedded)

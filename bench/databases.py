@@ -4,9 +4,14 @@ pick from it. Apart from bench/run.py so that bench/intake.py and bench/year.py 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
-from bench.common import ROOT, log
+from bench.common import PLANS, ROOT, Run, log, write_config
 from bench.dataset import DataSet, LoadReport, Scale, generate, load
 from persistence.db import raw_connect, recreate_database
 
@@ -27,6 +32,25 @@ async def build_database(server_url: str, name: str, scale: Scale) -> tuple[str,
         f"{report.vacuum_seconds:.1f} s"
     )
     return url, data, report
+
+
+@contextlib.asynccontextmanager
+async def own_database(scale: str, name: str) -> AsyncIterator[Run]:
+    """Development, a bench module run alone (`python -m bench.intake`, `bench.fairness`): an embedded server in
+    a temporary directory, the bench's channels and policy, and a database `name` built from the plan's data
+    set; all of it removed afterwards."""
+    from api.embedded import start_embedded
+
+    tmp = Path(tempfile.mkdtemp(prefix=f"{name}-"))
+    embedded, server_url = start_embedded(tmp, durable=True)
+    try:
+        run = Run(plan=PLANS[scale], tmp=tmp, server_url=server_url)
+        write_config(run)
+        run.db_url, run.data, _ = await build_database(server_url, name, run.plan.scale)
+        yield run
+    finally:
+        embedded.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,10 +12,7 @@ import argparse
 import asyncio
 import datetime as dt
 import json
-import shutil
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 from bench.common import (
@@ -28,7 +25,6 @@ from bench.common import (
     start_kezek,
     start_load,
     wait_ready,
-    write_config,
 )
 from bench.dataset import NEXT_YEAR
 from domain import school_year
@@ -229,24 +225,15 @@ def report(results: dict[str, Any], add: Any) -> None:
 
 async def _alone(scale: str) -> None:
     """Development: a data set of its own, then the intake alone."""
-    from api.embedded import start_embedded
-    from bench.databases import STATUS_QUERY, build_database, longest_queues, sample_parents
+    from bench.databases import STATUS_QUERY, longest_queues, own_database, sample_parents
 
-    tmp = Path(tempfile.mkdtemp(prefix="kezek-intake-"))
-    embedded, server_url = start_embedded(tmp, durable=True)
-    try:
-        run = Run(plan=PLANS[scale], tmp=tmp, server_url=server_url)
-        write_config(run)
-        run.db_url, run.data, _ = await build_database(server_url, "kezek_intake", run.plan.scale)
+    async with own_database(scale, "kezek_intake") as run:
         longest = (await longest_queues(run.db_url))[0]
         tokens = [run.citizen(p) for p in await sample_parents(run.db_url, 500, longest)]
         results = await measure(run, tokens, STATUS_QUERY)
         lines: list[str] = []
         report(results, lines.append)
         print("\n".join(lines))
-    finally:
-        embedded.cleanup()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -265,6 +265,7 @@ FIELDS: dict[str, Text] = {
     "idempotencyKey": Text(kk="идемпотенттілік кілті", ru="ключ идемпотентности", en="idempotency key"),
     "leavesOn": Text(kk="соңғы күні", ru="последний день", en="last day"),
     "from": Text(kk="қай күннен бастап", ru="с какой даты", en="from"),
+    "to": Text(kk="қай күнге дейін", ru="по какую дату", en="to"),
     "opensOn": Text(kk="ашылу күні", ru="дата открытия", en="opening date"),
     "schoolYear": Text(kk="оқу жылы", ru="учебный год", en="school year"),
     "regionCode": OBJECTS["region"],

@@ -31,6 +31,7 @@ from graph.claims import queries as claim_queries
 from graph.departures import mutations as departures
 from graph.dev import queries as dev
 from graph.errors import LocalizedErrors, should_mask
+from graph.fairness import queries as fairness
 from graph.intake import mutations as intake
 from graph.intake import queries as intake_queries
 from graph.limits import CostLimitRule
@@ -68,6 +69,7 @@ class Query:
     sent_messages = dev.sent_messages
     intake_run = intake_queries.intake_run
     intake_runs = intake_queries.intake_runs
+    fairness_report = fairness.fairness_report
 
 
 @strawberry.type(

@@ -71,9 +71,9 @@ RESTORE = f"""mutation($input: RestoreApplicationInput!) {{ restoreApplication(i
 
 
 @contextlib.asynccontextmanager
-async def offers_app(db_url: str, policy_file: Path = OFFERS_POLICY) -> AsyncIterator[Kezek]:
+async def offers_app(db_url: str, policy_file: Path = OFFERS_POLICY, **settings: Any) -> AsyncIterator[Kezek]:
     """The app with offers switched on, every group full: tests free seats one by one."""
-    async with open_kezek(db_url, policy_file=policy_file) as k:
+    async with open_kezek(db_url, policy_file=policy_file, **settings) as k:
         await k.sql("UPDATE groups SET capacity = 0")
         yield k
 

@@ -520,13 +520,12 @@ def _kezek_binary() -> Path:
     raise AssertionError("the kezek command is not installed in the virtual environment")
 
 
-async def _cli_import(db_url: str, path: Path) -> tuple[int, str, str]:
-    env = {**os.environ, "KEZEK_DATABASE_URL": db_url, "KEZEK_PROFILE": "development"}
+async def kezek_command(db_url: str, *args: str, **settings: str) -> tuple[int, str, str]:
+    """The `kezek` command on a test's database (also tests/test_fairness.py): exit code, stdout, stderr."""
+    env = {**os.environ, "KEZEK_DATABASE_URL": db_url, "KEZEK_PROFILE": "development", **settings}
     process = await asyncio.create_subprocess_exec(
         str(_kezek_binary()),
-        "import",
-        "places",
-        str(path),
+        *args,
         env=env,
         cwd=str(ROOT),
         stdout=asyncio.subprocess.PIPE,
@@ -535,6 +534,10 @@ async def _cli_import(db_url: str, path: Path) -> tuple[int, str, str]:
     out, err = await asyncio.wait_for(process.communicate(), timeout=120)
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
+
+
+async def _cli_import(db_url: str, path: Path) -> tuple[int, str, str]:
+    return await kezek_command(db_url, "import", "places", str(path))
 
 
 def _places_file(tmp_path: Path, name: str, capacity: int = 15) -> Path:
