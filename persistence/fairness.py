@@ -109,7 +109,9 @@ WHERE o.created_at < :as_of AND (o.status IN {LIVE} OR o.decided_at IS NULL OR o
 ENROLMENTS = """SELECT e.id, e.child_iin, e.application_id, e.kindergarten_id, e.group_id, e.since, e.leaves_on,
     e.ended_at, e.offer_id, c.signed_at
 FROM enrollments e LEFT JOIN contracts c ON c.offer_id = e.offer_id
-WHERE (e.ended_at IS NULL OR e.ended_at >= :start) AND e.since < :end
+WHERE (e.ended_at IS NULL OR e.ended_at >= :start)
+  -- signed in the period for a first day after it (the summer intake's seats): held from the signature on
+  AND (e.since < :end OR c.signed_at < :as_of)
   AND (e.group_id = ANY(:groups) OR e.child_iin IN (SELECT unnest(CAST(:children AS text[]))))"""
 
 # The primary ratio's turn counts a group's offers ever made (domain/usecases/allocator.py `_pick`).
@@ -172,7 +174,9 @@ class FairnessRecords:
         ]
         enrolments = [
             _enrolment(r)
-            for r in await self._rows(ENROLMENTS, groups=group_ids, children=everyone, start=start, end=end)
+            for r in await self._rows(
+                ENROLMENTS, groups=group_ids, children=everyone, start=start, end=end, as_of=as_of
+            )
         ]
         before = {
             r["group_id"]: (int(r["primary_made"]), int(r["general_made"]))

@@ -21,6 +21,7 @@ from tests.conftest import OFFERS_POLICY, Kezek
 from tests.test_allocation import DECLINE, WITHDRAW
 from tests.test_offers import (
     OPERATOR,
+    SET_CAPACITY,
     OTHER_CHILD,
     OTHER_PARENT,
     PLAIN_2023,
@@ -36,6 +37,7 @@ from tests.test_offers import (
     queue,
     set_capacity,
     sign,
+    staff_token,
     today,
 )
 from tests.test_places import kezek_command
@@ -269,3 +271,30 @@ def _period(start: dt.date, n: int) -> list[str]:
 async def _cli(*args: str, db_url: str) -> tuple[int, str, str]:
     """`kezek audit fairness` on the test's database, with the policy the app runs with."""
     return await kezek_command(db_url, "audit", "fairness", *args, KEZEK_POLICY_FILE=str(OFFERS_POLICY))
+
+
+async def test_a_seat_signed_for_a_later_first_day_is_held_from_the_signature(kezek: Kezek) -> None:
+    """A child who signed for a seat free from a later day (the summer intake's kind) holds it from the signature,
+    also in a report whose period ends before that day: the next seat given to the child behind is no envy."""
+    start = today(kezek)
+    first = await queue(kezek, OTHER_PARENT, OTHER_CHILD, ["SHA-1"])
+    second = await queue(kezek, PLAIN_PARENT, PLAIN_2023, ["SHA-1"])
+    g = await group(kezek, "SHA-1")
+    later = (start + dt.timedelta(days=30)).isoformat()
+
+    async def seats_from_later(extra: int) -> None:
+        variables = {"groupId": g["id"], "capacity": g["capacity"] + extra, "from": later, "reason": "test"}
+        assert (await mutate(kezek, SET_CAPACITY, variables, staff_token("SHA-1")))["errors"] == []
+
+    await seats_from_later(1)
+    offer = await confirm(kezek, OTHER_PARENT, (await offer_of(kezek, first["id"]))["id"])
+    assert (await sign(kezek, OTHER_PARENT, offer["contract"]))["errors"] == []
+    kezek.clock.advance(dt.timedelta(hours=1))
+    await seats_from_later(2)
+    given = await kezek.sql(
+        "SELECT starts_on FROM offers WHERE application_id = $1 AND status = 'PENDING'", int(second["id"])
+    )
+    assert [r["starts_on"].isoformat() for r in given] == [later]
+
+    r = await fairness(kezek, start, 2)
+    assert (r["envyPairs"], r["envyExamples"]) == (0, [])
