@@ -33,6 +33,7 @@ from typing import Any
 
 from domain import iin as iin_rules
 from domain import school_year, seats_over_time
+from domain.queue_order import SIBLING_FIRST
 
 REFERENCE = dt.date(2026, 11, 1)  # the data set's "today"
 NEXT_YEAR = 2027  # the school year the data set prepares (its intake run: bench/intake.py)
@@ -350,6 +351,7 @@ def generate(scale: Scale) -> DataSet:
     families = _families(rng, data, scale, districts)
     _applications(rng, data, scale, families, districts)
     _enrollments(rng, data, families)
+    _sibling_priority(data, families)
     data.generation_seconds = time.perf_counter() - started
     return data
 
@@ -643,6 +645,18 @@ def _enrollments(rng: random.Random, data: DataSet, families: list[_Family]) -> 
         groups.append((g[0], g[1], g[2], g[3], g[4], g[5], g[6], n, n, 0, 0, None))
     data.groups = groups
     _next_year(rng, data)
+
+
+def _sibling_priority(data: DataSet, families: list[_Family]) -> None:
+    """A choice of a kindergarten where a brother or sister is enrolled comes first within its tier (docs/product.md
+    §3): recorded on the choice as the service records it when the enrolment begins, since the load bypasses the
+    service (a data set without it would show the fairness report envy that Kezek's records never had)."""
+    attends = {e[1]: e[3] for e in data.enrollments}  # child → kindergarten
+    brothers = {child: [c for c, _ in f.children if c != child] for f in families for child, _ in f.children}
+    child_of = {a[0]: a[2] for a in data.applications}
+    for i, c in enumerate(data.choices):
+        if any(attends.get(b) == c[2] for b in brothers.get(child_of[c[0]], ())):
+            data.choices[i] = (*c[:9], SIBLING_FIRST, *c[10:])
 
 
 def _next_year(rng: random.Random, data: DataSet) -> None:

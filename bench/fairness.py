@@ -100,11 +100,16 @@ def report(results: dict[str, Any], add: Any) -> None:
     add("")
     verdict = "met" if country <= TARGET_S else "**missed**"
     add(f"The whole country in {country:.1f} s (target ≤ {TARGET_S:.0f} s on the national data set): {verdict}.")
-    if f["country"]["report"]["envyPairs"]:
+    pairs = f["country"]["report"]["envyExamples"]
+    if pairs:
         add(
-            "Envy pairs on a generated data set are expected where its loaded choices lack the sibling flag a "
-            "brother's or sister's loaded enrolment gives (docs/decisions.md 83): the allocator reads the flag, the "
-            "audit the enrolments."
+            "Envy pairs found (the child passed over, the child given the seat, the kindergarten, the moment): "
+            + "; ".join(
+                f"{p['applicationNumber']} / {p['aheadOfApplicationNumber']} at {p['kindergarten']['externalId']} "
+                f"{p['at']}"
+                for p in pairs[:5]
+            )
+            + "."
         )
     add("")
 

@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Protocol
 
-from bench import intake, writes
+from bench import fairness, intake, writes, year
 from bench.dataset import Scale
 
 # docs/quality.md §3: what each figure is judged against.
@@ -395,6 +395,10 @@ def write_report(run: Run, command: str, directory: Path) -> Path:
         writes.report(r["writes"], add)
     if "intake" in r:
         intake.report(r["intake"], add)
+    if "fairness" in r:
+        fairness.report(r["fairness"], add)
+    if "year" in r:
+        year.report(r["year"], add)
     profiles = r.get("server_profiles", [])
     if profiles:
         add("## Server-side CPU profiles")

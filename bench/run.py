@@ -51,7 +51,7 @@ from sqlalchemy import event
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
-from bench import bare, intake, writes
+from bench import bare, fairness, intake, writes, year
 from bench.common import (
     LOAD_CPU,
     PLANS,
@@ -797,6 +797,12 @@ async def main_async(run: Run) -> None:
 
     # (i) the national summer intake: every region's run drafted, then published, status load meanwhile
     run.results["intake"] = await intake.measure(run, tokens, STATUS_QUERY)
+
+    # (j) the fairness report over the last 365 days, one region and the whole country, on what the runs wrote
+    run.results["fairness"] = await fairness.measure(run)
+
+    # (y) a simulated year of one region, Kezek beside the status quo, on a reduced data set of its own
+    run.results["year"] = await year.measure(run, RESULTS, f"{dt.date.today().isoformat()}-{plan.name}-year")
 
     # Server-side CPU profiles (cProfile around the whole `kezek serve` process): status load, then fan-out.
     status_spec = {"path": "/graphql", "bodies": [json.dumps({"query": STATUS_QUERY})], "tokens": tokens}
