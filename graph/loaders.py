@@ -8,6 +8,7 @@ from typing import Generic, TypeVar
 
 from strawberry.dataloader import DataLoader
 
+from domain.estimate import ChoiceStanding
 from domain.intake import IntakeRun
 from domain.model import (
     Application,
@@ -96,6 +97,16 @@ class PositionByChoiceLoader(_MapLoader[tuple[int, int], int | None]):
     def __init__(self, r: Reader) -> None:
         async def fetch(keys: Sequence[tuple[int, int]]) -> Mapping[tuple[int, int], int | None]:
             return await r.positions(sorted({k[0] for k in keys}))
+
+        super().__init__(fetch, None)
+
+
+class StandingByChoiceLoader(_MapLoader[tuple[int, int], ChoiceStanding | None]):
+    """Key: (application id, kindergarten id): the facts of the choice's waiting estimate."""
+
+    def __init__(self, r: Reader) -> None:
+        async def fetch(keys: Sequence[tuple[int, int]]) -> Mapping[tuple[int, int], ChoiceStanding]:
+            return await r.standings(sorted({k[0] for k in keys}))
 
         super().__init__(fetch, None)
 
@@ -209,6 +220,7 @@ class Loaders:
     areas_by_application_id = _Lazy(AreasByApplicationIdLoader)
     position_by_choice = _Lazy(PositionByChoiceLoader)
     position_changes_by_choice = _Lazy(PositionChangesByChoiceLoader)
+    standing_by_choice = _Lazy(StandingByChoiceLoader)
     claims_by_application_id = _Lazy(ClaimsByApplicationIdLoader)
     history_by_application_id = _Lazy(HistoryByApplicationIdLoader)
     kindergarten_by_id = _Lazy(KindergartenByIdLoader)

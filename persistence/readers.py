@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from domain.estimate import ChoiceStanding
 from domain.intake import GroupResult, IntakeRun
 from domain.model import (
     Application,
@@ -31,6 +32,7 @@ from domain.model import (
     PriorityTier,
     Region,
 )
+from persistence.estimates import STANDINGS_SQL, standing_from
 from persistence.pg import Listener, Pools, positional
 from persistence.rows import (
     Row,
@@ -242,6 +244,11 @@ class Reader:
     async def positions(self, application_ids: Sequence[int]) -> dict[tuple[int, int], int | None]:
         rows = await self._rows(POSITIONS_SQL, ids=list(application_ids))
         return {(r["application_id"], r["kindergarten_id"]): r["position"] for r in rows}
+
+    async def standings(self, application_ids: Sequence[int]) -> dict[tuple[int, int], ChoiceStanding]:
+        """Where each choice of the applications stands, with its queue's movement: its waiting estimate's facts."""
+        rows = await self._rows(STANDINGS_SQL, ids=list(application_ids))
+        return {(r["application_id"], r["kindergarten_id"]): standing_from(r) for r in rows}
 
     async def position_changes(
         self, keys: Sequence[tuple[int, int]], limit: int = 5

@@ -1,0 +1,21 @@
+"""The waiting estimate of a choice (docs/product.md §3 "Waiting estimate", domain/estimate.py) on the application's
+clock, under the policy of the kindergarten's region."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from domain.estimate import ChoiceStanding, WaitEstimate, choice_estimate
+from domain.policy import PolicyBook
+from domain.ports import Clock
+from domain.timezone import local_date
+
+
+@dataclass(frozen=True, slots=True)
+class Estimates:
+    clock: Clock
+    policies: PolicyBook
+
+    def of(self, standing: ChoiceStanding, position: int | None) -> WaitEstimate:
+        policy = self.policies.for_region(standing.region_code)
+        return choice_estimate(standing, position, local_date(self.clock.now()), policy.min_admission_age_months)
