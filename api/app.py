@@ -21,15 +21,17 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
-from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
 from api import graphiql, worker
 from api.auth import Unauthenticated
 from api.container import Container
+from api.cors import allowed_origins, cors
+from api.http import HTTPView, Refusal, TooLarge, body_too_large, read_body, too_large
 from api.logging_setup import bind_context
 from api.metrics import OBSERVER, MetricsEndpoint
 from api.refusals import ReasonedWebSocketAdapter, refusal, refuse_socket
+from api.websocket import SUBPROTOCOL, TransportWSHandler, refuse_other_subprotocols
 from domain.model import Actor, Language
 from graph.context import Context
 from graph.errors import accepted_language
@@ -55,15 +57,6 @@ def _has_nul(text: str) -> bool:
     return "\x00" in text or "\\u0000" in text.lower()
 
 
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body"):
-            return b"".join(chunks)
-
-
 def _replay(body: bytes) -> Receive:
     sent = False
 
@@ -80,13 +73,17 @@ def _replay(body: bytes) -> Receive:
 PUBLIC = Actor(role=None, subject=None, channel=None)
 
 
-def _error(code: str, message: str, status: int = 200, **extensions: object) -> JSONResponse:
-    # The message is the code's text in the request's language (api/refusals.py); `message` is the fallback.
+def _error(code: str, message: str, status: int = 200, **extensions: object) -> Refusal:
+    """A refusal before execution, in the media type the client accepts (api/http.py) and the caller's language
+    (api/refusals.py); `message` is the English fallback."""
     return refusal(code, message, status, LANGUAGE.get(), **extensions)
 
 
-class KezekGraphQL(GraphQL[Context, None]):
-    websocket_adapter_class = ReasonedWebSocketAdapter  # a refused token's 4403 close says why
+class KezekGraphQL(HTTPView):
+    # graphql-transport-ws only, with its rules for malformed and oversized messages (api/websocket.py).
+    graphql_transport_ws_handler_class = TransportWSHandler
+    # Size limits, and a refused token's 4403 close saying why (api/refusals.py).
+    websocket_adapter_class = ReasonedWebSocketAdapter  # type: ignore[assignment]  # as strawberry.asgi.GraphQL does
 
     def __init__(self, container: Container) -> None:
         dev = container.settings.development
@@ -98,6 +95,9 @@ class KezekGraphQL(GraphQL[Context, None]):
             schema,
             graphql_ide="graphiql" if dev else None,
             allow_queries_via_get=True,
+            subscription_protocols=(SUBPROTOCOL,),
+            # A browser page on another origin may open a WebSocket when a channel lists it (api/cors.py).
+            allowed_origins=allowed_origins(container.authenticator.channels()),
             max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
             connection_init_wait_timeout=dt.timedelta(seconds=settings.connection_init_timeout),
         )
@@ -135,11 +135,16 @@ class KezekGraphQL(GraphQL[Context, None]):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            if scope["type"] == "websocket" and await refuse_other_subprotocols(scope, receive, send):
+                return
             await super().__call__(scope, receive, send)
             return
         REQUEST_ID.set(str(uuid.uuid4()))
         headers = Headers(scope=scope)
         LANGUAGE.set(accepted_language(headers.get("accept-language")))
+        if (oversized := too_large(scope)) is not None:
+            await oversized(scope, receive, send)
+            return
         try:
             identity = await self.container.authenticator.authenticate(headers.get("authorization"))
         except Unauthenticated as exc:
@@ -161,7 +166,11 @@ class KezekGraphQL(GraphQL[Context, None]):
             await _error("INVALID_INPUT", NUL_REFUSAL)(scope, receive, send)
             return
         if scope["method"] == "POST":
-            body = await _read_body(receive)
+            try:
+                body = await read_body(receive)
+            except TooLarge:
+                await body_too_large()(scope, receive, send)
+                return
             if _has_nul(body.decode("utf-8", "replace")):
                 await _error("INVALID_INPUT", NUL_REFUSAL)(scope, receive, send)
                 return
@@ -296,6 +305,7 @@ def create_app(container: Container, *, run_worker: bool = False) -> Starlette:
             WebSocketRoute("/graphql", graphql),
             *(graphiql.routes() if container.settings.development else []),
         ],
+        middleware=[cors(allowed_origins(container.authenticator.channels()))],
         lifespan=lifespan,
     )
     app.state.subscriptions = graphql.subscriptions  # for tests and diagnostics: executions and members

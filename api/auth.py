@@ -64,6 +64,10 @@ class Authenticator:
     def channel(self, channel_id: str) -> Channel | None:
         return self._channels.get(channel_id)
 
+    def channels(self) -> list[Channel]:
+        """The channels this profile accepts (development ones only in development)."""
+        return list(self._channels.values())
+
     def _key(self, channel: Channel, kid: str | None) -> ChannelKey:
         if kid is None:
             if len(channel.keys) != 1:

@@ -253,7 +253,8 @@ def cmd_dev_token(settings: Settings, args: argparse.Namespace) -> None:
         from persistence.pg import Pools
         from persistence.readers import Reader
 
-        pools = Pools(database_url(server), size=1)
+        # Off the event loop: without a configured URL this starts the embedded server, which runs its own loop.
+        pools = Pools(await asyncio.to_thread(database_url, server), size=1)
         try:
             return await Reader(pools).kindergarten_region(external_id)
         finally:

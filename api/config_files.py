@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from domain import iin as iin_rules
 from domain.model import GroupType, Language, Ownership, PriorityCategory, Role
@@ -66,6 +66,27 @@ class ChannelKey(_Strict):
         return self
 
 
+# What a browser sends in Origin: scheme://host[:port], in lower case, no path and no trailing slash.
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_ORIGIN = re.compile(rf"^https?://(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9a-f:.]+\])(?::(\d{{1,5}}))?$")
+
+
+def _origin(value: str) -> str:
+    match = _ORIGIN.match(value)
+    port = match.group(1) if match else None
+    if match is None or (port is not None and not 0 < int(port) < 65536):
+        raise ValueError(
+            f"{value!r} is not a web origin as a browser sends it: scheme://host[:port] in lower case, "
+            "http or https, without a path or a trailing slash (e.g. https://app.bank.kz)"
+        )
+    if port == {"http": "80", "https": "443"}[value.split(":", 1)[0]]:
+        raise ValueError(f"{value!r} names its scheme's default port, which browsers leave out of Origin")
+    return value
+
+
+Origin = Annotated[str, AfterValidator(_origin)]
+
+
 class Channel(_Strict):
     id: str = Field(min_length=1)
     kind: Literal["EGOV", "BANK", "AKIMAT", "KINDERGARTEN", "MINISTRY"]
@@ -74,6 +95,8 @@ class Channel(_Strict):
     keys: list[ChannelKey] = Field(min_length=1)
     development: bool = False
     trusted_documents_only: bool = Field(default=False, alias="trustedDocumentsOnly")
+    # Web origins of the channel's browser apps: CORS answers them (api/cors.py).
+    origins: list[Origin] = []
 
     @field_validator("roles", mode="before")
     @classmethod

@@ -4,26 +4,22 @@ refused token closes a WebSocket with 4403 (docs/api.md §1)."""
 
 from __future__ import annotations
 
-from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket
-from strawberry.asgi import ASGIWebSocketAdapter
 
 from api.auth import Unauthenticated
+from api.http import Refusal
 from api.metrics import OBSERVER
+from api.websocket import LimitedWebSocketAdapter
 from domain.error_messages import render
 from domain.model import Language
 
 CLOSE_REASON = "kezek.close_reason"  # in a WebSocket's scope: the reason its 4403 close gives
 
 
-def refusal(code: str, message: str, status: int, language: Language, **extensions: object) -> JSONResponse:
+def refusal(code: str, message: str, status: int, language: Language, **extensions: object) -> Refusal:
     """`message` is the English detail, used only for a code without texts."""
     OBSERVER.error(code, "top_level")
-    text = render(code, language, extensions) or message
-    return JSONResponse(
-        {"data": None, "errors": [{"message": text, "extensions": {"code": code, **extensions}}]},
-        status_code=status,
-    )
+    return Refusal(code, render(code, language, extensions) or message, status, extensions)
 
 
 def refuse_socket(websocket: WebSocket | None, exc: Unauthenticated) -> None:
@@ -33,8 +29,9 @@ def refuse_socket(websocket: WebSocket | None, exc: Unauthenticated) -> None:
         websocket.scope[CLOSE_REASON] = exc.reason.value
 
 
-class ReasonedWebSocketAdapter(ASGIWebSocketAdapter):
-    """Strawberry closes a refused connection_init with 4403 "Forbidden"; this one gives the token's reason."""
+class ReasonedWebSocketAdapter(LimitedWebSocketAdapter):
+    """Strawberry closes a refused connection_init with 4403 "Forbidden"; this one gives the token's reason (and
+    keeps the size limits of api/websocket.py)."""
 
     async def close(self, code: int, reason: str) -> None:
         if code == 4403:

@@ -230,7 +230,7 @@ def report(results: dict[str, Any], add: Any) -> None:
 async def _alone(scale: str) -> None:
     """Development: a data set of its own, then the intake alone."""
     from api.embedded import start_embedded
-    from bench.run import STATUS_QUERY, build_database, longest_queues, sample_parents
+    from bench.databases import STATUS_QUERY, build_database, longest_queues, sample_parents
 
     tmp = Path(tempfile.mkdtemp(prefix="kezek-intake-"))
     embedded, server_url = start_embedded(tmp, durable=True)

@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Protocol
 
-from bench import writes
+from bench import intake, writes
 from bench.dataset import Scale
 
 # docs/quality.md §3: what each figure is judged against.
@@ -393,6 +393,8 @@ def write_report(run: Run, command: str, directory: Path) -> Path:
     add("")
     if "writes" in r:
         writes.report(r["writes"], add)
+    if "intake" in r:
+        intake.report(r["intake"], add)
     profiles = r.get("server_profiles", [])
     if profiles:
         add("## Server-side CPU profiles")

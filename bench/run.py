@@ -51,7 +51,7 @@ from sqlalchemy import event
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
-from bench import bare, writes
+from bench import bare, intake, writes
 from bench.common import (
     LOAD_CPU,
     PLANS,
@@ -73,15 +73,15 @@ from bench.common import (
     wait_ready,
     write_config,
 )
-from bench.dataset import DataSet, LoadReport, Scale, generate, load
+from bench.databases import STATUS_QUERY, Queue, build_database, last_in_queue, longest_queues, sample_parents
+from bench.dataset import Scale
 from bench.report import write_report
 from domain.model import Role
-from persistence.db import drop_database, raw_connect, recreate_database
+from persistence.db import drop_database, raw_connect
 from persistence.sql import POSITIONS_SQL
 
 QUERIES = ROOT / "bench" / "queries"
 RESULTS = ROOT / "bench" / "results"
-STATUS_QUERY = (QUERIES / "my_children.graphql").read_text(encoding="utf-8")
 PUBLIC_QUERY = (QUERIES / "public_queue.graphql").read_text(encoding="utf-8")
 SET_CAPACITY = """mutation Capacity($g: ID!, $c: Int!) {
   setGroupCapacity(input: {groupId: $g, capacity: $c}) { group { id capacity freeSeats } errors { code message } }
@@ -91,118 +91,6 @@ VACANCIES_MANY = """subscription Vacancies($region: String) {
   vacancyUpdates(regionCode: $region) { kind freeSeats cursor at kindergarten { id nameRu } group { id capacity } }
 }"""
 PROTOCOL = [Subprotocol("graphql-transport-ws")]
-
-
-# --- databases ----------------------------------------------------------------------------------------
-
-
-async def build_database(server_url: str, name: str, scale: Scale) -> tuple[str, DataSet, LoadReport]:
-    from persistence.db import migrate
-
-    url = await recreate_database(server_url, name)
-    await asyncio.to_thread(migrate, url)
-    data = await asyncio.to_thread(generate, scale)
-    log(f"{name}: generated in {data.generation_seconds:.1f} s: {data.counts()}")
-    report = await load(url, data, log=False)
-    log(
-        f"{name}: loaded in {report.load_seconds:.1f} s (COPY {report.copy_seconds:.1f}, keys and indexes "
-        f"{report.index_seconds:.1f}, foreign keys {report.constraint_seconds:.1f}), VACUUM ANALYZE "
-        f"{report.vacuum_seconds:.1f} s"
-    )
-    return url, data, report
-
-
-@dataclass(frozen=True, slots=True)
-class Queue:
-    kindergarten_id: int
-    external_id: str
-    region_code: str
-    birth_year: int
-    language: str
-    group_type: str
-    length: int
-    group_id: int
-    capacity: int
-
-
-async def longest_queues(url: str, limit: int = 1, years: tuple[int, int] = (2000, 2100)) -> list[Queue]:
-    conn = await raw_connect(url)
-    try:
-        rows = await conn.fetch(
-            """SELECT q.*, k.external_id, d.region_code, g.id AS group_id, g.capacity FROM (
-                SELECT kindergarten_id, birth_year, language, group_type, count(*) AS n FROM choices
-                WHERE app_in_queue AND NOT held_here AND birth_year BETWEEN $2 AND $3
-                GROUP BY 1, 2, 3, 4 ORDER BY n DESC, 1, 2, 3 LIMIT $1) q
-            JOIN kindergartens k ON k.id = q.kindergarten_id JOIN districts d ON d.code = k.district_code
-            JOIN groups g ON g.kindergarten_id = q.kindergarten_id AND g.birth_year_from = q.birth_year
-                AND g.language = q.language AND g.group_type = q.group_type
-            ORDER BY q.n DESC, q.kindergarten_id, q.birth_year, q.language""",
-            limit,
-            *years,
-        )
-    finally:
-        await conn.close()
-    return [
-        Queue(
-            r["kindergarten_id"],
-            r["external_id"],
-            r["region_code"],
-            r["birth_year"],
-            r["language"],
-            r["group_type"],
-            int(r["n"]),
-            r["group_id"],
-            r["capacity"],
-        )
-        for r in rows
-    ]
-
-
-async def last_in_queue(url: str, q: Queue) -> tuple[int, str, str]:
-    """(application id, child IIN, a parent's IIN) of the last choice in the queue's order."""
-    conn = await raw_connect(url)
-    try:
-        row = await conn.fetchrow(
-            """SELECT c.application_id, a.child_iin, (SELECT min(representative_iin) FROM representations r
-                WHERE r.child_iin = a.child_iin) AS parent
-            FROM choices c JOIN applications a ON a.id = c.application_id
-            WHERE c.kindergarten_id = $1 AND c.birth_year = $2 AND c.language = $3 AND c.group_type = $4
-              AND c.app_in_queue AND NOT c.held_here
-            ORDER BY c.tier_rank DESC, c.sibling_rank DESC, c.queue_date DESC, c.application_id DESC LIMIT 1""",
-            q.kindergarten_id,
-            q.birth_year,
-            q.language,
-            q.group_type,
-        )
-    finally:
-        await conn.close()
-    assert row is not None
-    return int(row["application_id"]), str(row["child_iin"]), str(row["parent"])
-
-
-async def sample_parents(url: str, n: int, longest: Queue) -> list[str]:
-    """Parents of children with active applications, spread over all queues (a hash order), and the
-    parents of 50 children standing in the longest queue."""
-    conn = await raw_connect(url)
-    try:
-        spread = await conn.fetch(
-            """SELECT DISTINCT r.representative_iin, md5(r.representative_iin) AS h FROM applications a
-            JOIN representations r ON r.child_iin = a.child_iin WHERE a.active ORDER BY h LIMIT $1""",
-            n,
-        )
-        queued = await conn.fetch(
-            """SELECT DISTINCT r.representative_iin FROM choices c JOIN applications a ON a.id = c.application_id
-            JOIN representations r ON r.child_iin = a.child_iin
-            WHERE c.kindergarten_id = $1 AND c.birth_year = $2 AND c.language = $3 AND c.app_in_queue
-            LIMIT 50""",
-            longest.kindergarten_id,
-            longest.birth_year,
-            longest.language,
-        )
-    finally:
-        await conn.close()
-    parents = [r[0] for r in queued] + [r[0] for r in spread]
-    return list(dict.fromkeys(parents))
 
 
 async def answer_shape(url: str, parents: list[str]) -> dict[str, float]:
@@ -906,6 +794,9 @@ async def main_async(run: Run) -> None:
 
     # (w) the write path: the floor, mutations from 16 parents, a wave of capacity raises, statements per call
     run.results["writes"] = await writes.measure(run, tokens, STATUS_QUERY)
+
+    # (i) the national summer intake: every region's run drafted, then published, status load meanwhile
+    run.results["intake"] = await intake.measure(run, tokens, STATUS_QUERY)
 
     # Server-side CPU profiles (cProfile around the whole `kezek serve` process): status load, then fan-out.
     status_spec = {"path": "/graphql", "bodies": [json.dumps({"query": STATUS_QUERY})], "tokens": tokens}

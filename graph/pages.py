@@ -18,14 +18,28 @@ AFTER = "The cursor of the last item already read (`pageInfo.endCursor`); left o
 
 @strawberry.type(description="Where a page of a connection ends.")
 class PageInfo:
+    """Relay's four fields. Connections page forward only (`first`, `after`): `hasPreviousPage` is true when
+    the page was asked for `after` a cursor (the cursor's own item comes before it), false for a first page."""
+
     has_next_page: bool = strawberry.field(description="Whether items follow this page.")
+    has_previous_page: bool = strawberry.field(
+        description="Whether items come before this page: true when it was asked for `after` a cursor."
+    )
+    start_cursor: str | None = strawberry.field(
+        description="The cursor of the page's first item; null on an empty page."
+    )
     end_cursor: str | None = strawberry.field(
         description="The cursor of the page's last item, to pass as `after` for the next page; null on an empty page."
     )
 
     @staticmethod
-    def of(page: Page[Any]) -> PageInfo:
-        return PageInfo(has_next_page=page.has_next, end_cursor=page.cursors[-1] if page.cursors else None)
+    def of(page: Page[Any], *, after: str | None) -> PageInfo:
+        return PageInfo(
+            has_next_page=page.has_next,
+            has_previous_page=after is not None,
+            start_cursor=page.cursors[0] if page.cursors else None,
+            end_cursor=page.cursors[-1] if page.cursors else None,
+        )
 
 
 def page_size(first: int | None) -> int:

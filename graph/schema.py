@@ -16,7 +16,6 @@ from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
     MaxTokensLimiter,
-    ParserCache,
     ValidationCache,
 )
 from strawberry.extensions.max_aliases import create_validator as create_alias_validator
@@ -39,6 +38,7 @@ from graph.offers import mutations as offers
 from graph.people import queries as people
 from graph.places import mutations as places
 from graph.places import queries as place_queries
+from graph.request_errors import CachedParser, CodedExecutor, RequestErrorCodes
 from graph.shared import SharedSchema
 from graph.siblings import mutations as siblings
 
@@ -111,7 +111,8 @@ def build_schema(*, production: bool) -> strawberry.Schema:
     if production:
         rules.append(NoSchemaIntrospectionCustomRule)
     extensions: list[Any] = [
-        lambda: ParserCache(maxsize=512),
+        RequestErrorCodes,  # GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED (graph/request_errors.py)
+        CachedParser,
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: AddValidationRules(rules),
         # Last, so that it validates with every rule above; the rule classes are built once, so the cache
@@ -126,5 +127,6 @@ def build_schema(*, production: bool) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
+        execution_context_class=CodedExecutor,  # BAD_USER_INPUT for variables
         config=StrawberryConfig(auto_camel_case=True),
     )

@@ -34,13 +34,14 @@ def walkthrough(text: str) -> list[str]:
     return [block for block in BLOCK.findall(text) if block.startswith(MARK)]
 
 
-def run_walkthrough(base: str, answers: Path) -> list[dict[str, Any]]:
+def run_walkthrough(base: str, answers: Path, env: dict[str, str]) -> list[dict[str, Any]]:
+    """`env`: the server's, as the README's reader has it (`kezek dev-token` reads the same database)."""
     script = PREAMBLE + "\n".join(walkthrough(README.read_text(encoding="utf-8"))).replace(URL, base)
     answers.write_text("")
     done = subprocess.run(
         ["bash", "-c", script],
         cwd=ROOT,
-        env={**os.environ, "ANSWERS": str(answers)},
+        env={**os.environ, **env, "ANSWERS": str(answers)},
         capture_output=True,
         text=True,
         timeout=300,
@@ -99,7 +100,7 @@ def test_the_readme_walkthrough_runs_twice_with_a_restart_between(tmp_path: Path
     for run in (1, 2):
         try:
             with kezek_serve(kezek, env, ROOT, args=["--demo"], worker=True, timeout=300) as base:
-                capacities.append(check(run_walkthrough(base, tmp_path / f"answers-{run}.jsonl")))
+                capacities.append(check(run_walkthrough(base, tmp_path / f"answers-{run}.jsonl", env)))
             assert not (data_dir / "pg" / "postmaster.pid").exists(), "kezek serve left its PostgreSQL running"
         finally:  # whatever failed, the embedded PostgreSQL the server started is stopped
             EmbeddedServer((data_dir / "pg").resolve(), True, SYSTEM_USER if os.geteuid() == 0 else None).cleanup()

@@ -32,5 +32,5 @@ async def priority_claims_to_verify(
             PriorityClaimEdge(node=PriorityClaimNode(m=c), cursor=k)
             for c, k in zip(page.items, page.cursors, strict=True)
         ],
-        page_info=PageInfo.of(page),
+        page_info=PageInfo.of(page, after=after),
     )

@@ -168,5 +168,5 @@ class IntakeRunNode(Node[intake.IntakeRun]):
                 IntakeGroupResultEdge(node=IntakeGroupResultNode(m=g), cursor=c)
                 for g, c in zip(page.items, page.cursors, strict=True)
             ],
-            page_info=PageInfo.of(page),
+            page_info=PageInfo.of(page, after=after),
         )

@@ -82,7 +82,7 @@ async def kindergartens(
             KindergartenEdge(node=KindergartenNode(m=k), cursor=c)
             for k, c in zip(page.items, page.cursors, strict=True)
         ],
-        page_info=PageInfo.of(page),
+        page_info=PageInfo.of(page, after=after),
     )
 
 
@@ -129,5 +129,5 @@ async def public_queue(
         raise api_error("INVALID_INPUT", "malformed cursor") from None
     return QueueEntryConnection(
         edges=[QueueEntryEdge(node=QueueEntryNode(m=q), cursor=q.cursor) for q in page.items],
-        page_info=PageInfo.of(page),
+        page_info=PageInfo.of(page, after=after),
     )
