@@ -1,6 +1,5 @@
 """Background passes (docs/api.md §4 `kezek worker`): outbox, claim expiry, ageing out, registry re-checks, the
-school year's days (departures, scheduled capacities, seats free from the day), the queues' movement for the
-waiting estimates.
+school year's days (departures, scheduled capacities, seats free from the day).
 
 Every pass claims its rows with FOR UPDATE SKIP LOCKED, so any number of workers can run at once.
 """
@@ -12,8 +11,6 @@ import contextlib
 import logging
 
 from api.container import Container
-from domain.timezone import local_date
-from persistence.estimates import count_movement
 from persistence.outbox import dispatch_outbox
 
 log = logging.getLogger("kezek.worker")
@@ -29,8 +26,6 @@ async def run_once(c: Container) -> dict[str, int]:
     done["benefits_rechecked"] = await c.queue.recheck_benefits()
     done.update(await c.queue.school_day())
     done["offers_made"] = await c.queue.allocation_pass()
-    # Once a day, after the day's seats are counted: what the waiting estimates read.
-    done["queues_counted"] = await count_movement(c.engine, local_date(c.clock.now())) or 0
     done["events_sequenced"] = await c.feed.sequence()
     done["events_pruned"] = await c.feed.prune(c.clock.now())
     # Last, so that messages written by this pass go out in it.

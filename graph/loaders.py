@@ -101,14 +101,11 @@ class PositionByChoiceLoader(_MapLoader[tuple[int, int], int | None]):
         super().__init__(fetch, None)
 
 
-class StandingByChoiceLoader(_MapLoader[tuple[int, int], ChoiceStanding | None]):
-    """Key: (application id, kindergarten id): the facts of the choice's waiting estimate."""
+class StandingByChoiceAndDateLoader(_MapLoader[tuple[int, int, dt.date], ChoiceStanding | None]):
+    """Key: (application id, kindergarten id, today): the facts of the choice's waiting estimate."""
 
     def __init__(self, r: Reader) -> None:
-        async def fetch(keys: Sequence[tuple[int, int]]) -> Mapping[tuple[int, int], ChoiceStanding]:
-            return await r.standings(sorted({k[0] for k in keys}))
-
-        super().__init__(fetch, None)
+        super().__init__(r.standings, None)
 
 
 class PositionChangesByChoiceLoader(_MapLoader[tuple[int, int], list[PositionChange]]):
@@ -220,7 +217,7 @@ class Loaders:
     areas_by_application_id = _Lazy(AreasByApplicationIdLoader)
     position_by_choice = _Lazy(PositionByChoiceLoader)
     position_changes_by_choice = _Lazy(PositionChangesByChoiceLoader)
-    standing_by_choice = _Lazy(StandingByChoiceLoader)
+    standing_by_choice_and_date = _Lazy(StandingByChoiceAndDateLoader)
     claims_by_application_id = _Lazy(ClaimsByApplicationIdLoader)
     history_by_application_id = _Lazy(HistoryByApplicationIdLoader)
     kindergarten_by_id = _Lazy(KindergartenByIdLoader)

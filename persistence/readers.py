@@ -32,7 +32,7 @@ from domain.model import (
     PriorityTier,
     Region,
 )
-from persistence.estimates import STANDINGS_SQL, standing_from
+from persistence.estimates import STANDINGS_SQL, standing_from, standings_params
 from persistence.pg import Listener, Pools, positional
 from persistence.rows import (
     Row,
@@ -245,10 +245,17 @@ class Reader:
         rows = await self._rows(POSITIONS_SQL, ids=list(application_ids))
         return {(r["application_id"], r["kindergarten_id"]): r["position"] for r in rows}
 
-    async def standings(self, application_ids: Sequence[int]) -> dict[tuple[int, int], ChoiceStanding]:
-        """Where each choice of the applications stands, with its queue's movement: its waiting estimate's facts."""
-        rows = await self._rows(STANDINGS_SQL, ids=list(application_ids))
-        return {(r["application_id"], r["kindergarten_id"]): standing_from(r) for r in rows}
+    async def standings(
+        self, keys: Sequence[tuple[int, int, dt.date]]
+    ) -> dict[tuple[int, int, dt.date], ChoiceStanding]:
+        """Key: (application id, kindergarten id, today): where the choice stands and its queue's movement as of
+        that day, the facts of its waiting estimate. One statement per day (a request reads one)."""
+        out: dict[tuple[int, int, dt.date], ChoiceStanding] = {}
+        for day in sorted({k[2] for k in keys}):
+            ids = sorted({k[0] for k in keys if k[2] == day})
+            for r in await self._rows(STANDINGS_SQL, **standings_params(ids, day)):
+                out[(r["application_id"], r["kindergarten_id"], day)] = standing_from(r)
+        return out
 
     async def position_changes(
         self, keys: Sequence[tuple[int, int]], limit: int = 5

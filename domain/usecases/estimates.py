@@ -3,6 +3,7 @@ clock, under the policy of the kindergarten's region."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from domain.estimate import ChoiceStanding, WaitEstimate, choice_estimate
@@ -16,6 +17,10 @@ class Estimates:
     clock: Clock
     policies: PolicyBook
 
-    def of(self, standing: ChoiceStanding, position: int | None) -> WaitEstimate:
+    def today(self) -> dt.date:
+        """The day the estimates of a request are made for: their facts are read as of it."""
+        return local_date(self.clock.now())
+
+    def of(self, standing: ChoiceStanding, position: int | None, today: dt.date) -> WaitEstimate:
         policy = self.policies.for_region(standing.region_code)
-        return choice_estimate(standing, position, local_date(self.clock.now()), policy.min_admission_age_months)
+        return choice_estimate(standing, position, today, policy.min_admission_age_months)

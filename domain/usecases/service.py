@@ -165,8 +165,8 @@ class QueueService:
 
     # --- waiting estimates ------------------------------------------------------------------------
 
-    def estimate(self, standing: ChoiceStanding, position: int | None) -> WaitEstimate:
-        return self.estimates.of(standing, position)
+    def estimate(self, standing: ChoiceStanding, position: int | None, today: dt.date) -> WaitEstimate:
+        return self.estimates.of(standing, position, today)
 
     # --- the worker's passes ----------------------------------------------------------------------
 

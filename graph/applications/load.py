@@ -51,7 +51,8 @@ async def load_ahead(info: I, app: model.Application) -> None:
     if wants("choices", "position") or wants("choices", "estimate"):
         pending += [loaders.position_by_choice.load((app.id, c.kindergarten_id)) for c in app.choices]
     if wants("choices", "estimate"):
-        pending += [loaders.standing_by_choice.load((app.id, c.kindergarten_id)) for c in app.choices]
+        today = info.context.services.queue.estimates.today()
+        pending += [loaders.standing_by_choice_and_date.load((app.id, c.kindergarten_id, today)) for c in app.choices]
     if wants("offer"):
         pending.append(loaders.live_offer_by_application_id.load(app.id))
     for loaded in pending:  # all scheduled already: their batches run together; no gather needed

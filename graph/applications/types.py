@@ -61,10 +61,10 @@ class WaitEstimateNode(Node[WaitEstimate]):
         return estimate_texts.basis(self.m, info.context.language)
 
 
-def _estimate_node(info: I, position: int | None, standing: ChoiceStanding | None) -> WaitEstimateNode:
+def _estimate_node(info: I, position: int | None, standing: ChoiceStanding | None, today: dt.date) -> WaitEstimateNode:
     if standing is None:  # the choice was changed away between the request's reads
         return WaitEstimateNode(m=WaitEstimate(Basis.NOT_WAITING))
-    return WaitEstimateNode(m=info.context.services.queue.estimate(standing, position))
+    return WaitEstimateNode(m=info.context.services.queue.estimate(standing, position, today))
 
 
 @node_type("Choice", description="A kindergarten an application ranks, and the child's place in its queue there.")
@@ -91,13 +91,14 @@ class ChoiceNode(Node[model.Choice]):
     )
     def estimate(self, info: I) -> WaitEstimateNode:
         key = (self.m.application_id, self.m.kindergarten_id)
+        today = info.context.services.queue.estimates.today()
         position = info.context.loaders.position_by_choice.load(key)
-        standing = info.context.loaders.standing_by_choice.load(key)
+        standing = info.context.loaders.standing_by_choice_and_date.load((*key, today))
         if _done(position) and _done(standing):  # loaded ahead (graph/applications/load.py): no task, no turn
-            return _estimate_node(info, position.result(), standing.result())
+            return _estimate_node(info, position.result(), standing.result(), today)
 
         async def later() -> WaitEstimateNode:
-            return _estimate_node(info, await position, await standing)
+            return _estimate_node(info, await position, await standing, today)
 
         return later()  # type: ignore[return-value]  # graphql-core awaits it
 
