@@ -165,7 +165,7 @@ class QueueService:
 
     # --- waiting estimates ------------------------------------------------------------------------
 
-    def estimate(self, standing: ChoiceStanding, position: int | None, today: dt.date) -> WaitEstimate:
+    def estimate(self, standing: ChoiceStanding | None, position: int | None, today: dt.date) -> WaitEstimate:
         return self.estimates.of(standing, position, today)
 
     # --- the worker's passes ----------------------------------------------------------------------

@@ -10,7 +10,7 @@ from typing import TypeGuard, TypeVar
 import strawberry
 
 from domain import estimate_texts, model
-from domain.estimate import Basis, ChoiceStanding, WaitEstimate
+from domain.estimate import ChoiceStanding, WaitEstimate
 from graph.claims.types import PriorityClaimNode
 from graph.common import ApplicationStatus, GroupType, I, Language, PriorityTier
 from graph.nodes import Node, derived, node_type, ready
@@ -62,8 +62,6 @@ class WaitEstimateNode(Node[WaitEstimate]):
 
 
 def _estimate_node(info: I, position: int | None, standing: ChoiceStanding | None, today: dt.date) -> WaitEstimateNode:
-    if standing is None:  # the choice was changed away between the request's reads
-        return WaitEstimateNode(m=WaitEstimate(Basis.NOT_WAITING))
     return WaitEstimateNode(m=info.context.services.queue.estimate(standing, position, today))
 
 
