@@ -16,6 +16,16 @@ queue reaches the place earlier. No date comes before the child can take a seat 
 date come; for the intake, both by 1 September), and none on or after the day the child reaches school age (the
 percentile is then unknown). Fewer than 5 counted offers and no planned seats that reach the child's place: too
 little history, and no dates at all.
+
+Two entry points. The status query's: `choice_estimate(standing, position, today, min_admission_age_months)`,
+which first says when a choice waits for nothing. A simulation's (the simulated-year bench, measuring the share
+of offers inside their range):
+
+    wait_estimate(position, tier, movement, today, *, can_start, school_age) -> WaitEstimate
+
+with `movement` a `QueueMovement` (offers[tier rank][month], month 0 the latest twelfth of the 365 days up to
+`today`, intake offers left out; planned_seats) or None for a queue that recorded nothing; the answer's
+`earliest`, `latest` (None when unknown) and `insufficient_history` are the estimate.
 """
 
 from __future__ import annotations
