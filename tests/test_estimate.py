@@ -13,6 +13,7 @@ import pytest
 
 from api.settings import DEV_DIR
 from bench import bare
+from persistence.invariants import check_invariants
 from tests import data
 from tests.conftest import OFFERS_POLICY, Kezek, open_kezek
 
@@ -87,6 +88,19 @@ async def test_a_queue_with_recorded_offers_has_dates_and_one_without_has_too_li
         "basis": "Too little history to estimate: offers in this queue in the last 12 months to children without a "
         "higher priority: 0; no seats planned for the next school year.",
     }
+
+
+async def test_the_offers_counted_follow_the_offers_made(kezek: Kezek) -> None:
+    """queue_offers is the triggers' alone: offers made and removed move it, and a count changed by hand is found."""
+    await record_offers(kezek)
+    today = dt.datetime.now(dt.UTC).date()
+    assert await check_invariants(kezek.container.engine, today) == []
+    await kezek.sql("DELETE FROM offers WHERE id IN (SELECT id FROM offers ORDER BY id LIMIT 3)")
+    assert (await kezek.sql("SELECT sum(offers) FROM queue_offers"))[0][0] == RECORDED - 3
+    assert await check_invariants(kezek.container.engine, today) == []
+    await kezek.sql("UPDATE queue_offers SET offers = offers + 1 WHERE day = (SELECT max(day) FROM queue_offers)")
+    (drift,) = await check_invariants(kezek.container.engine, today)
+    assert drift.startswith("queue SHA-1/2023/RU/GENERAL tier 2 on ") and "1 offer(s) made but 2 counted" in drift
 
 
 async def test_the_basis_is_in_the_callers_language(kezek: Kezek) -> None:
