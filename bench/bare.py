@@ -79,7 +79,7 @@ ROLES = {
     "offers": ("FROM offers WHERE application_id = ANY",),
     "kindergartens": ("FROM kindergartens k JOIN districts d",),
     "positions": ("count(*) FROM choices o",),
-    "standings": ("FROM queue_offers q",),
+    "standings": ("AS planned_seats",),
 }
 
 

@@ -1,7 +1,7 @@
 """The waiting estimate's facts (docs/product.md §3 "Waiting estimate", domain/estimate.py), read for the status
 query in one statement for every choice of the request's applications: where each stands, its queue's offers of
-the window (`queue_offers`, kept by the database from the offers themselves: migration 0007) and the seats
-planned for its queue from the next 1 September, both computed at the time of reading."""
+the window (from `offers` itself, through migration 0007's index) and the seats planned for its queue from the
+next 1 September, both computed at the time of reading: no copy of them is kept."""
 
 from __future__ import annotations
 
@@ -12,20 +12,28 @@ from typing import Any
 from domain import age, school_year
 from domain.estimate import MONTHS, WINDOW_DAYS, ChoiceStanding, QueueMovement
 from domain.model import ApplicationStatus, PriorityTier
+from domain.timezone import ALMATY, at_local
 from persistence.sql import HOLDING
 
-# offers: [tier rank, month, offers] of the queue's days in the window (month 0 the latest twelfth of it).
+# offers: [tier rank, month, offers] of the queue in the window (month 0 the latest twelfth of it), the summer
+# intake's apart; the queue of an offer is its application's (whose queue fields never change).
 # planned_seats: the seats free from the next 1 September beyond those free today, where a departure, a
 # scheduled capacity or an opening before then can make them (other groups are not read); a mixed-age group's
 # shared among its birth years that have not reached school age by then.
 STANDINGS_SQL = f"""
 WITH d AS (SELECT CAST(:today AS date) AS today, CAST(:next_year AS date) AS next_year,
-    CAST(:first_year AS integer) AS first_year)
+    CAST(:first_year AS integer) AS first_year, CAST(:since AS timestamptz) AS since,
+    CAST(:until AS timestamptz) AS until)
 SELECT c.application_id, c.kindergarten_id, a.status, a.tier_rank, a.desired_start_date, a.birth_year, c.held_here,
     COALESCE(h.rank < c.rank, false) AS holds_better, p.birth_date, dist.region_code,
-    ARRAY(SELECT ARRAY[q.tier_rank, (d.today - q.day) * {MONTHS} / {WINDOW_DAYS}, q.offers] FROM queue_offers q
-        WHERE q.kindergarten_id = c.kindergarten_id AND q.birth_year = c.birth_year AND q.language = c.language
-            AND q.group_type = c.group_type AND q.day > d.today - {WINDOW_DAYS} AND q.day <= d.today) AS offers,
+    ARRAY(SELECT ARRAY[m.tier_rank, m.month, count(*)] FROM (
+            SELECT o.tier_rank, (d.today - CAST(o.created_at AT TIME ZONE '{ALMATY.key}' AS date)) * {MONTHS}
+                / {WINDOW_DAYS} AS month
+            FROM offers o JOIN applications x ON x.id = o.application_id
+            WHERE o.kindergarten_id = c.kindergarten_id AND o.intake_run_id IS NULL
+                AND o.created_at >= d.since AND o.created_at < d.until
+                AND x.birth_year = c.birth_year AND x.language = c.language AND x.group_type = c.group_type
+        ) m GROUP BY m.tier_rank, m.month) AS offers,
     (SELECT COALESCE(sum(CAST(s.free - g.free_seats AS real)
             / (g.birth_year_to - greatest(g.birth_year_from, d.first_year) + 1)), 0)
         FROM groups g CROSS JOIN LATERAL group_seats(g.id, d.next_year) s
@@ -51,6 +59,8 @@ def standings_params(application_ids: Sequence[int], today: dt.date) -> dict[str
         "today": today,
         "next_year": school_year.first_day(year),
         "first_year": year - age.SCHOOL_AGE + 1,  # born earlier, a child has reached school age by then
+        "since": at_local(today - dt.timedelta(days=WINDOW_DAYS - 1), dt.time()),
+        "until": at_local(today + dt.timedelta(days=1), dt.time()),
     }
 
 

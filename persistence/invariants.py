@@ -112,24 +112,6 @@ WITH wanted AS (
 SELECT * FROM wanted WHERE nth = 1 ORDER BY group_id"""
 
 
-# Queues whose offers of a day, as `queue_offers` counts them for the waiting estimate (migration 0007's
-# triggers), differ from the offers made (docs/product.md §3 "Waiting estimate"). An application's queue fields
-# never change, so today's are those it had at the offer.
-QUEUE_OFFERS_COUNTS = """
-WITH made AS (
-    SELECT o.kindergarten_id, a.birth_year, a.language, a.group_type, o.tier_rank,
-        (o.created_at AT TIME ZONE 'Asia/Almaty')::date AS day, count(*) AS n
-    FROM offers o JOIN applications a ON a.id = o.application_id
-    WHERE o.intake_run_id IS NULL
-    GROUP BY 1, 2, 3, 4, 5, 6
-)
-SELECT k.external_id AS kg, birth_year, language, group_type, tier_rank, day, m.n AS made, q.offers AS counted
-FROM made m FULL JOIN queue_offers q USING (kindergarten_id, birth_year, language, group_type, tier_rank, day)
-JOIN kindergartens k ON k.id = kindergarten_id
-WHERE m.n IS DISTINCT FROM q.offers
-ORDER BY 1, 2, 3, 4, 5, 6"""
-
-
 async def _rows(conn: AsyncConnection, sql: str, **params: Any) -> Sequence[RowMapping]:
     return (await conn.execute(text(sql), params)).mappings().all()
 
@@ -187,11 +169,6 @@ async def check_invariants(engine: AsyncEngine, today: dt.date, min_age_months: 
                 f"group {r['kg']}/{r['grp']} (id {r['group_id']}): {r['free']} free seat(s) while "
                 f"{r['waiting']} application(s) wait in a queue it serves, first {r['number']} "
                 f"(child {mask(r['child_iin'])}, {r['app_status']}, choice {r['rank']})"
-            )
-        for r in await _rows(conn, QUEUE_OFFERS_COUNTS):
-            found.append(
-                f"queue {r['kg']}/{r['birth_year']}/{r['language']}/{r['group_type']} tier {r['tier_rank']} on "
-                f"{r['day']}: {r['made'] or 0} offer(s) made but {r['counted'] or 0} counted for the estimate"
             )
         await conn.rollback()
     return found
