@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from api import demo
+from domain.timezone import local_date
 from integrations.sandbox import sandbox_signature
 from persistence.db import database_name, drop_database, raw_connect, with_database
 from persistence.invariants import check_invariants
@@ -153,7 +154,7 @@ async def test_seeding_fills_only_an_empty_database_and_reset_brings_the_demo_ba
         assert (await k.gql(SET_CAPACITY, {"g": group["id"], "c": group["capacity"] + 3}, other))["setGroupCapacity"][
             "errors"
         ] == []
-        assert await check_invariants(k.container.engine, k.clock.now().date()) == []
+        assert await check_invariants(k.container.engine, local_date(k.clock.now())) == []
     changed = await snapshot(demo_db)
     assert changed != fresh
 

@@ -13,6 +13,7 @@ import pytest
 
 from api.settings import DEV_DIR
 from bench import bare
+from domain.timezone import local_date
 from tests import data
 from tests.conftest import OFFERS_POLICY, Kezek, open_kezek
 
@@ -69,7 +70,7 @@ async def test_a_queue_with_recorded_offers_has_dates_and_one_without_has_too_li
     await kezek.submit(family.parents[0], family.children[0], ["SHA-1", "SHA-4"])
 
     recorded, unknown = await estimates(kezek, family.parents[0], "en")
-    today = dt.datetime.now(dt.UTC).date()
+    today = local_date(dt.datetime.now(dt.UTC))
     assert recorded["insufficientHistory"] is False
     assert isinstance(recorded["earliest"], str) and isinstance(recorded["latest"], str)
     earliest, latest = dt.date.fromisoformat(recorded["earliest"]), dt.date.fromisoformat(recorded["latest"])
