@@ -1,11 +1,13 @@
 """The baseline: a bare Starlette + asyncpg endpoint answering the status query and the public queue with the
 same SQL as Kezek (the statements `bench.run` captures from the app, in the same order) and byte-identical JSON,
-but without GraphQL parsing, validation and execution, SQLAlchemy, DataLoaders or the domain layer.
+but without GraphQL parsing, validation and execution, SQLAlchemy or DataLoaders. Of the domain layer it runs only
+the waiting estimate (domain/estimate.py through domain/usecases/estimates.py), on the standings statement's rows
+read by persistence/estimates.py, and under the same policy file as the server (--policy).
 
 It verifies the caller's HS256 token like the app does (one decode instead of three), runs the statements one
 after another on one pooled connection and encodes the answer with the same json.dumps settings as Strawberry.
 
-    python -m bench.bare --port 8001 --database-url URL --channels FILE [--statements FILE] [--cpu 0]
+    python -m bench.bare --port 8001 --database-url URL --channels FILE [--policy FILE] [--statements FILE] [--cpu 0]
 """
 
 from __future__ import annotations
@@ -28,8 +30,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from api.config_files import load_policy
+from api.container import SystemClock
+from domain import estimate_texts
+from domain.estimate import WaitEstimate
 from domain.model import PriorityTier
+from domain.usecases.estimates import Estimates
+from graph.errors import accepted_language
 from persistence.db import asyncpg_params
+from persistence.estimates import STANDINGS_SQL, standing_from, standings_params
+from persistence.pg import positional
 from persistence.sql import KINDERGARTEN_COLUMNS, POSITIONS_SQL, STANDING, order_by
 
 # The status query's statements by role, in the order the app runs them. `bench.run` captures the app's own
@@ -51,6 +61,7 @@ KINDERGARTENS = (
     "WHERE k.id = ANY($1)"
 )
 POSITIONS = POSITIONS_SQL.replace(":ids", "$1")
+STANDINGS, STANDINGS_PARAMETERS = positional(STANDINGS_SQL)
 DEFAULT_STATEMENTS = {
     "family": FAMILY,
     "persons": PERSONS,
@@ -58,6 +69,7 @@ DEFAULT_STATEMENTS = {
     "offers": OFFERS,
     "kindergartens": KINDERGARTENS,
     "positions": POSITIONS,
+    "standings": STANDINGS,
 }
 # How a captured statement is recognised: every role must match exactly one statement, and nothing else may run.
 ROLES = {
@@ -67,6 +79,7 @@ ROLES = {
     "offers": ("FROM offers WHERE application_id = ANY",),
     "kindergartens": ("FROM kindergartens k JOIN districts d",),
     "positions": ("count(*) FROM choices o",),
+    "standings": ("AS planned_seats",),
 }
 
 
@@ -99,13 +112,25 @@ def cursor(value: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(value, separators=(",", ":")).encode()).decode()
 
 
+def estimate_json(e: WaitEstimate, request: Request) -> dict[str, Any]:
+    return {
+        "earliest": e.earliest.isoformat() if e.earliest else None,
+        "latest": e.latest.isoformat() if e.latest else None,
+        "insufficientHistory": e.insufficient_history,
+        "basis": estimate_texts.basis(e, accepted_language(request.headers.get("accept-language"))),
+    }
+
+
 def _error(message: str) -> Response:
     return Response(encode({"data": None, "errors": [{"message": message}]}), media_type="application/json")
 
 
 class Bare:
-    def __init__(self, database_url: str, secret: str, issuer: str, statements: dict[str, str]) -> None:
+    def __init__(
+        self, database_url: str, secret: str, issuer: str, statements: dict[str, str], estimates: Estimates
+    ) -> None:
         self.sql = statements
+        self.estimates = estimates
         self.database_url = database_url
         self.secret = secret
         self.issuer = issuer
@@ -166,6 +191,12 @@ class Bare:
                 (r["application_id"], r["kindergarten_id"]): r["position"]
                 for r in await conn.fetch(sql["positions"], ids)
             }
+            today = self.estimates.today()
+            given = standings_params(ids, today)
+            standings = {
+                (r["application_id"], r["kindergarten_id"]): standing_from(r)
+                for r in await conn.fetch(sql["standings"], *(given[n] for n in STANDINGS_PARAMETERS))
+            }
         children = []
         for iin in iins:
             p = persons.get(iin)
@@ -190,6 +221,14 @@ class Bare:
                                 "nameRu": kgs[c["kindergarten_id"]]["name_ru"],
                             },
                             "position": positions.get((a["id"], c["kindergarten_id"])),
+                            "estimate": estimate_json(
+                                self.estimates.of(
+                                    standings.get((a["id"], c["kindergarten_id"])),
+                                    positions.get((a["id"], c["kindergarten_id"])),
+                                    today,
+                                ),
+                                request,
+                            ),
                         }
                         for c in sorted(choices[a["id"]], key=lambda c: c["rank"])
                     ],
@@ -247,14 +286,21 @@ class Bare:
         )
 
 
-def create(database_url: str, channels_file: Path, channel: str, statements: Path | None = None) -> Starlette:
+def create(
+    database_url: str,
+    channels_file: Path,
+    channel: str,
+    statements: Path | None = None,
+    policy_file: Path | None = None,
+) -> Starlette:
     channels = json.loads(channels_file.read_text(encoding="utf-8"))
     entry = next(c for c in channels if c["id"] == channel)
     sql = DEFAULT_STATEMENTS
     if statements is not None:
         given = json.loads(statements.read_text(encoding="utf-8"))
         sql = {role: str(given[role]) for role in DEFAULT_STATEMENTS}
-    bare = Bare(database_url, entry["keys"][0]["secret"], channel, sql)
+    estimates = Estimates(SystemClock(), load_policy(policy_file))
+    bare = Bare(database_url, entry["keys"][0]["secret"], channel, sql, estimates)
 
     async def healthz(_: Request) -> Response:
         return Response(b'{"status":"ok"}', media_type="application/json")
@@ -275,13 +321,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--channels", required=True, type=Path)
     parser.add_argument("--channel", default="bench-bank")
+    parser.add_argument("--policy", type=Path, help="the server's policy file (national defaults without one)")
     parser.add_argument("--statements", type=Path, help="JSON: the status query's SQL by role (bench.run)")
     parser.add_argument("--cpu", type=int)
     args = parser.parse_args(argv)
     if args.cpu is not None and hasattr(os, "sched_setaffinity"):
         with contextlib.suppress(OSError):
             os.sched_setaffinity(0, {args.cpu})
-    app = create(args.database_url, args.channels, args.channel, args.statements)
+    app = create(args.database_url, args.channels, args.channel, args.statements, args.policy)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
 
 

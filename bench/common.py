@@ -219,7 +219,7 @@ def start_kezek(run: Run, port: int, profile: Path | None = None) -> Server:
 
 def start_bare(run: Run, port: int) -> Server:
     argv = [sys.executable, "-m", "bench.bare", "--port", str(port), "--database-url", run.db_url]
-    argv += ["--channels", str(run.channels_file)]
+    argv += ["--channels", str(run.channels_file), "--policy", str(run.policy_file)]
     if run.statements_file is not None:
         argv += ["--statements", str(run.statements_file)]
     run.note_command([*argv[:6], "<the bench database>", *argv[7:]])

@@ -45,6 +45,16 @@ def old_enough(born: dt.date, day: dt.date, min_months: int) -> bool:
     return months_between(born, day) >= min_months
 
 
+def old_enough_from(born: dt.date, min_months: int) -> dt.date:
+    """The first day a child born on `born` is `min_months` old (`old_enough`): the same day of the month that many
+    months on, or the first of the next month when that month is shorter."""
+    year, month = divmod(born.year * 12 + born.month - 1 + min_months, 12)
+    try:
+        return dt.date(year, month + 1, born.day)
+    except ValueError:
+        return dt.date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1)
+
+
 def born_by(day: dt.date, min_months: int) -> dt.date:
     """The latest birth date of a child at least `min_months` old on `day`: `old_enough` for SQL to compare
     birth dates with (a day past the end of a shorter month counts from its last day)."""

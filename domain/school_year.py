@@ -13,6 +13,7 @@ from domain.errors import DomainError
 from domain.model import ErrorCode
 
 FIRST_MONTH = 9
+INTAKE_MONTH = 7  # the akimats hand out the next school year's seats from 1 July (docs/product.md §10)
 
 
 def school_year_of(day: dt.date) -> int:
@@ -22,6 +23,11 @@ def school_year_of(day: dt.date) -> int:
 def first_day(year: int) -> dt.date:
     """1 September of school year `year`: the day the seats of its intake run are free from."""
     return dt.date(year, FIRST_MONTH, 1)
+
+
+def intake_opens(year: int) -> dt.date:
+    """1 July before school year `year`: from then its intake run's offers are made."""
+    return dt.date(year, INTAKE_MONTH, 1)
 
 
 def within_advance(free_from: dt.date, today: dt.date, advance_offer_days: int) -> bool:

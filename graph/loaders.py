@@ -8,6 +8,7 @@ from typing import Generic, TypeVar
 
 from strawberry.dataloader import DataLoader
 
+from domain.estimate import ChoiceStanding
 from domain.intake import IntakeRun
 from domain.model import (
     Application,
@@ -98,6 +99,13 @@ class PositionByChoiceLoader(_MapLoader[tuple[int, int], int | None]):
             return await r.positions(sorted({k[0] for k in keys}))
 
         super().__init__(fetch, None)
+
+
+class StandingByChoiceAndDateLoader(_MapLoader[tuple[int, int, dt.date], ChoiceStanding | None]):
+    """Key: (application id, kindergarten id, today): the facts of the choice's waiting estimate."""
+
+    def __init__(self, r: Reader) -> None:
+        super().__init__(r.standings, None)
 
 
 class PositionChangesByChoiceLoader(_MapLoader[tuple[int, int], list[PositionChange]]):
@@ -209,6 +217,7 @@ class Loaders:
     areas_by_application_id = _Lazy(AreasByApplicationIdLoader)
     position_by_choice = _Lazy(PositionByChoiceLoader)
     position_changes_by_choice = _Lazy(PositionChangesByChoiceLoader)
+    standing_by_choice_and_date = _Lazy(StandingByChoiceAndDateLoader)
     claims_by_application_id = _Lazy(ClaimsByApplicationIdLoader)
     history_by_application_id = _Lazy(HistoryByApplicationIdLoader)
     kindergarten_by_id = _Lazy(KindergartenByIdLoader)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from domain.estimate import ChoiceStanding
 from domain.intake import GroupResult, IntakeRun
 from domain.model import (
     Application,
@@ -31,6 +32,7 @@ from domain.model import (
     PriorityTier,
     Region,
 )
+from persistence.estimates import STANDINGS_SQL, standing_from, standings_params
 from persistence.pg import Listener, Pools, positional
 from persistence.rows import (
     Row,
@@ -242,6 +244,18 @@ class Reader:
     async def positions(self, application_ids: Sequence[int]) -> dict[tuple[int, int], int | None]:
         rows = await self._rows(POSITIONS_SQL, ids=list(application_ids))
         return {(r["application_id"], r["kindergarten_id"]): r["position"] for r in rows}
+
+    async def standings(
+        self, keys: Sequence[tuple[int, int, dt.date]]
+    ) -> dict[tuple[int, int, dt.date], ChoiceStanding]:
+        """Key: (application id, kindergarten id, today): where the choice stands and its queue's movement as of
+        that day, the facts of its waiting estimate. One statement per day (a request reads one)."""
+        out: dict[tuple[int, int, dt.date], ChoiceStanding] = {}
+        for day in sorted({k[2] for k in keys}):
+            ids = sorted({k[0] for k in keys if k[2] == day})
+            for r in await self._rows(STANDINGS_SQL, **standings_params(ids, day)):
+                out[(r["application_id"], r["kindergarten_id"], day)] = standing_from(r)
+        return out
 
     async def position_changes(
         self, keys: Sequence[tuple[int, int]], limit: int = 5

@@ -21,11 +21,11 @@ from tests.conftest import OFFERS_POLICY, Kezek
 from tests.test_allocation import DECLINE, WITHDRAW
 from tests.test_offers import (
     OPERATOR,
-    SET_CAPACITY,
     OTHER_CHILD,
     OTHER_PARENT,
     PLAIN_2023,
     PLAIN_PARENT,
+    SET_CAPACITY,
     SKO_OPERATOR,
     add_family,
     app,

@@ -61,7 +61,7 @@ fragment App on Application {
   choices { ... on Choice { rank kindergarten { nameRu } } ...Pos }
   offer { id }
 }
-fragment Pos on Choice { position }
+fragment Pos on Choice { position estimate { basis } }
 """
 
 

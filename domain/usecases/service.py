@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from domain.commands import NewGroup, NewKindergarten, SubmitApplication
 from domain.errors import Contention
+from domain.estimate import ChoiceStanding, WaitEstimate
 from domain.intake import IntakeRun
 from domain.model import Actor, Application, Enrollment, Offer, PriorityClaim
 from domain.policy import PolicyBook
@@ -31,6 +32,7 @@ from domain.usecases.allocator import Allocator
 from domain.usecases.applications import Applications
 from domain.usecases.claims import Claims
 from domain.usecases.departures import Departures
+from domain.usecases.estimates import Estimates
 from domain.usecases.families import Families
 from domain.usecases.intake import Intake
 from domain.usecases.offers import Offers
@@ -70,6 +72,7 @@ class QueueService:
         self.departures = Departures(uow, clock, self.allocator, seats, self.applications)
         self.school_days = SchoolDays(uow, clock, self.allocator, self.departures)
         self.intake = Intake(uow, clock, policies, self.allocator, seats, observer)
+        self.estimates = Estimates(clock, policies)
 
     async def _retried(self, run: Callable[[], Awaitable[T]]) -> T:
         """Runs a use case again when its transaction lost a lock conflict (a deadlock between two changes):
@@ -159,6 +162,11 @@ class QueueService:
 
     async def discard_intake_run(self, actor: Actor, run_id: str) -> IntakeRun:
         return await self._retried(lambda: self.intake.discard(actor, run_id))
+
+    # --- waiting estimates ------------------------------------------------------------------------
+
+    def estimate(self, standing: ChoiceStanding | None, position: int | None, today: dt.date) -> WaitEstimate:
+        return self.estimates.of(standing, position, today)
 
     # --- the worker's passes ----------------------------------------------------------------------
 

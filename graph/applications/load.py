@@ -48,8 +48,11 @@ async def load_ahead(info: I, app: model.Application) -> None:
     pending: list[Awaitable[Any]] = []
     if wants("choices", "kindergarten"):
         pending += [loaders.kindergarten_by_id.load(c.kindergarten_id) for c in app.choices]
-    if wants("choices", "position"):
+    if wants("choices", "position") or wants("choices", "estimate"):
         pending += [loaders.position_by_choice.load((app.id, c.kindergarten_id)) for c in app.choices]
+    if wants("choices", "estimate"):
+        today = info.context.services.queue.estimates.today()
+        pending += [loaders.standing_by_choice_and_date.load((app.id, c.kindergarten_id, today)) for c in app.choices]
     if wants("offer"):
         pending.append(loaders.live_offer_by_application_id.load(app.id))
     for loaded in pending:  # all scheduled already: their batches run together; no gather needed

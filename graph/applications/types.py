@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+from collections.abc import Awaitable
+from typing import TypeGuard, TypeVar
 
 import strawberry
 
-from domain import model
+from domain import estimate_texts, model
+from domain.estimate import ChoiceStanding, WaitEstimate
 from graph.claims.types import PriorityClaimNode
 from graph.common import ApplicationStatus, GroupType, I, Language, PriorityTier
 from graph.nodes import Node, derived, node_type, ready
@@ -14,6 +18,8 @@ from graph.offers.types import OfferNode, offer_node
 from graph.people.types import ChildNode
 from graph.places.types import KindergartenNode, referenced_kindergarten
 from persistence.readers import AuditEvent, PositionChange
+
+T = TypeVar("T")
 
 
 @node_type("PositionChange", description="A recorded event that moved a choice's position.")
@@ -25,6 +31,38 @@ class PositionChangeNode(Node[PositionChange]):
         "…), a child came in ahead (JOINED), or the family's own tier or choices changed (TIER_CHANGED, "
         "CHOICES_CHANGED)."
     )
+
+
+@node_type(
+    "WaitEstimate",
+    description="When an offer is likely, estimated from the queue's recorded movement (its offers of the last 365 "
+    "days by tier and month), the seats planned for the next school year and the children ahead: an estimate, never "
+    'a promise (docs/product.md §3 "Waiting estimate").',
+)
+class WaitEstimateNode(Node[WaitEstimate]):
+    earliest: dt.date | None = strawberry.field(
+        description="The 10th percentile of the day of the offer: one chance in ten that it comes before. Null when "
+        "unknown."
+    )
+    latest: dt.date | None = strawberry.field(
+        description="The 90th percentile: nine chances in ten that the offer has come by this day. Null when unknown, "
+        "also when it may not come before the child reaches school age."
+    )
+    insufficient_history: bool = strawberry.field(
+        description="The queue recorded too little movement to estimate (fewer than 5 offers in 365 days to children "
+        "of this tier or a lower one, and no planned seats that reach the child's place): the dates are null."
+    )
+
+    @strawberry.field(
+        description="What the estimate rests on, or why there is none: one sentence in the caller's language "
+        "(Accept-Language: kk, ru or en; ru by default)."
+    )
+    def basis(self, info: I) -> str:
+        return estimate_texts.basis(self.m, info.context.language)
+
+
+def _estimate_node(info: I, position: int | None, standing: ChoiceStanding | None, today: dt.date) -> WaitEstimateNode:
+    return WaitEstimateNode(m=info.context.services.queue.estimate(standing, position, today))
 
 
 @node_type("Choice", description="A kindergarten an application ranks, and the child's place in its queue there.")
@@ -44,6 +82,24 @@ class ChoiceNode(Node[model.Choice]):
     def position(self, info: I) -> int | None:
         return ready(info.context.loaders.position_by_choice.load((self.m.application_id, self.m.kindergarten_id)))
 
+    @strawberry.field(
+        description="When an offer here is likely: the dates of the 10th and the 90th percentile and what they rest "
+        "on. Null dates, with the reason in `basis`, while the child holds a seat here or at a kindergarten ranked "
+        "higher, and while the application is INACTIVE or final."
+    )
+    def estimate(self, info: I) -> WaitEstimateNode:
+        key = (self.m.application_id, self.m.kindergarten_id)
+        today = info.context.services.queue.estimates.today()
+        position = info.context.loaders.position_by_choice.load(key)
+        standing = info.context.loaders.standing_by_choice_and_date.load((*key, today))
+        if _done(position) and _done(standing):  # loaded ahead (graph/applications/load.py): no task, no turn
+            return _estimate_node(info, position.result(), standing.result(), today)
+
+        async def later() -> WaitEstimateNode:
+            return _estimate_node(info, await position, await standing, today)
+
+        return later()  # type: ignore[return-value]  # graphql-core awaits it
+
     @strawberry.field(description="The latest five events that moved this position, newest first.")
     async def position_changes(self, info: I) -> list[PositionChangeNode]:
         changes = await info.context.loaders.position_changes_by_choice.load(
@@ -61,6 +117,10 @@ class AuditEventNode(Node[AuditEvent]):
     )
     channel: str | None = strawberry.field(description="The channel the change came through.")
     reason: str | None = strawberry.field(description="The reason or note given, if any.")
+
+
+def _done(loaded: Awaitable[T]) -> TypeGuard[asyncio.Future[T]]:
+    return isinstance(loaded, asyncio.Future) and loaded.done()
 
 
 def _ranked_choices(app: model.Application) -> list[ChoiceNode]:
