@@ -33,8 +33,9 @@ made AS (
     FROM offers o WHERE o.group_id IN (SELECT id FROM region) GROUP BY o.group_id
 )
 SELECT x.id, x.kindergarten_id, x.birth_year_from, x.birth_year_to, x.language, x.group_type,
-    greatest((group_seats(x.id, :day)).free, 0) AS seats, coalesce(m.p, 0) AS p, coalesce(m.g, 0) AS g
-FROM region x LEFT JOIN made m ON m.group_id = x.id ORDER BY x.id"""
+    greatest(s.free, 0) AS seats, coalesce(m.p, 0) AS p, coalesce(m.g, 0) AS g
+FROM region x JOIN groups_seats(ARRAY(SELECT id FROM region), :day) s ON s.id = x.id
+LEFT JOIN made m ON m.group_id = x.id ORDER BY x.id"""
 
 # Candidates on the day (domain/allocation.py `eligible`, as the allocator's SQL spells it), not of school age
 # by then, with their choices of the region's kindergartens ranked above any seat they hold.
