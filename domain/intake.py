@@ -162,8 +162,9 @@ class Proposer:
     tier: PriorityTier = field(compare=False)
 
 
-def match(inputs: Inputs) -> Matching:
-    prefs = preferences(inputs)
+def match(inputs: Inputs, prefs: Mapping[int, list[int]] | None = None) -> Matching:
+    """`prefs`: the inputs' `preferences`, when the caller has them already."""
+    prefs = preferences(inputs) if prefs is None else prefs
     groups = {g.id: g for g in inputs.groups}
     children = {c.application_id: c for c in inputs.children}
     seats = {g.id: g.seats for g in inputs.groups}
@@ -337,9 +338,11 @@ class IntakeRun:
     changes_at_publish: tuple[str, ...] = ()
 
 
-def results(inputs: Inputs, matching: Matching) -> tuple[Totals, list[GroupResult]]:
+def results(
+    inputs: Inputs, matching: Matching, prefs: Mapping[int, list[int]] | None = None
+) -> tuple[Totals, list[GroupResult]]:
     children = {c.application_id: c for c in inputs.children}
-    prefs = preferences(inputs)
+    prefs = preferences(inputs) if prefs is None else prefs
     wanted = {g for options in prefs.values() for g in options}
     wanted_by_singles = {g for a, options in prefs.items() if children[a].sibling_group_id is None for g in options}
     offered: dict[int, list[int]] = {}
