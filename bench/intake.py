@@ -40,7 +40,9 @@ DRAFT_TARGET_S = 30.0
 PUBLISH_TARGET_S = 60.0
 STATUS_P99_TARGET_MS = 50.0
 STATUS_RATE = 100
-CONCURRENT = 2  # regions drafted, then published, at a time (`--concurrent`)
+# Regions drafted, then published, at a time (`--concurrent`): one, since on two cores a second region's SQL
+# and matching took the status server's core (national: p99 0.4-1.6 s at 2 against 35 ms at 1, totals no better).
+CONCURRENT = 1
 
 CREATE = """mutation($r: String!, $y: Int!) { createIntakeRun(input: {regionCode: $r, schoolYear: $y}) {
   intakeRun { id seats offers upgrades seatsLeftFree firstChoiceShare
