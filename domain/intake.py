@@ -100,13 +100,27 @@ class Matching:
 def preferences(inputs: Inputs) -> dict[int, list[int]]:
     """Application id → the groups it proposes to, in order: its choices in rank order, and within one
     kindergarten the groups it fits, narrowest (fewest birth years) first, then by id."""
-    by_kindergarten: dict[int, list[IntakeGroup]] = {}
-    for g in sorted(inputs.groups, key=lambda g: (g.kindergarten_id, g.birth_year_to - g.birth_year_from, g.id)):
-        by_kindergarten.setdefault(g.kindergarten_id, []).append(g)
+    by_queue = queues(
+        sorted(inputs.groups, key=lambda g: (g.kindergarten_id, g.birth_year_to - g.birth_year_from, g.id))
+    )
     return {
-        c.application_id: [g.id for kg in c.choices for g in by_kindergarten.get(kg, ()) if g.fits(c)]
-        for c in inputs.children
+        c.application_id: [g.id for kg in c.choices for g in by_queue.get(queue_of(kg, c), ())] for c in inputs.children
     }
+
+
+def queues(groups: Iterable[IntakeGroup]) -> dict[tuple[int, int, str, str], list[IntakeGroup]]:
+    """The groups each child fits, by kindergarten, birth year, language and type (`queue_of`), in the order
+    given: a national region's children look up the groups they fit at a choice rather than test every group
+    of the kindergarten."""
+    found: dict[tuple[int, int, str, str], list[IntakeGroup]] = {}
+    for g in groups:
+        for year in range(g.birth_year_from, g.birth_year_to + 1):
+            found.setdefault((g.kindergarten_id, year, g.language, g.group_type), []).append(g)
+    return found
+
+
+def queue_of(kindergarten_id: int, child: IntakeChild) -> tuple[int, int, str, str]:
+    return (kindergarten_id, child.birth_year, child.language, child.group_type)
 
 
 def reserved_primary(group: IntakeGroup, ratio: tuple[int, int] | None, seats: int) -> int:
@@ -148,8 +162,9 @@ class Proposer:
     tier: PriorityTier = field(compare=False)
 
 
-def match(inputs: Inputs) -> Matching:
-    prefs = preferences(inputs)
+def match(inputs: Inputs, prefs: Mapping[int, list[int]] | None = None) -> Matching:
+    """`prefs`: the inputs' `preferences`, when the caller has them already."""
+    prefs = preferences(inputs) if prefs is None else prefs
     groups = {g.id: g for g in inputs.groups}
     children = {c.application_id: c for c in inputs.children}
     seats = {g.id: g.seats for g in inputs.groups}
@@ -323,9 +338,11 @@ class IntakeRun:
     changes_at_publish: tuple[str, ...] = ()
 
 
-def results(inputs: Inputs, matching: Matching) -> tuple[Totals, list[GroupResult]]:
+def results(
+    inputs: Inputs, matching: Matching, prefs: Mapping[int, list[int]] | None = None
+) -> tuple[Totals, list[GroupResult]]:
     children = {c.application_id: c for c in inputs.children}
-    prefs = preferences(inputs)
+    prefs = preferences(inputs) if prefs is None else prefs
     wanted = {g for options in prefs.values() for g in options}
     wanted_by_singles = {g for a, options in prefs.items() if children[a].sibling_group_id is None for g in options}
     offered: dict[int, list[int]] = {}

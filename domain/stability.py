@@ -105,44 +105,51 @@ def check(inputs: Inputs, matching: Matching) -> Verdict:
             + sum(1 for c in taken if c.tier in (PriorityTier.PRIMARY, PriorityTier.GENERAL))
         )
 
-    # Only the groups of the kindergartens a child chose can be envied: indexed so that a national region's
-    # check is linear in children × choices, not children × groups.
-    by_kindergarten: dict[int, list[IntakeGroup]] = {}
+    # Only the groups a child fits at the kindergartens it chose can be envied: indexed so that a national
+    # region's check is linear in children × choices, not children × groups. The index is built here from
+    # the groups' own fields (`IntakeGroup.fits` spelled as a lookup), not taken from the matching.
+    by_queue: dict[tuple[int, int, str, str], list[IntakeGroup]] = {}
     for g in inputs.groups:
-        by_kindergarten.setdefault(g.kindergarten_id, []).append(g)
+        for year in range(g.birth_year_from, g.birth_year_to + 1):
+            by_queue.setdefault((g.kindergarten_id, year, g.language, g.group_type), []).append(g)
+    # Each placed child's order in its group's kindergarten, and each group's singles in that order, computed
+    # once rather than for every child who looks at the group.
+    order_of = {a: children[a].order_at(groups[g].kindergarten_id) for a, g in placed.items()}
+    singles_of = {
+        g: sorted((order_of[j], j, children[j].tier) for j in here if not sibling(j)) for g, here in members.items()
+    }
 
     envy = waste = sibling_pairs = 0
     examples: list[Pair] = []
     for child in inputs.children:
         got = placed.get(child.application_id)
         got_rank = children[child.application_id].rank_of(groups[got].kindergarten_id) if got is not None else None
-        chosen = (g for kg in dict.fromkeys(child.choices) for g in by_kindergarten.get(kg, ()))
-        for g in chosen:
-            if not g.fits(child) or g.seats <= 0:
-                continue
-            rank = child.rank_of(g.kindergarten_id)
+        for kg in dict.fromkeys(child.choices):
+            rank = child.rank_of(kg)
             if rank is None or (got_rank is not None and rank >= got_rank):
                 continue
-            order = child.order_at(g.kindergarten_id)
-            here = members.get(g.id, [])
-            if sibling(child.application_id):
-                sibling_pairs += sum(1 for j in here if children[j].order_at(g.kindergarten_id) > order)
-                continue
-            sibling_pairs += sum(1 for j in here if sibling(j) and children[j].order_at(g.kindergarten_id) > order)
-            singles = [j for j in here if not sibling(j)]
-            if len(singles) < singles_seats[g.id]:
-                waste += 1
-                if len(examples) < EXAMPLES:
-                    examples.append(Pair(child.application_id, g.id, None))
-                continue
-            line = [(children[j].order_at(g.kindergarten_id), j, children[j].tier) for j in singles]
-            line.append((order, child.application_id, child.tier))
-            kept = keeps(g, singles_seats[g.id], singles_made[g.id], inputs.ratio, line)
-            if child.application_id in kept:
-                envy += 1
-                if len(examples) < EXAMPLES:
-                    turned = next(j for j in singles if j not in kept)
-                    examples.append(Pair(child.application_id, g.id, turned))
+            order = child.order_at(kg)
+            for g in by_queue.get((kg, child.birth_year, child.language, child.group_type), ()):
+                if g.seats <= 0:
+                    continue
+                here = members.get(g.id, [])
+                if sibling(child.application_id):
+                    sibling_pairs += sum(1 for j in here if order_of[j] > order)
+                    continue
+                sibling_pairs += sum(1 for j in here if sibling(j) and order_of[j] > order)
+                singles = singles_of.get(g.id, [])
+                if len(singles) < singles_seats[g.id]:
+                    waste += 1
+                    if len(examples) < EXAMPLES:
+                        examples.append(Pair(child.application_id, g.id, None))
+                    continue
+                line = [*singles, (order, child.application_id, child.tier)]
+                kept = keeps(g, singles_seats[g.id], singles_made[g.id], inputs.ratio, line)
+                if child.application_id in kept:
+                    envy += 1
+                    if len(examples) < EXAMPLES:
+                        turned = next(j for j in here if not sibling(j) and j not in kept)
+                        examples.append(Pair(child.application_id, g.id, turned))
     return Verdict(
         envy_pairs=envy,
         waste=waste,

@@ -118,9 +118,10 @@ class Intake:
         found = await uow.intake.inputs(
             region_code, year, day, age.born_by(day, policy.min_admission_age_months), policy.primary_ratio
         )
-        matching = intake.match(found)
+        prefs = intake.preferences(found)  # the matching's and the results' (the checker finds its own)
+        matching = intake.match(found, prefs)
         verdict = stability.check(found, matching).as_json()
-        totals, groups = intake.results(found, matching)
+        totals, groups = intake.results(found, matching, prefs)
         return found, matching, verdict, totals, groups
 
     async def _offer(self, fx: Effects, run: IntakeRun, found: Inputs, matching: Matching, run_id: int) -> None:

@@ -33,22 +33,29 @@ made AS (
     FROM offers o WHERE o.group_id IN (SELECT id FROM region) GROUP BY o.group_id
 )
 SELECT x.id, x.kindergarten_id, x.birth_year_from, x.birth_year_to, x.language, x.group_type,
-    greatest((group_seats(x.id, :day)).free, 0) AS seats, coalesce(m.p, 0) AS p, coalesce(m.g, 0) AS g
-FROM region x LEFT JOIN made m ON m.group_id = x.id ORDER BY x.id"""
+    greatest(s.free, 0) AS seats, coalesce(m.p, 0) AS p, coalesce(m.g, 0) AS g
+FROM region x JOIN groups_seats(ARRAY(SELECT id FROM region), :day) s ON s.id = x.id
+LEFT JOIN made m ON m.group_id = x.id ORDER BY x.id"""
 
 # Candidates on the day (domain/allocation.py `eligible`, as the allocator's SQL spells it), not of school age
-# by then, with their choices of the region's kindergartens ranked above any seat they hold.
+# by then, with their choices of the region's kindergartens ranked above any seat they hold. The region's
+# standing choices are read once by kindergarten and then met with the applications in id order: left to
+# itself the planner read them again in each parallel worker, three processes for one query on two cores.
 _CHILDREN = f"""
+WITH c AS MATERIALIZED (
+    SELECT c.application_id, c.kindergarten_id, c.rank, c.sibling_rank
+    FROM choices c JOIN kindergartens k ON k.id = c.kindergarten_id JOIN districts d ON d.code = k.district_code
+    WHERE d.region_code = :r AND {STANDING.format(a="c")}
+)
 SELECT a.id, a.tier_rank, a.queue_date, a.birth_year, a.language, a.group_type, a.sibling_group_id,
     h.rank AS holding_rank,
     array_agg(c.kindergarten_id ORDER BY c.rank) AS kgs, array_agg(c.rank ORDER BY c.rank) AS ranks,
     array_agg(c.sibling_rank ORDER BY c.rank) AS sibs
-FROM choices c
-JOIN kindergartens k ON k.id = c.kindergarten_id JOIN districts d ON d.code = k.district_code
+FROM c
 JOIN applications a ON a.id = c.application_id
 JOIN persons p ON p.iin = a.child_iin
 {HOLDING}
-WHERE d.region_code = :r AND {STANDING.format(a="c")} AND a.active AND {ELIGIBLE} AND a.birth_year > :aged
+WHERE a.active AND {ELIGIBLE} AND a.birth_year > :aged
 GROUP BY a.id, h.rank
 ORDER BY a.id"""
 
