@@ -5,16 +5,16 @@ Likewise the counts a statement's offers change are refreshed for all their grou
 (`groups_refresh_many`), `groups_refresh` being its case of one group: a publication's INSERT touches
 thousands.
 
-Revision ID: 0008
-Revises: 0006
+Revision ID: 0009
+Revises: 0008
 """
 
 from __future__ import annotations
 
 from persistence.migrations.script import run_script
 
-revision = "0008"
-down_revision = "0006"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
@@ -56,6 +56,9 @@ DECLARE
     today date := kezek_today();
     r record;
 BEGIN
+    -- The groups' rows first, in id order (as every writer takes them): each count below is then read by a
+    -- statement that starts after the last change of these groups committed (migration 0008).
+    PERFORM 1 FROM groups WHERE id = ANY(ids) ORDER BY id FOR UPDATE;
     FOR r IN
         SELECT s.id, coalesce(e.n, 0) AS enrolled, coalesce(o.n, 0) AS held, s.free, s.free_from
         FROM groups_seats(ids, today) s
@@ -114,6 +117,7 @@ DECLARE
     n_held integer;
     seats record;
 BEGIN
+    PERFORM 1 FROM groups WHERE id = g FOR UPDATE;
     SELECT count(*) INTO n_enrolled FROM enrollments e WHERE e.group_id = g AND e.ended_at IS NULL
         AND e.since <= today AND (e.leaves_on IS NULL OR e.leaves_on >= today);
     SELECT count(*) INTO n_held FROM offers o WHERE o.group_id = g AND o.status IN ('PENDING','CONFIRMED');
