@@ -66,13 +66,22 @@ class Queue:
     capacity: int
 
 
-async def longest_queues(url: str, limit: int = 1, years: tuple[int, int] = (2000, 2100)) -> list[Queue]:
+# Queues whose group has no capacity planned from 1 September and is open: a capacity raised there now frees
+# a seat for good (docs/product.md §10), so each raise makes one offer.
+_STEADY = """AND NOT EXISTS (SELECT 1 FROM groups s WHERE s.kindergarten_id = c.kindergarten_id
+    AND s.birth_year_from = c.birth_year AND s.language = c.language AND s.group_type = c.group_type
+    AND (s.scheduled_from IS NOT NULL OR s.opens_on IS NOT NULL))"""
+
+
+async def longest_queues(
+    url: str, limit: int = 1, years: tuple[int, int] = (2000, 2100), *, steady: bool = False
+) -> list[Queue]:
     conn = await raw_connect(url)
     try:
         rows = await conn.fetch(
-            """SELECT q.*, k.external_id, d.region_code, g.id AS group_id, g.capacity FROM (
-                SELECT kindergarten_id, birth_year, language, group_type, count(*) AS n FROM choices
-                WHERE app_in_queue AND NOT held_here AND birth_year BETWEEN $2 AND $3
+            f"""SELECT q.*, k.external_id, d.region_code, g.id AS group_id, g.capacity FROM (
+                SELECT kindergarten_id, birth_year, language, group_type, count(*) AS n FROM choices c
+                WHERE app_in_queue AND NOT held_here AND birth_year BETWEEN $2 AND $3 {_STEADY if steady else ""}
                 GROUP BY 1, 2, 3, 4 ORDER BY n DESC, 1, 2, 3 LIMIT $1) q
             JOIN kindergartens k ON k.id = q.kindergarten_id JOIN districts d ON d.code = k.district_code
             JOIN groups g ON g.kindergarten_id = q.kindergarten_id AND g.birth_year_from = q.birth_year

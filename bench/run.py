@@ -460,7 +460,9 @@ async def seat_events(
     started_at = dt.datetime.now(dt.UTC)
     stop_at = time.perf_counter() + limit_s
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        # uvicorn closes a keep-alive connection idle for 5 s; the client lets go of it sooner, never racing it.
+        limits = httpx.Limits(keepalive_expiry=2.0)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30, limits=limits) as client:
             i = 0
             while i <= n and time.perf_counter() < stop_at:
                 slot = next((s for s in slots if s.left > 0), None)
@@ -761,7 +763,7 @@ async def main_async(run: Run) -> None:
         log(f"JSON of kezek and the bare endpoint: {sum(same)} of {len(same)} answers byte-identical")
         run.results["kezek"] = await http_phase(run, "kezek", server, port, tokens, public)
 
-        queues = await longest_queues(run.db_url, limit=400, years=(2021, 2023))
+        queues = await longest_queues(run.db_url, limit=400, years=(2021, 2023), steady=True)
         slots = [Slot(q, q.capacity, q.length // 2) for q in queues]
         events = [await seat_events(run, port, slots, plan.ws_offers, "idle")]
         status_spec = {"path": "/graphql", "bodies": [json.dumps({"query": STATUS_QUERY})], "tokens": tokens}
