@@ -444,6 +444,15 @@ async def test_declining_drops_only_that_choice_and_the_seat_goes_on_at_once(kez
     assert codes(again) == ["INVALID_STATE"]
 
 
+async def test_a_decline_is_one_entry_in_the_applications_history(kezek: Kezek) -> None:
+    first = await queue(kezek, OTHER_PARENT, OTHER_CHILD, ["SHA-1", "SHA-2"])
+    await set_capacity(kezek, "SHA-1", 1)
+    offer = await offer_of(kezek, first["id"])
+    assert (await mutate(kezek, DECLINE, {"offerId": offer["id"]}, Kezek.citizen(OTHER_PARENT)))["errors"] == []
+    history = (await kezek.gql(HISTORY, {"id": first["id"]}, OPERATOR))["application"]["history"]
+    assert [h["action"] for h in history].count("OFFER_DECLINED") == 1
+
+
 async def test_declining_under_the_annul_policy_closes_the_application(kezek: Kezek) -> None:
     north_parent, north_child = data.NORTH.parents[0], data.NORTH.children[0]
     neighbours = await add_family(kezek, data.PETROPAVLOVSK, [data.D23])
