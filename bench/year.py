@@ -376,6 +376,14 @@ async def measure(run: Run, charts: Path, prefix: str) -> dict[str, Any]:
         "status_quo": _judge(sq_facts, policies, start, stream.end),
         "calibration": dataclasses.asdict(calibrate(world.estimates, kezek_facts, stream.end)),
         "calibration_by_month": _calibration_by_month(world.estimates, kezek_facts, stream.end),
+        # Apart: the ranges that are the summer intake's day alone (a child within the planned seats is offered
+        # then, a near-certain date), and the rest, which rest on the queue's pace.
+        "calibration_intake_day": dataclasses.asdict(
+            calibrate([e for e in world.estimates if _intake_day(e)], kezek_facts, stream.end)
+        ),
+        "calibration_pace": dataclasses.asdict(
+            calibrate([e for e in world.estimates if not _intake_day(e)], kezek_facts, stream.end)
+        ),
     }
     out["charts"] = year_charts.draw(out, charts, prefix)
     return out
@@ -393,6 +401,10 @@ def _judge(facts: Facts, policies: Any, start: dt.date, end: dt.date) -> dict[st
         months.append({"month": first.isoformat()[:7], "idle": {i.cause.value: i.days for i in r.idle_seat_days}})
         first = nxt
     return {"report": whole.as_json(), "months": months}
+
+
+def _intake_day(e: Estimate) -> bool:
+    return e.earliest is not None and e.earliest == e.latest and (e.earliest.month, e.earliest.day) == (7, 1)
 
 
 def _calibration_by_month(estimates: list[Estimate], facts: Facts, end: dt.date) -> list[dict[str, Any]]:
@@ -457,6 +469,16 @@ def report(results: dict[str, Any], add: Any) -> None:
         f"inside the 10–90% range ({c['early']:,} came earlier, {c['late']:,} later or not at all while the family "
         f"still waited there; {c['open']:,} still open). Goal {goal}: {verdict}."
     )
+    add("")
+    for key, what in (
+        ("calibration_intake_day", "ranges that are the summer intake's day (1 July) alone"),
+        ("calibration_pace", "ranges resting on the queue's pace"),
+    ):
+        part = y.get(key)
+        if part:
+            n = part["inside"] + part["early"] + part["late"]
+            inside = part["inside"] / n if n else None
+            add(f"- {what}: {n:,} judged, {_pct(inside)} inside ({part['early']:,} earlier, {part['late']:,} later)")
     add("")
     add("| range's middle ahead of the reading | judged | inside | share |")
     add("|---|---|---|---|")
