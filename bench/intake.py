@@ -200,7 +200,7 @@ def report(results: dict[str, Any], add: Any) -> None:
         f"{PUBLISH_TARGET_S:.0f} s | {'met' if i['publish_s'] <= PUBLISH_TARGET_S else '**missed**'} |"
     )
     add(
-        f"| status query meanwhile | p99 **{i['status']['p99_ms']} ms** ({i['status']['throughput']} of "
+        f"| status query meanwhile | p99 **{i['status']['p99_ms']:.1f} ms** ({i['status']['throughput']} of "
         f"{STATUS_RATE} req/s, {i['status'].get('errors', 0)} errors) | ≤ {STATUS_P99_TARGET_MS:.0f} ms | "
         f"{'met' if i['status']['p99_ms'] <= STATUS_P99_TARGET_MS else '**missed**'} |"
     )
