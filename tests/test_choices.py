@@ -3,12 +3,14 @@ produces) and withdrawing — all through the GraphQL endpoint."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import json
 import re
 from typing import Any
 
+from persistence.db import raw_connect
 from tests import data
 from tests.conftest import APPLICATION_FIELDS, Kezek
 
@@ -405,3 +407,38 @@ async def test_operator_of_another_area_gets_not_found(kezek: Kezek) -> None:
         assert theirs == missing
     assert await footprint(kezek) == before
     assert (await read(kezek, plain, data.PLAIN.parents[0]))["status"] == "QUEUED"
+
+
+async def test_a_change_that_waited_for_the_lock_starts_from_the_choices_committed_meanwhile(kezek: Kezek) -> None:
+    """Another transaction holds the application and drops its third choice; a change of choices sent meanwhile
+    waits for it, then reads the application as committed: its history's `before` has two choices, not three,
+    and the ranking asked for is what stays (no lost update)."""
+    app = await apply(kezek, data.PLAIN, 1, ["SHA-1", "SHA-2", "SHA-3"])
+    parent = data.PLAIN.parents[0]
+    other = await raw_connect(kezek.db_url)
+    try:
+        tx = other.transaction()
+        await tx.start()
+        await other.execute("SELECT 1 FROM applications WHERE id = $1 FOR UPDATE", int(app["id"]))
+        await other.execute("DELETE FROM choices WHERE application_id = $1 AND rank = 3", int(app["id"]))
+        waiting = asyncio.create_task(change(kezek, app["id"], ["SHA-2", "SHA-1"], parent))
+        # The change is waiting for the row lock: PostgreSQL shows a backend blocked by this one.
+        for _ in range(500):
+            blocked = await other.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))", other.get_server_pid()
+            )
+            if blocked or waiting.done():
+                break
+            await asyncio.sleep(0.01)
+        assert blocked and not waiting.done()
+        await tx.commit()
+        result = await waiting
+    finally:
+        await other.close()
+    assert result["errors"] == [], result
+    assert [c["kindergarten"]["externalId"] for c in result["application"]["choices"]] == ["SHA-2", "SHA-1"]
+    rows = await kezek.sql(
+        "SELECT before->'choices' AS before FROM audit_log WHERE application_id = $1 AND action = 'CHOICES_CHANGED'",
+        int(app["id"]),
+    )
+    assert [len(json.loads(r["before"])) for r in rows] == [2]

@@ -154,8 +154,15 @@ class SqlApplicationRepository(Repository):
         held = self._held.get(application_id)
         if held is not None:
             return held[0]
-        lock = (" FOR UPDATE OF a" if for_update else "") + (" SKIP LOCKED" if for_update and skip_locked else "")
-        row = await self._one(f"{APPLICATIONS} WHERE a.id = :i{lock}", i=application_id)
+        if for_update:
+            # The row is locked first and read after, by a statement of its own: a read that waits for the lock
+            # inside the same statement would see the row's latest version but its choices as they were when
+            # the statement began, and a change of choices committed meanwhile would be lost.
+            skip = " SKIP LOCKED" if skip_locked else ""
+            locked = await self._one(f"SELECT id FROM applications WHERE id = :i FOR UPDATE{skip}", i=application_id)
+            if locked is None:
+                return None
+        row = await self._one(f"{APPLICATIONS} WHERE a.id = :i", i=application_id)
         if row is None:
             return None
         app = application_with_choices(row)
@@ -167,9 +174,11 @@ class SqlApplicationRepository(Repository):
         """These applications, locked for update without waiting (a row locked elsewhere raises Contention)."""
         missing = [i for i in application_ids if i not in self._held]
         if missing:
-            rows = await self._rows(
-                f"{APPLICATIONS} WHERE a.id = ANY(:ids) ORDER BY a.id FOR UPDATE OF a NOWAIT", ids=missing
+            # Locked first, read after (see `get`).
+            await self._rows(
+                "SELECT id FROM applications WHERE id = ANY(:ids) ORDER BY id FOR UPDATE NOWAIT", ids=missing
             )
+            rows = await self._rows(f"{APPLICATIONS} WHERE a.id = ANY(:ids) ORDER BY a.id", ids=missing)
             for row in rows:
                 app = application_with_choices(row)
                 self._held[app.id] = (app, _row_state(app), _choice_state(app))
