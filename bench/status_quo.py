@@ -29,7 +29,7 @@ from bench.dataset import NEXT_YEAR
 from bench.year_stream import Arrival, Departure, Stream, Withdrawal
 from domain import age, school_year, seats_over_time
 from domain.fairness import ApplicationFacts, ApplicationState, EnrolmentFacts, Facts, GroupFacts, OfferFacts
-from domain.model import ApplicationStatus, OfferStatus
+from domain.model import LIVE_OFFER_STATUSES, ApplicationStatus, OfferStatus
 from domain.policy import PolicyBook
 from domain.queue_order import queue_order
 from domain.timezone import at_local, local_date
@@ -37,7 +37,6 @@ from integrations.calendar import KazakhstanCalendar
 
 INTAKE_DAY = dt.date(NEXT_YEAR, 7, 1)
 FIRST_DAY = school_year.first_day(NEXT_YEAR)
-_LIVE = (OfferStatus.PENDING, OfferStatus.CONFIRMED)
 
 
 @dataclass(slots=True)
@@ -95,16 +94,7 @@ class Model:
     # --- seats ---------------------------------------------------------------------------------------------
 
     def capacity(self, g: GroupFacts, day: dt.date) -> int:
-        if g.opens_on is not None and day < g.opens_on:
-            return 0
-        end = at_local(day, dt.time(23, 59))
-        cap = 0
-        for at, c in g.capacities:
-            if at <= end:
-                cap = c
-        if g.scheduled is not None and day >= g.scheduled[1]:
-            cap = g.scheduled[0]
-        return cap
+        return g.capacity_on(day, self.kezek.as_of)
 
     def taken(self, g: GroupFacts, day: dt.date) -> int:
         at = at_local(day, dt.time(12))
@@ -261,7 +251,7 @@ class Model:
                 self.lapsed_seats.append(o.facts.group_id)
 
     def act(self, at: dt.datetime, kind: str, o: _Offer) -> None:
-        if o.facts.status not in _LIVE or (kind != "sign" and o.facts.status != OfferStatus.PENDING):
+        if o.facts.status not in LIVE_OFFER_STATUSES or (kind != "sign" and o.facts.status != OfferStatus.PENDING):
             return
         if kind == "decline":
             self._end(o, OfferStatus.DECLINED, at)

@@ -144,6 +144,16 @@ class GroupFacts:
     opens_on: dt.date | None = None
     scheduled: tuple[int, dt.date] | None = None  # a capacity from a later day, not yet applied
 
+    def capacity_on(self, day: dt.date, as_of: dt.datetime) -> int:
+        """Its capacity on a day as recorded up to `as_of`; a day from as_of's on takes the capacity planned."""
+        if self.opens_on is not None and day < self.opens_on:
+            return 0
+        if day >= local_date(as_of) and self.scheduled is not None and day >= self.scheduled[1]:
+            return self.scheduled[0]
+        t = min(_day_end(day), as_of - _INSTANT)
+        i = bisect.bisect_right([at for at, _ in self.capacities], t) - 1
+        return self.capacities[i][1] if i >= 0 else 0
+
     def fits(self, app: ApplicationFacts) -> bool:
         return (
             self.birth_year_from <= app.birth_year <= self.birth_year_to
@@ -992,19 +1002,11 @@ class _Seats:
         self.group = group
         self.offers = offers
         self.enrolments = enrolments
-        self.last_known = local_date(audit.as_of)  # days from this one on are to come: their plan counts
         self._cap_times = [t for t, _ in group.capacities]
         self.changes = self._change_days()
 
     def capacity_on(self, day: dt.date) -> int:
-        g = self.group
-        if g.opens_on is not None and day < g.opens_on:
-            return 0
-        if day >= self.last_known and g.scheduled is not None and day >= g.scheduled[1]:
-            return g.scheduled[0]
-        t = min(_day_end(day), self.audit.as_of - _INSTANT)
-        i = bisect.bisect_right(self._cap_times, t) - 1
-        return g.capacities[i][1] if i >= 0 else 0
+        return self.group.capacity_on(day, self.audit.as_of)
 
     def _change_days(self) -> set[dt.date]:
         days: set[dt.date] = {local_date(t) for t in self._cap_times}
