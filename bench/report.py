@@ -363,7 +363,8 @@ def write_report(run: Run, command: str, directory: Path) -> Path:
     add(
         f"The use case alone, in-process (`QueueService.set_group_capacity`, no HTTP, no GraphQL), {mp['calls']} "
         f"calls: {mp['ms_per_call']:.1f} ms a call, of which {mp['sql_ms_per_call']:.1f} ms inside "
-        f"{mp['statements_per_call']:.0f} SQL statements (timed between before_ and after_cursor_execute):"
+        f"{mp['statements_per_call']:.0f} SQL statements (each from its start to the next one's: its round trip "
+        "and the Python work after it):"
     )
     add("")
     add("| statement (first 100 characters) | per call | ms per call |")

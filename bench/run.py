@@ -47,7 +47,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import event
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
@@ -263,38 +262,35 @@ def server_profile(path: Path, label: str, startup: dict[str, float] | None) -> 
 
 
 async def mutation_profile(run: Run, slots: list[Slot], n: int, warmup: int) -> dict[str, Any]:
-    """setGroupCapacity's use case in-process (no HTTP, no GraphQL): time per call and per SQL statement."""
+    """setGroupCapacity's use case in-process (no HTTP, no GraphQL): time per call and per SQL statement, a
+    statement's time running from its start to the next one's (its round trip and the Python work after it)."""
     from domain.model import Actor
 
     timings: list[tuple[str, float]] = []
     calls: list[float] = []
     async with in_process(run) as (_, container):
-        engine = container.engine.sync_engine
-
-        def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-            conn.info.setdefault("bench_t0", []).append(time.perf_counter())
-
-        def after(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-            t0 = conn.info["bench_t0"].pop()
-            timings.append((squash(statement)[:100], time.perf_counter() - t0))
-
-        event.listen(engine, "before_cursor_execute", before)
-        event.listen(engine, "after_cursor_execute", after)
-        try:
-            for i in range(warmup + n):
-                if i == warmup:
-                    timings.clear()
-                    calls.clear()
-                slot = next(s for s in slots if s.left > 0)
-                slot.capacity += 1
-                slot.left -= 1
-                actor = Actor(Role.KINDERGARTEN_STAFF, "staff-1", "bench-akimat", kindergarten=slot.queue.external_id)
-                t0 = time.perf_counter()
-                await container.queue.set_group_capacity(actor, str(slot.queue.group_id), slot.capacity, "bench")
-                calls.append(time.perf_counter() - t0)
-        finally:
-            event.remove(engine, "before_cursor_execute", before)
-            event.remove(engine, "after_cursor_execute", after)
+        for i in range(warmup + n):
+            slot = next(s for s in slots if s.left > 0)
+            slot.capacity += 1
+            slot.left -= 1
+            actor = Actor(Role.KINDERGARTEN_STAFF, "staff-1", "bench-akimat", kindergarten=slot.queue.external_id)
+            starts: list[tuple[str, float]] = []
+            with container.statements() as seen:
+                container.services.reader.listeners.append(
+                    lambda sql, starts=starts: starts.append((sql, time.perf_counter()))
+                )
+                try:
+                    t0 = time.perf_counter()
+                    await container.queue.set_group_capacity(actor, str(slot.queue.group_id), slot.capacity, "bench")
+                    t1 = time.perf_counter()
+                finally:
+                    container.services.reader.listeners.pop()
+            if i < warmup:
+                continue
+            calls.append(t1 - t0)
+            assert len(starts) == len(seen)  # every statement went through the pools
+            ends = [t for _, t in starts[1:]] + [t1]
+            timings += [(squash(sql)[:100], end - begun) for (sql, begun), end in zip(starts, ends, strict=True)]
     by_statement: dict[str, list[float]] = {}
     for sql, seconds in timings:
         by_statement.setdefault(sql, []).append(seconds)

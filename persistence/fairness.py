@@ -128,10 +128,11 @@ def _json(raw: Any) -> Any:
 
 
 class FairnessRecords:
-    """Reads on the reader's connections (a request's own, or the read pool's), statement by statement."""
+    """Reads on connections of their own (`Reader.for_reports`), statement by statement: an area's year of
+    facts, planned for the values asked."""
 
     def __init__(self, reader: Reader) -> None:
-        self._reader = reader
+        self._reader = reader.for_reports()
 
     async def _rows(self, sql: str, **params: Any) -> Sequence[Row]:
         return await self._reader._rows(sql, **params)

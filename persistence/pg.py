@@ -18,6 +18,16 @@ from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 
 from persistence.db import asyncpg_params
 
+# Generic plans for every prepared statement of these pools. Left to choose, PostgreSQL planned the hot
+# statements again on every execution (a custom plan for each `= ANY($1)` array), and planning was most of
+# their cost: the status query's statements took 3.5 ms of the server's CPU a request with custom plans and
+# 1.7-2.0 ms with generic ones (bench/README.md, "Generic plans"). Their parameters are keys and small arrays
+# whose plans do not depend on the values. A transaction of large set-based statements whose best plan does
+# depend on them opts out: the summer intake's transactions with `SET LOCAL plan_cache_mode = auto`, the
+# fairness report's reads through a pool of their own (REPORTS), where the national audit took 24-26 s with
+# custom plans and 55-58 s with generic ones.
+PLANS = {"plan_cache_mode": "force_generic_plan"}
+REPORTS = "report"
 _DIALECT = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
 Listener = Callable[[str], None]
 
@@ -66,7 +76,11 @@ class Pools:
                     min_size=1,
                     max_size=self._size,
                     reset=_end_transaction if purpose == "write" else _keep,
-                    server_settings={"application_name": f"kezek-{purpose}", "timezone": "UTC"},
+                    server_settings={
+                        "application_name": f"kezek-{purpose}",
+                        "timezone": "UTC",
+                        **({} if purpose == REPORTS else PLANS),
+                    },
                 )
             return self._pools[purpose]
 

@@ -33,7 +33,7 @@ from domain.model import (
     Region,
 )
 from persistence.estimates import STANDINGS_SQL, standing_from, standings_params
-from persistence.pg import Listener, Pools, positional
+from persistence.pg import REPORTS, Listener, Pools, positional
 from persistence.rows import (
     Row,
     application_with_choices,
@@ -130,8 +130,9 @@ class Reader:
     """The read path: single SELECTs straight on asyncpg (persistence/pg.py), from pools of their own: the
     status query is what bank apps poll."""
 
-    def __init__(self, pools: Pools) -> None:
+    def __init__(self, pools: Pools, purpose: str = "read") -> None:
         self._pools = pools
+        self._purpose = purpose
 
     @property
     def listeners(self) -> list[Listener]:
@@ -140,8 +141,12 @@ class Reader:
     def for_request(self) -> RequestReader:
         return RequestReader(self._pools)
 
+    def for_reports(self) -> Reader:
+        """Large reads over an area and a period, on connections planning each statement for its values."""
+        return Reader(self._pools, REPORTS)
+
     async def _fetch(self, statement: str, args: list[Any]) -> list[Row]:
-        async with (await self._pools.get("read")).acquire() as conn:
+        async with (await self._pools.get(self._purpose)).acquire() as conn:
             rows: list[Row] = await conn.fetch(statement, *args)
             return rows
 

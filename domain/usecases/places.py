@@ -104,15 +104,21 @@ class Places:
                     reason,
                 )
             else:
-                held = await uow.places.peak(gid, today, group.scheduled_from)
+                # What the group holds fits its capacity on every day (the allocator's rule): only a lower one
+                # can fall below it.
+                held = await uow.places.peak(gid, today, group.scheduled_from) if capacity < group.capacity else 0
                 if capacity < held:
                     raise places.below_occupied(held)
                 await uow.places.set_capacity(gid, capacity)
                 fx.record(
                     "group", gid, "CAPACITY_CHANGED", {"capacity": group.capacity}, {"capacity": capacity}, reason
                 )
-            await fx.vacancy(VacancyEventKind.CAPACITY_CHANGED, kg.id, gid)
-            await self.allocator.fill(fx, [gid])
+            # The group as the change left it (its seats are the database's to count): the event's free seats
+            # and the allocator's starting point, read once.
+            changed = await uow.places.group_and_kindergarten(gid)
+            assert changed is not None  # locked above
+            await fx.vacancy(VacancyEventKind.CAPACITY_CHANGED, kg.id, gid, free_seats=changed[0].free_seats)
+            await self.allocator.fill(fx, [gid], known={gid: changed})
             await uow.commit()
         await self.allocator.run(fx.allocations)
         return gid

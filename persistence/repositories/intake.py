@@ -145,6 +145,9 @@ class SqlIntakeRepository(Repository):
     async def inputs(
         self, region_code: str, school_year: int, day: dt.date, born_by: dt.date, ratio: tuple[int, int] | None
     ) -> Inputs:
+        # A region's every group and child: plans that depend on the values pay here, and in what this
+        # transaction writes from them (persistence/pg.py PLANS).
+        await self._execute("SET LOCAL plan_cache_mode = auto")
         groups = await self._rows(_GROUPS, r=region_code, day=day)
         # Aged out on 1 September of the year they turn 6: born in year Y - 6 or before.
         children = await self._rows(_CHILDREN, r=region_code, day=day, born_by=born_by, aged=school_year - 6)
