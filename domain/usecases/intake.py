@@ -48,14 +48,15 @@ class Intake:
             for run in await uow.intake.current(region_code, year):
                 what = "published" if run.status == IntakeRunStatus.PUBLISHED else "drafted: discard it first"
                 raise DomainError(ErrorCode.INVALID_STATE, f"the run for {year} is already {what}", "schoolYear")
-            found, _, verdict, totals, groups = await self._compute(uow, region_code, year)
-            run = IntakeRun(0, region_code, year, IntakeRunStatus.DRAFT, now, actor.subject or "", totals, verdict)
-            run_id = await uow.intake.add(run, found, groups)
+            by = actor.subject or ""
+            run_id, found = await uow.intake.add(region_code, year, *self._reading(region_code, year), at=now, by=by)
+            _, verdict, totals, groups = _computed(found)
+            await uow.intake.computed(run_id, totals, verdict, groups)
             Effects(uow, actor, now).record(
                 "intake_run", run_id, "INTAKE_DRAFTED", None, _summary(totals, verdict), None
             )
             await uow.commit()
-        return IntakeRun(run_id, region_code, year, IntakeRunStatus.DRAFT, now, run.created_by, totals, verdict)
+        return IntakeRun(run_id, region_code, year, IntakeRunStatus.DRAFT, now, by, totals, verdict)
 
     async def discard(self, actor: Actor, run_id: str) -> IntakeRun:
         rid = inputs.ids([run_id], "intake run", "runId")[0]
@@ -80,12 +81,15 @@ class Intake:
             fx = Effects(uow, actor, now)
             system = Effects(uow, SYSTEM, now)  # the offers are Kezek's, as the allocator's are
             await uow.intake.lock_region(run.region_code)
-            found, matching, verdict, totals, groups = await self._compute(uow, run.region_code, run.school_year)
+            found = await uow.intake.read_again(
+                rid, run.region_code, run.school_year, *self._reading(run.region_code, run.school_year)
+            )
+            matching, verdict, totals, groups = _computed(found)
             draft = await uow.intake.group_results(rid)
             offered = [a for r in (*draft, *groups) for a in r.offered]
             changes = intake.changes(draft, groups, await uow.intake.numbers(offered))
             await self._offer(system, run, found, matching, rid)
-            await uow.intake.published(rid, now, totals, verdict, changes, found, groups)
+            await uow.intake.published(rid, now, totals, verdict, changes, groups)
             fx.record(
                 "intake_run",
                 rid,
@@ -110,19 +114,11 @@ class Intake:
             raise DomainError(ErrorCode.INVALID_STATE, f"the run is {run.status.value}", "runId")
         return run
 
-    async def _compute(
-        self, uow: UnitOfWork, region_code: str, year: int
-    ) -> tuple[Inputs, Matching, dict[str, object], Totals, list[GroupResult]]:
+    def _reading(self, region_code: str, year: int) -> tuple[dt.date, dt.date, tuple[int, int] | None]:
+        """What the region's inputs for the year are read with: the day, born by, and the primary ratio."""
         policy = self.policies.for_region(region_code)
         day = school_year.first_day(year)
-        found = await uow.intake.inputs(
-            region_code, year, day, age.born_by(day, policy.min_admission_age_months), policy.primary_ratio
-        )
-        prefs = intake.preferences(found)  # the matching's and the results' (the checker finds its own)
-        matching = intake.match(found, prefs)
-        verdict = stability.check(found, matching).as_json()
-        totals, groups = intake.results(found, matching, prefs)
-        return found, matching, verdict, totals, groups
+        return day, age.born_by(day, policy.min_admission_age_months), policy.primary_ratio
 
     async def _offer(self, fx: Effects, run: IntakeRun, found: Inputs, matching: Matching, run_id: int) -> None:
         uow = fx.uow
@@ -166,6 +162,15 @@ class Intake:
                 fx, apps[offer.application_id], offer, free.get(offer.group_id), save=False, tell=False
             )
         await _tell_families(fx, [apps[o.application_id] for o in offers], offers)
+
+
+def _computed(found: Inputs) -> tuple[Matching, dict[str, object], Totals, list[GroupResult]]:
+    """The matching of the inputs, the independent checker's verdict on it, and the run's results."""
+    prefs = intake.preferences(found)  # the matching's and the results' (the checker finds its own)
+    matching = intake.match(found, prefs)
+    verdict = stability.check(found, matching).as_json()
+    totals, groups = intake.results(found, matching, prefs)
+    return matching, verdict, totals, groups
 
 
 async def _tell_families(fx: Effects, apps: list[Application], offers: list[Offer]) -> None:
