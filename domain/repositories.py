@@ -302,10 +302,11 @@ class IntakeRepository(Protocol):
         *,
         at: dt.datetime,
         by: str,
-    ) -> tuple[int, Inputs]:
+    ) -> tuple[int, str]:
         """A new DRAFT run of the region, keeping its inputs as they are read now: the groups with seats free
         from `day`, and the candidates on that day (old enough: born by `born_by`; not of school age in the
-        year). Its id and those inputs; its totals, verdict and groups come with `computed`."""
+        year). Its id and those inputs as stored (domain/intake.py `inputs_from` reads them); its totals,
+        verdict and groups come with `computed`."""
         ...
 
     async def read_again(
@@ -316,8 +317,9 @@ class IntakeRepository(Protocol):
         day: dt.date,
         born_by: dt.date,
         ratio: tuple[int, int] | None,
-    ) -> Inputs:
-        """The inputs read again from the data as it is now, kept in the run in place of those it had."""
+    ) -> str:
+        """The inputs read again from the data as it is now, kept in the run in place of those it had; as
+        stored."""
         ...
 
     async def computed(

@@ -4,14 +4,12 @@ tests/test_rule_encodings.py holds the migrations' index and trigger definitions
 
 from __future__ import annotations
 
-import dataclasses
-
 from domain import school_year
 from domain.model import LIVE_OFFER_STATUSES, OfferStatus, PriorityTier
 from domain.queue_order import QueueOrder
 
 # The queue order's columns, in the order of the rule; choices and queue_events carry them all.
-ORDER_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(QueueOrder))
+ORDER_COLUMNS: tuple[str, ...] = QueueOrder._fields
 _WITHIN_TIER = ORDER_COLUMNS[1:]  # candidates are read one tier at a time
 
 

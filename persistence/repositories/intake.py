@@ -1,9 +1,10 @@
 """Intake runs (docs/product.md §10): a region's inputs read, and kept in the run, by one statement; the runs
 and their per-group results; the region's groups locked while a run is published.
 
-The inputs are built by the database as the run stores them (`json`, compact arrays: decision 100), kept in
-the run's row by the statement that reads them and returned to be parsed (`inputs_from`): what the matching
-reads is the text stored, byte for byte, and no large document travels back to the database."""
+The inputs are built by the database as the run stores them (`json`, the layout domain/intake.py
+`inputs_from` reads: decision 100), kept in the run's row by the statement that reads them and returned as
+that text: what the matching parses is the text stored, byte for byte, and no large document travels back to
+the database."""
 
 from __future__ import annotations
 
@@ -15,13 +16,11 @@ from typing import Any
 from domain.intake import (
     GroupResult,
     Inputs,
-    IntakeChild,
-    IntakeGroup,
     IntakeRun,
     IntakeRunStatus,
     Totals,
+    inputs_from,
 )
-from domain.model import PriorityTier
 from domain.queue_order import SIBLING_FIRST
 from persistence.repositories.base import Repository
 from persistence.rows import group_result_from, run_from
@@ -84,7 +83,7 @@ kids AS (
         a.holding_rank
 )"""
 
-# The inputs as the run stores them (`inputs_from` reads them): compact arrays, enough to replay the matching.
+# The inputs as the run stores them (domain/intake.py `inputs_from` reads them): enough to replay the matching.
 _DOCUMENT = """doc AS (
     SELECT json_build_object(
         'regionCode', CAST(:r AS text),
@@ -108,25 +107,6 @@ RETURNING id, inputs"""
 _READ_AGAIN = f"""{_INPUTS}
 UPDATE intake_runs r SET inputs = doc.inputs FROM doc WHERE r.id = :id
 RETURNING r.inputs"""
-
-
-def inputs_from(raw: Any) -> Inputs:
-    """The inputs a run stores (a run drafted before decision 100 stored every group, those with no seat too)."""
-    data = json.loads(raw) if isinstance(raw, str) else raw
-    tier = PriorityTier.from_rank
-    when = dt.datetime.fromisoformat
-    return Inputs(
-        region_code=data["regionCode"],
-        school_year=data["schoolYear"],
-        ratio=(data["ratio"][0], data["ratio"][1]) if data["ratio"] else None,
-        groups=tuple(IntakeGroup(*g) for g in data["groups"]),
-        children=tuple(
-            IntakeChild(
-                c[0], tier(c[1]), when(c[2]), c[3], c[4], c[5], tuple(c[6]), tuple(c[7]), tuple(c[8]), c[9], c[10]
-            )
-            for c in data["children"]
-        ),
-    )
 
 
 def _read(
@@ -169,11 +149,11 @@ class SqlIntakeRepository(Repository):
         *,
         at: dt.datetime,
         by: str,
-    ) -> tuple[int, Inputs]:
+    ) -> tuple[int, str]:
         read = _read(region_code, school_year, day, born_by, ratio)
         row = await self._one(_ADD, s=IntakeRunStatus.DRAFT.value, at=at, by=by, **read)
         assert row is not None
-        return int(row["id"]), inputs_from(row["inputs"])
+        return int(row["id"]), str(row["inputs"])
 
     async def read_again(
         self,
@@ -183,10 +163,10 @@ class SqlIntakeRepository(Repository):
         day: dt.date,
         born_by: dt.date,
         ratio: tuple[int, int] | None,
-    ) -> Inputs:
+    ) -> str:
         row = await self._one(_READ_AGAIN, id=run_id, **_read(region_code, school_year, day, born_by, ratio))
         assert row is not None
-        return inputs_from(row["inputs"])
+        return str(row["inputs"])
 
     async def computed(
         self, run_id: int, totals: Totals, verdict: dict[str, object], groups: Sequence[GroupResult]
