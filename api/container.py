@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.auth import Authenticator
 from api.config_files import load_channels, load_policy
 from api.metrics import OBSERVER
+from api.offload import WorkerProcess
 from api.settings import Settings
 from domain.ports import BenefitsRegistry, Clock, ESignature, HealthRegistry, PopulationRegistry, SmsGateway
 from domain.usecases import QueueService
@@ -124,6 +125,8 @@ def build_container(settings: Settings, database_url: str, clock: Clock | None =
     )
     esign: ESignature = outside(settings.esign_url, HttpESignature, SandboxESignature)
     policies = load_policy(settings.policy_file)
+    worker = WorkerProcess()  # the intake's matching, off the event loop (decision 101)
+    closers.append(worker.aclose)
     queue = QueueService(
         lambda: SqlUnitOfWork(pools, clock),
         clock,
@@ -135,6 +138,7 @@ def build_container(settings: Settings, database_url: str, clock: Clock | None =
         esign,
         reader,
         observer=OBSERVER,
+        offload=worker,
     )
     feed = FeedStore(engine)
     broker = Broker(feed, database_url)

@@ -246,6 +246,7 @@ async def start_load(
     rate: float = 100.0,
     connections: int | None = None,
     warmup: float | None = None,
+    timeline: bool = False,
 ) -> asyncio.subprocess.Process:
     path = run.tmp / f"requests-{name}.json"
     path.write_text(json.dumps(spec), encoding="utf-8")
@@ -253,7 +254,7 @@ async def start_load(
     argv += ["--duration", str(duration), "--warmup", str(run.plan.warmup if warmup is None else warmup)]
     argv += ["--connections", str(connections or run.plan.connections)]
     if mode == "rate":
-        argv += ["--rate", str(rate)]
+        argv += ["--rate", str(rate)] + (["--timeline"] if timeline else [])
     if pinning():
         argv += ["--cpu", str(LOAD_CPU)]
     run.note_command(argv)

@@ -101,6 +101,7 @@ class Stats:
     samples: list[str] = field(default_factory=list)
     started: float | None = None
     finished: float | None = None
+    sent_at: list[float] = field(default_factory=list)  # rate mode: each measured request's due time
 
     def record(self, status: int, body: bytes, latency: float, measured: bool) -> None:
         if not measured:
@@ -230,9 +231,12 @@ async def run_rate(
     warmup: float,
     max_connections: int,
     stop: asyncio.Event,
+    timeline: bool = False,
 ) -> dict[str, Any]:
     """Open loop at a fixed rate: request i is due at start + i/rate and its latency counts from then, so a
-    slow server cannot slow the load down (no coordinated omission)."""
+    slow server cannot slow the load down (no coordinated omission). `timeline`: the result lists each
+    measured request as [due, latency in ms], its due time on the system's monotonic clock (`time.perf_counter`
+    of any process on this machine), so that a caller can read the latencies of a stretch of its own."""
     stats = Stats()
     idle: list[Connection] = []
     opened = 0
@@ -269,6 +273,8 @@ async def run_rate(
                 return
             t1 = time.perf_counter()
             stats.record(status, body, t1 - due, due >= measure_from)
+            if due >= measure_from:
+                stats.sent_at.append(due)
             if keep:
                 idle.append(conn)
             else:
@@ -296,7 +302,16 @@ async def run_rate(
         stats,
         "rate",
         min(time.perf_counter(), end) - measure_from,
-        {"rate": rate, "connections_opened": opened, "scheduled_late": late},
+        {
+            "rate": rate,
+            "connections_opened": opened,
+            "scheduled_late": late,
+            **(
+                {"timeline": [[t, x * 1000] for t, x in zip(stats.sent_at, stats.latencies, strict=True)]}
+                if timeline
+                else {}
+            ),
+        },
     )
 
 
@@ -309,7 +324,9 @@ async def main_async(args: argparse.Namespace, requests: list[bytes]) -> dict[st
         return await run_max(args.port, requests, args.connections, args.duration, args.warmup, stop)
     if args.mode == "once":
         return await run_once(args.port, requests, args.connections, stop)
-    return await run_rate(args.port, requests, args.rate, args.duration, args.warmup, args.connections, stop)
+    return await run_rate(
+        args.port, requests, args.rate, args.duration, args.warmup, args.connections, stop, timeline=args.timeline
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -322,6 +339,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of load before measuring")
     parser.add_argument("--cpu", type=int, help="pin this process to one CPU")
+    parser.add_argument("--timeline", action="store_true", help="rate mode: list each request's due time and latency")
     args = parser.parse_args(argv)
     if not 0 < args.duration <= 600 or not 0 < args.rate <= 20_000 or not 0 < args.connections <= 512:
         parser.error("duration, rate and connections are bounded (600 s, 20,000/s, 512)")

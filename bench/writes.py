@@ -350,7 +350,9 @@ async def wave(run: Run, port: int, n: int, status_tokens: list[str], status_que
                 duration=600,
                 warmup=0,
             )
+            t_raised = time.monotonic()
             t1 = await _settled(run, [g["id"] for g in groups], 120)
+            log(f"(w3) raises done in {t_raised - t0:.2f} s, settled {t1 - t_raised:.2f} s later")
             await asyncio.sleep(1)
             status = await finish_load(background, limit=90, interrupt=True)
             conn = await raw_connect(run.db_url)

@@ -28,6 +28,7 @@ import bisect
 import dataclasses
 import datetime as dt
 import enum
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -89,6 +90,31 @@ class Inputs:
     groups: tuple[IntakeGroup, ...]
     children: tuple[IntakeChild, ...]
     ratio: tuple[int, int] | None = None
+
+
+def inputs_from(stored: str) -> Inputs:
+    """The inputs as a run stores them (JSON, compact arrays: persistence/repositories/intake.py builds them in
+    SQL), so that anyone with the run can replay its matching:
+    `{"regionCode", "schoolYear", "ratio": [p, g] | null,
+      "groups": [[id, kindergarten, birth year from, to, language, type, seats, primary made, general made]],
+      "children": [[application, tier rank, queue date (ISO 8601), birth year, language, type, choices, their
+                    ranks, choices with a sibling enrolled, rank of the seat held | null, sibling group | null]]}`.
+    A run drafted before decision 100 also lists the groups with no seat."""
+    data = json.loads(stored)
+    tier = PriorityTier.from_rank
+    when = dt.datetime.fromisoformat
+    return Inputs(
+        region_code=data["regionCode"],
+        school_year=data["schoolYear"],
+        ratio=(data["ratio"][0], data["ratio"][1]) if data["ratio"] else None,
+        groups=tuple(IntakeGroup(*g) for g in data["groups"]),
+        children=tuple(
+            IntakeChild(
+                c[0], tier(c[1]), when(c[2]), c[3], c[4], c[5], tuple(c[6]), tuple(c[7]), tuple(c[8]), c[9], c[10]
+            )
+            for c in data["children"]
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True)

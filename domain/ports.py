@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from domain.model import BenefitFinding, Language, Person
 
@@ -82,3 +84,29 @@ class Unobserved:
 
 
 UNOBSERVED: Observer = Unobserved()
+
+
+A = TypeVar("A")
+T = TypeVar("T")
+
+
+class Offload(Protocol):
+    """Where the domain's CPU-heavy pure steps run, away from the event loop of the process that serves the
+    request (decision 101): the summer intake's parsing of a region's inputs, its matching, the checker and
+    the results, up to half a second of CPU for a national region, during which a serving process that ran
+    them on its event loop answered none of its other requests. The service runs them in a process of its
+    own (api/offload.py). `step` is a module-level function: it, its argument and its result pickle."""
+
+    async def run(self, step: Callable[[A], T], arg: A, /) -> T: ...
+
+
+class InAThread:
+    """The Offload of use cases built without the container (tools, some tests): a thread of this process.
+    The event loop keeps running beside the step, taking the interpreter back within its switch interval
+    (5 ms) whenever it has work."""
+
+    async def run(self, step: Callable[[A], T], arg: A, /) -> T:
+        return await asyncio.to_thread(step, arg)
+
+
+IN_A_THREAD: Offload = InAThread()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from domain.model import Application, GroupType, Language, PriorityTier
 
@@ -30,9 +31,10 @@ class QueueKey:
     group_type: GroupType
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class QueueOrder:
-    """Sort key of a choice within its queue; lower is ahead. Field order is the order of the rule."""
+class QueueOrder(NamedTuple):
+    """Sort key of a choice within its queue; lower is ahead. Field order is the order of the rule. A tuple, so
+    that it compares as one (in C): the intake's matching and checker sort hundreds of thousands of them for a
+    national region, which a dataclass's generated comparisons made a third of their time."""
 
     tier_rank: int
     sibling_rank: int

@@ -289,16 +289,42 @@ class AllocationRepository(Protocol):
 
 
 class IntakeRepository(Protocol):
-    """Intake runs: a region's inputs on a day, the runs and their per-group results."""
+    """Intake runs: a region's inputs on a day, kept in the run that reads them; the runs and their per-group
+    results."""
 
-    async def inputs(
-        self, region_code: str, school_year: int, day: dt.date, born_by: dt.date, ratio: tuple[int, int] | None
-    ) -> Inputs:
-        """The region's groups with their seats free from `day`, and its candidates on that day (old enough:
-        born by `born_by`; not of school age in the year)."""
+    async def add(
+        self,
+        region_code: str,
+        school_year: int,
+        day: dt.date,
+        born_by: dt.date,
+        ratio: tuple[int, int] | None,
+        *,
+        at: dt.datetime,
+        by: str,
+    ) -> tuple[int, str]:
+        """A new DRAFT run of the region, keeping its inputs as they are read now: the groups with seats free
+        from `day`, and the candidates on that day (old enough: born by `born_by`; not of school age in the
+        year). Its id and those inputs as stored (domain/intake.py `inputs_from` reads them); its totals,
+        verdict and groups come with `computed`."""
         ...
 
-    async def add(self, run: IntakeRun, inputs: Inputs, groups: Sequence[GroupResult]) -> int: ...
+    async def read_again(
+        self,
+        run_id: int,
+        region_code: str,
+        school_year: int,
+        day: dt.date,
+        born_by: dt.date,
+        ratio: tuple[int, int] | None,
+    ) -> str:
+        """The inputs read again from the data as it is now, kept in the run in place of those it had; as
+        stored."""
+        ...
+
+    async def computed(
+        self, run_id: int, totals: Totals, verdict: dict[str, object], groups: Sequence[GroupResult]
+    ) -> None: ...
     async def get(self, run_id: int, *, for_update: bool = False) -> IntakeRun | None: ...
     async def current(self, region_code: str, school_year: int) -> list[IntakeRun]:
         """The region's draft and published runs for the year."""
@@ -317,7 +343,6 @@ class IntakeRepository(Protocol):
         totals: Totals,
         verdict: dict[str, object],
         changes: Sequence[str],
-        inputs: Inputs,
         groups: Sequence[GroupResult],
     ) -> None: ...
     async def discarded(self, run_id: int, at: dt.datetime) -> None: ...

@@ -4,14 +4,12 @@ tests/test_rule_encodings.py holds the migrations' index and trigger definitions
 
 from __future__ import annotations
 
-import dataclasses
-
 from domain import school_year
 from domain.model import LIVE_OFFER_STATUSES, OfferStatus, PriorityTier
 from domain.queue_order import QueueOrder
 
 # The queue order's columns, in the order of the rule; choices and queue_events carry them all.
-ORDER_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(QueueOrder))
+ORDER_COLUMNS: tuple[str, ...] = QueueOrder._fields
 _WITHIN_TIER = ORDER_COLUMNS[1:]  # candidates are read one tier at a time
 
 
@@ -41,8 +39,11 @@ GENERAL_RANK = PriorityTier.GENERAL.rank
 STANDING = "{a}.app_in_queue AND NOT {a}.held_here"
 
 # domain/allocation.py `eligible` for a seat free from :day, over a choice c of application a (child p) and
-# the lowest rank h it holds a seat at: start date come, old enough (`age.born_by`), nothing better held.
-ELIGIBLE = "a.desired_start_date <= :day AND p.birth_date <= :born_by AND (h.rank IS NULL OR h.rank > c.rank)"
+# the lowest rank h it holds a seat at: start date come, old enough (`age.born_by`), nothing better held. In
+# two parts for a statement that judges each application once and then each of its choices (the intake's).
+ELIGIBLE_APPLICATION = "a.desired_start_date <= :day AND p.birth_date <= :born_by"
+NOTHING_BETTER_HELD = "({held} IS NULL OR {held} > c.rank)"
+ELIGIBLE = f"{ELIGIBLE_APPLICATION} AND {NOTHING_BETTER_HELD.format(held='h.rank')}"
 HOLDING = """LEFT JOIN LATERAL (
         SELECT min(x.rank) AS rank FROM choices x WHERE x.application_id = a.id AND x.held_here
     ) h ON true"""

@@ -9,6 +9,7 @@ offer the child holds elsewhere, one message per family, and the events for subs
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from domain.intake import GroupResult, Inputs, IntakeChild, IntakeRun, IntakeRun
 from domain.messages import MessageKind
 from domain.model import SYSTEM, Actor, Application, ErrorCode, Offer, OfferStatus, Role
 from domain.policy import PolicyBook
-from domain.ports import UNOBSERVED, Clock, Observer
+from domain.ports import IN_A_THREAD, UNOBSERVED, Clock, Observer, Offload
 from domain.repositories import UnitOfWork
 from domain.timezone import local_date
 from domain.usecases.allocator import Allocator
@@ -35,6 +36,7 @@ class Intake:
     allocator: Allocator
     seats: Seats
     observer: Observer = UNOBSERVED  # times drafts and publications (api/metrics.py)
+    offload: Offload = IN_A_THREAD  # where the matching runs (decision 101; the service's: api/offload.py)
 
     async def create(self, actor: Actor, region_code: str, year: int) -> IntakeRun:
         _forbid_unless_region_operator(actor, region_code)
@@ -48,14 +50,16 @@ class Intake:
             for run in await uow.intake.current(region_code, year):
                 what = "published" if run.status == IntakeRunStatus.PUBLISHED else "drafted: discard it first"
                 raise DomainError(ErrorCode.INVALID_STATE, f"the run for {year} is already {what}", "schoolYear")
-            found, _, verdict, totals, groups = await self._compute(uow, region_code, year)
-            run = IntakeRun(0, region_code, year, IntakeRunStatus.DRAFT, now, actor.subject or "", totals, verdict)
-            run_id = await uow.intake.add(run, found, groups)
+            by = actor.subject or ""
+            run_id, stored = await uow.intake.add(region_code, year, *self._reading(region_code, year), at=now, by=by)
+            done = await self.offload.run(draft_step, stored)
+            totals, verdict = done.totals, done.verdict
+            await uow.intake.computed(run_id, totals, verdict, done.groups)
             Effects(uow, actor, now).record(
                 "intake_run", run_id, "INTAKE_DRAFTED", None, _summary(totals, verdict), None
             )
             await uow.commit()
-        return IntakeRun(run_id, region_code, year, IntakeRunStatus.DRAFT, now, run.created_by, totals, verdict)
+        return IntakeRun(run_id, region_code, year, IntakeRunStatus.DRAFT, now, by, totals, verdict)
 
     async def discard(self, actor: Actor, run_id: str) -> IntakeRun:
         rid = inputs.ids([run_id], "intake run", "runId")[0]
@@ -80,12 +84,23 @@ class Intake:
             fx = Effects(uow, actor, now)
             system = Effects(uow, SYSTEM, now)  # the offers are Kezek's, as the allocator's are
             await uow.intake.lock_region(run.region_code)
-            found, matching, verdict, totals, groups = await self._compute(uow, run.region_code, run.school_year)
+            stored = await uow.intake.read_again(
+                rid, run.region_code, run.school_year, *self._reading(run.region_code, run.school_year)
+            )
+            done = await self.offload.run(publication_step, stored)
+            assert done.placed is not None
+            found, matching, verdict, totals, groups = (
+                done.placed,
+                done.matching,
+                done.verdict,
+                done.totals,
+                done.groups,
+            )
             draft = await uow.intake.group_results(rid)
             offered = [a for r in (*draft, *groups) for a in r.offered]
             changes = intake.changes(draft, groups, await uow.intake.numbers(offered))
             await self._offer(system, run, found, matching, rid)
-            await uow.intake.published(rid, now, totals, verdict, changes, found, groups)
+            await uow.intake.published(rid, now, totals, verdict, changes, groups)
             fx.record(
                 "intake_run",
                 rid,
@@ -110,19 +125,11 @@ class Intake:
             raise DomainError(ErrorCode.INVALID_STATE, f"the run is {run.status.value}", "runId")
         return run
 
-    async def _compute(
-        self, uow: UnitOfWork, region_code: str, year: int
-    ) -> tuple[Inputs, Matching, dict[str, object], Totals, list[GroupResult]]:
+    def _reading(self, region_code: str, year: int) -> tuple[dt.date, dt.date, tuple[int, int] | None]:
+        """What the region's inputs for the year are read with: the day, born by, and the primary ratio."""
         policy = self.policies.for_region(region_code)
         day = school_year.first_day(year)
-        found = await uow.intake.inputs(
-            region_code, year, day, age.born_by(day, policy.min_admission_age_months), policy.primary_ratio
-        )
-        prefs = intake.preferences(found)  # the matching's and the results' (the checker finds its own)
-        matching = intake.match(found, prefs)
-        verdict = stability.check(found, matching).as_json()
-        totals, groups = intake.results(found, matching, prefs)
-        return found, matching, verdict, totals, groups
+        return day, age.born_by(day, policy.min_admission_age_months), policy.primary_ratio
 
     async def _offer(self, fx: Effects, run: IntakeRun, found: Inputs, matching: Matching, run_id: int) -> None:
         uow = fx.uow
@@ -166,6 +173,45 @@ class Intake:
                 fx, apps[offer.application_id], offer, free.get(offer.group_id), save=False, tell=False
             )
         await _tell_families(fx, [apps[o.application_id] for o in offers], offers)
+
+
+@dataclass(frozen=True, slots=True)
+class Computed:
+    """What a run's pure step computes from its inputs as stored: the matching, the independent checker's
+    verdict on it, the run's totals and groups; for a publication also `placed`, the inputs of the children
+    placed and of their groups (what making the offers reads: the rest of the inputs stays in the step)."""
+
+    matching: Matching
+    verdict: dict[str, object]
+    totals: Totals
+    groups: list[GroupResult]
+    placed: Inputs | None = None
+
+
+def draft_step(stored: str) -> Computed:
+    """A draft's pure step, where `Offload` runs it (module-level, so that it pickles)."""
+    return _computed(stored, placed=False)
+
+
+def publication_step(stored: str) -> Computed:
+    return _computed(stored, placed=True)
+
+
+def _computed(stored: str, *, placed: bool) -> Computed:
+    found = intake.inputs_from(stored)
+    prefs = intake.preferences(found)  # the matching's and the results' (the checker finds its own)
+    matching = intake.match(found, prefs)
+    verdict = stability.check(found, matching).as_json()
+    totals, groups = intake.results(found, matching, prefs)
+    if not placed:
+        return Computed(matching, verdict, totals, groups)
+    where = set(matching.placed.values())
+    kept = dataclasses.replace(
+        found,
+        groups=tuple(g for g in found.groups if g.id in where),
+        children=tuple(c for c in found.children if c.application_id in matching.placed),
+    )
+    return Computed(matching, verdict, totals, groups, kept)
 
 
 async def _tell_families(fx: Effects, apps: list[Application], offers: list[Offer]) -> None:

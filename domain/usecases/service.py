@@ -18,6 +18,7 @@ from domain.intake import IntakeRun
 from domain.model import Actor, Application, Enrollment, Offer, PriorityClaim
 from domain.policy import PolicyBook
 from domain.ports import (
+    IN_A_THREAD,
     UNOBSERVED,
     BenefitsRegistry,
     Clock,
@@ -25,6 +26,7 @@ from domain.ports import (
     HealthRegistry,
     HolidayCalendar,
     Observer,
+    Offload,
     PopulationRegistry,
 )
 from domain.repositories import FamilyReads, UnitOfWork
@@ -59,6 +61,7 @@ class QueueService:
         esign: ESignature,
         family: FamilyReads,
         observer: Observer = UNOBSERVED,
+        offload: Offload = IN_A_THREAD,
     ) -> None:
         seats = Seats(calendar)
         self.observer = observer  # how long allocations and intake runs take (domain/ports.py)
@@ -71,7 +74,7 @@ class QueueService:
         self.places = Places(uow, clock, self.allocator)
         self.departures = Departures(uow, clock, self.allocator, seats, self.applications)
         self.school_days = SchoolDays(uow, clock, self.allocator, self.departures)
-        self.intake = Intake(uow, clock, policies, self.allocator, seats, observer)
+        self.intake = Intake(uow, clock, policies, self.allocator, seats, observer, offload)
         self.estimates = Estimates(clock, policies)
 
     async def _retried(self, run: Callable[[], Awaitable[T]]) -> T:

@@ -155,7 +155,10 @@ class IntakeRunNode(Node[intake.IntakeRun]):
         default=derived(_verdict), description="The independent checker's verdict, kept with the run."
     )
 
-    @strawberry.field(description="Per group: the seats, the application numbers offered, the seats left free.")
+    @strawberry.field(
+        description="Per group with seats free from 1 September: the seats, the application numbers offered, the "
+        "seats left free."
+    )
     async def groups(
         self,
         info: I,

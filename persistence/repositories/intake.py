@@ -1,5 +1,10 @@
-"""Intake runs (docs/product.md §10): a region's inputs read in two statements, the runs and their per-group
-results, and the region's groups locked while a run is published."""
+"""Intake runs (docs/product.md §10): a region's inputs read, and kept in the run, by one statement; the runs
+and their per-group results; the region's groups locked while a run is published.
+
+The inputs are built by the database as the run stores them (`json`, the layout domain/intake.py
+`inputs_from` reads: decision 100), kept in the run's row by the statement that reads them and returned as
+that text: what the matching parses is the text stored, byte for byte, and no large document travels back to
+the database."""
 
 from __future__ import annotations
 
@@ -11,121 +16,113 @@ from typing import Any
 from domain.intake import (
     GroupResult,
     Inputs,
-    IntakeChild,
-    IntakeGroup,
     IntakeRun,
+    IntakeRunStatus,
     Totals,
+    inputs_from,
 )
-from domain.model import PriorityTier
 from domain.queue_order import SIBLING_FIRST
 from persistence.repositories.base import Repository
 from persistence.rows import group_result_from, run_from
-from persistence.sql import ELIGIBLE, GENERAL_RANK, HOLDING, INTAKE_RUN_COLUMNS, PRIMARY_RANK, STANDING
+from persistence.sql import (
+    ELIGIBLE_APPLICATION,
+    GENERAL_RANK,
+    HOLDING,
+    INTAKE_RUN_COLUMNS,
+    NOTHING_BETTER_HELD,
+    PRIMARY_RANK,
+    STANDING,
+)
 
 _REGION_GROUPS = """FROM groups g JOIN kindergartens k ON k.id = g.kindergarten_id
     JOIN districts d ON d.code = k.district_code WHERE d.region_code = :r"""
 
-_GROUPS = f"""
-WITH region AS (SELECT g.* {_REGION_GROUPS}),
+# The region's groups with a seat free from :day, with the ratio's history in each. A group with none can take
+# no one (the matching and the checker pass it by), so neither the inputs nor the run's results hold it.
+_GROUPS = f"""region AS (SELECT g.* {_REGION_GROUPS}),
 made AS (
     SELECT o.group_id, count(*) FILTER (WHERE o.tier_rank = {PRIMARY_RANK}) AS p,
         count(*) FILTER (WHERE o.tier_rank = {GENERAL_RANK}) AS g
     FROM offers o WHERE o.group_id IN (SELECT id FROM region) GROUP BY o.group_id
-)
-SELECT x.id, x.kindergarten_id, x.birth_year_from, x.birth_year_to, x.language, x.group_type,
-    greatest(s.free, 0) AS seats, coalesce(m.p, 0) AS p, coalesce(m.g, 0) AS g
-FROM region x JOIN groups_seats(ARRAY(SELECT id FROM region), :day) s ON s.id = x.id
-LEFT JOIN made m ON m.group_id = x.id ORDER BY x.id"""
+),
+seated AS (
+    SELECT x.id, x.kindergarten_id, x.birth_year_from, x.birth_year_to, x.language, x.group_type, s.free AS seats,
+        coalesce(m.p, 0) AS p, coalesce(m.g, 0) AS g
+    FROM region x JOIN groups_seats(ARRAY(SELECT id FROM region), :day) s ON s.id = x.id
+    LEFT JOIN made m ON m.group_id = x.id
+    WHERE s.free > 0
+)"""
 
 # Candidates on the day (domain/allocation.py `eligible`, as the allocator's SQL spells it), not of school age
 # by then, with their choices of the region's kindergartens ranked above any seat they hold. The region's
-# standing choices are read once by kindergarten and then met with the applications in id order: left to
-# itself the planner read them again in each parallel worker, three processes for one query on two cores.
-_CHILDREN = f"""
-WITH c AS MATERIALIZED (
+# standing choices are read once by kindergarten (`c`); each application among them is then judged once, read
+# in id order (`a`: its row, its child's birth date, the seat it holds), and only then met with its choices:
+# judged choice by choice, the same application, child and held seat were read again for each of its choices.
+_CHILDREN = f"""c AS MATERIALIZED (
     SELECT c.application_id, c.kindergarten_id, c.rank, c.sibling_rank
     FROM choices c JOIN kindergartens k ON k.id = c.kindergarten_id JOIN districts d ON d.code = k.district_code
     WHERE d.region_code = :r AND {STANDING.format(a="c")}
-)
-SELECT a.id, a.tier_rank, a.queue_date, a.birth_year, a.language, a.group_type, a.sibling_group_id,
-    h.rank AS holding_rank,
-    array_agg(c.kindergarten_id ORDER BY c.rank) AS kgs, array_agg(c.rank ORDER BY c.rank) AS ranks,
-    array_agg(c.sibling_rank ORDER BY c.rank) AS sibs
-FROM c
-JOIN applications a ON a.id = c.application_id
-JOIN persons p ON p.iin = a.child_iin
-{HOLDING}
-WHERE a.active AND {ELIGIBLE} AND a.birth_year > :aged
-GROUP BY a.id, h.rank
-ORDER BY a.id"""
+),
+a AS MATERIALIZED (
+    SELECT a.id, a.tier_rank, a.queue_date, a.birth_year, a.language, a.group_type, a.sibling_group_id,
+        h.rank AS holding_rank
+    FROM applications a
+    JOIN persons p ON p.iin = a.child_iin
+    {HOLDING}
+    WHERE a.id = ANY(ARRAY(SELECT DISTINCT application_id FROM c ORDER BY 1))
+      AND a.active AND {ELIGIBLE_APPLICATION} AND a.birth_year > :aged
+),
+kids AS (
+    SELECT a.id, a.tier_rank, a.queue_date, a.birth_year, a.language, a.group_type, a.sibling_group_id,
+        a.holding_rank, array_agg(c.kindergarten_id ORDER BY c.rank) AS kgs, array_agg(c.rank ORDER BY c.rank) AS ranks,
+        coalesce(array_agg(c.kindergarten_id ORDER BY c.rank) FILTER (WHERE c.sibling_rank = {SIBLING_FIRST}), '{{}}')
+            AS sibs
+    FROM a JOIN c ON c.application_id = a.id
+    WHERE {NOTHING_BETTER_HELD.format(held="a.holding_rank")}
+    GROUP BY a.id, a.tier_rank, a.queue_date, a.birth_year, a.language, a.group_type, a.sibling_group_id,
+        a.holding_rank
+)"""
+
+# The inputs as the run stores them (domain/intake.py `inputs_from` reads them): enough to replay the matching.
+_DOCUMENT = """doc AS (
+    SELECT json_build_object(
+        'regionCode', CAST(:r AS text),
+        'schoolYear', CAST(:y AS integer),
+        'ratio', CASE WHEN CAST(:rp AS integer) IS NOT NULL
+            THEN json_build_array(CAST(:rp AS integer), CAST(:rg AS integer)) END,
+        'groups', (SELECT coalesce(json_agg(json_build_array(id, kindergarten_id, birth_year_from, birth_year_to,
+            language, group_type, seats, p, g) ORDER BY id), '[]') FROM seated),
+        'children', (SELECT coalesce(json_agg(json_build_array(id, tier_rank, queue_date, birth_year, language,
+            group_type, kgs, ranks, sibs, holding_rank, sibling_group_id) ORDER BY id), '[]') FROM kids)
+    ) AS inputs
+)"""
+
+_INPUTS = f"WITH {_GROUPS},\n{_CHILDREN},\n{_DOCUMENT}"
+
+_ADD = f"""{_INPUTS}
+INSERT INTO intake_runs (region_code, school_year, status, created_at, created_by, inputs, totals, verdict)
+SELECT :r, :y, :s, :at, :by, doc.inputs, '{{}}', '{{}}' FROM doc
+RETURNING id, inputs"""
+
+_READ_AGAIN = f"""{_INPUTS}
+UPDATE intake_runs r SET inputs = doc.inputs FROM doc WHERE r.id = :id
+RETURNING r.inputs"""
 
 
-def inputs_json(inputs: Inputs) -> str:
-    """The inputs as the run stores them: compact arrays, enough to replay the matching."""
-    return json.dumps(
-        {
-            "regionCode": inputs.region_code,
-            "schoolYear": inputs.school_year,
-            "ratio": list(inputs.ratio) if inputs.ratio else None,
-            "groups": [
-                [
-                    g.id,
-                    g.kindergarten_id,
-                    g.birth_year_from,
-                    g.birth_year_to,
-                    g.language,
-                    g.group_type,
-                    g.seats,
-                    g.primary_made,
-                    g.general_made,
-                ]
-                for g in inputs.groups
-            ],
-            "children": [
-                [
-                    c.application_id,
-                    c.tier.rank,
-                    c.queue_date.isoformat(),
-                    c.birth_year,
-                    c.language,
-                    c.group_type,
-                    list(c.choices),
-                    list(c.ranks),
-                    list(c.sibling_first),
-                    c.holding_rank,
-                    c.sibling_group_id,
-                ]
-                for c in inputs.children
-            ],
-        },
-        separators=(",", ":"),
-    )
-
-
-def inputs_from(raw: Any) -> Inputs:
-    data = json.loads(raw) if isinstance(raw, str) else raw
-    return Inputs(
-        region_code=data["regionCode"],
-        school_year=data["schoolYear"],
-        ratio=(data["ratio"][0], data["ratio"][1]) if data["ratio"] else None,
-        groups=tuple(IntakeGroup(*g) for g in data["groups"]),
-        children=tuple(
-            IntakeChild(
-                application_id=c[0],
-                tier=PriorityTier.from_rank(c[1]),
-                queue_date=dt.datetime.fromisoformat(c[2]),
-                birth_year=c[3],
-                language=c[4],
-                group_type=c[5],
-                choices=tuple(c[6]),
-                ranks=tuple(c[7]),
-                sibling_first=tuple(c[8]),
-                holding_rank=c[9],
-                sibling_group_id=c[10],
-            )
-            for c in data["children"]
-        ),
-    )
+def _read(
+    region_code: str, school_year: int, day: dt.date, born_by: dt.date, ratio: tuple[int, int] | None
+) -> dict[str, Any]:
+    """The parameters of the inputs' statement. Aged out on 1 September of the year they turn 6: born in year
+    Y - 6 or before."""
+    return {
+        "r": region_code,
+        "y": school_year,
+        "day": day,
+        "born_by": born_by,
+        "aged": school_year - 6,
+        "rp": ratio[0] if ratio else None,
+        "rg": ratio[1] if ratio else None,
+    }
 
 
 def _totals_json(t: Totals) -> str:
@@ -142,68 +139,50 @@ def _totals_json(t: Totals) -> str:
 
 
 class SqlIntakeRepository(Repository):
-    async def inputs(
-        self, region_code: str, school_year: int, day: dt.date, born_by: dt.date, ratio: tuple[int, int] | None
-    ) -> Inputs:
-        # A region's every group and child: plans that depend on the values pay here, and in what this
-        # transaction writes from them (persistence/pg.py PLANS).
+    async def _plan_for_values(self) -> None:
+        """A region's every group and child: plans that depend on the values pay here, and in what the rest of
+        the transaction writes from them (persistence/pg.py PLANS)."""
         await self._execute("SET LOCAL plan_cache_mode = auto")
-        groups = await self._rows(_GROUPS, r=region_code, day=day)
-        # Aged out on 1 September of the year they turn 6: born in year Y - 6 or before.
-        children = await self._rows(_CHILDREN, r=region_code, day=day, born_by=born_by, aged=school_year - 6)
-        return Inputs(
-            region_code=region_code,
-            school_year=school_year,
-            ratio=ratio,
-            groups=tuple(
-                IntakeGroup(
-                    r["id"],
-                    r["kindergarten_id"],
-                    r["birth_year_from"],
-                    r["birth_year_to"],
-                    r["language"],
-                    r["group_type"],
-                    int(r["seats"]),
-                    int(r["p"]),
-                    int(r["g"]),
-                )
-                for r in groups
-            ),
-            children=tuple(
-                IntakeChild(
-                    application_id=r["id"],
-                    tier=PriorityTier.from_rank(r["tier_rank"]),
-                    queue_date=r["queue_date"],
-                    birth_year=r["birth_year"],
-                    language=r["language"],
-                    group_type=r["group_type"],
-                    choices=tuple(r["kgs"]),
-                    ranks=tuple(r["ranks"]),
-                    sibling_first=tuple(k for k, s in zip(r["kgs"], r["sibs"], strict=True) if s == SIBLING_FIRST),
-                    holding_rank=r["holding_rank"],
-                    sibling_group_id=r["sibling_group_id"],
-                )
-                for r in children
-            ),
-        )
 
-    async def add(self, run: IntakeRun, inputs: Inputs, groups: Sequence[GroupResult]) -> int:
-        run_id = await self._new_id(
-            """INSERT INTO intake_runs (region_code, school_year, status, created_at, created_by, inputs, totals,
-                verdict)
-            VALUES (:r, :y, :s, :at, :by, CAST(:inputs AS jsonb), CAST(:totals AS jsonb), CAST(:verdict AS jsonb))
-            RETURNING id""",
-            r=run.region_code,
-            y=run.school_year,
-            s=run.status.value,
-            at=run.created_at,
-            by=run.created_by,
-            inputs=inputs_json(inputs),
-            totals=_totals_json(run.totals),
-            verdict=json.dumps(run.verdict),
+    async def add(
+        self,
+        region_code: str,
+        school_year: int,
+        day: dt.date,
+        born_by: dt.date,
+        ratio: tuple[int, int] | None,
+        *,
+        at: dt.datetime,
+        by: str,
+    ) -> tuple[int, str]:
+        await self._plan_for_values()
+        read = _read(region_code, school_year, day, born_by, ratio)
+        row = await self._one(_ADD, s=IntakeRunStatus.DRAFT.value, at=at, by=by, **read)
+        assert row is not None
+        return int(row["id"]), str(row["inputs"])
+
+    async def read_again(
+        self,
+        run_id: int,
+        region_code: str,
+        school_year: int,
+        day: dt.date,
+        born_by: dt.date,
+        ratio: tuple[int, int] | None,
+    ) -> str:
+        await self._plan_for_values()
+        row = await self._one(_READ_AGAIN, id=run_id, **_read(region_code, school_year, day, born_by, ratio))
+        assert row is not None
+        return str(row["inputs"])
+
+    async def computed(
+        self, run_id: int, totals: Totals, verdict: dict[str, object], groups: Sequence[GroupResult]
+    ) -> None:
+        await self._execute(
+            "UPDATE intake_runs SET totals = CAST(:t AS jsonb), verdict = CAST(:v AS jsonb) WHERE id = :id",
+            {"t": _totals_json(totals), "v": json.dumps(verdict), "id": run_id},
         )
         await self._save_groups(run_id, groups)
-        return run_id
 
     async def _save_groups(self, run_id: int, groups: Sequence[GroupResult]) -> None:
         await self._execute("DELETE FROM intake_run_groups WHERE run_id = :r", {"r": run_id})
@@ -260,19 +239,17 @@ class SqlIntakeRepository(Repository):
         totals: Totals,
         verdict: dict[str, object],
         changes: Sequence[str],
-        inputs: Inputs,
         groups: Sequence[GroupResult],
     ) -> None:
         await self._execute(
             """UPDATE intake_runs SET status = 'PUBLISHED', published_at = :at, totals = CAST(:t AS jsonb),
-                verdict = CAST(:v AS jsonb), changes_at_publish = CAST(:c AS jsonb), inputs = CAST(:i AS jsonb)
+                verdict = CAST(:v AS jsonb), changes_at_publish = CAST(:c AS jsonb)
             WHERE id = :id""",
             {
                 "at": at,
                 "t": _totals_json(totals),
                 "v": json.dumps(verdict),
                 "c": json.dumps(list(changes)),
-                "i": inputs_json(inputs),
                 "id": run_id,
             },
         )
