@@ -18,12 +18,18 @@ from persistence.db import raw_connect, recreate_database
 STATUS_QUERY = (ROOT / "bench" / "queries" / "my_children.graphql").read_text(encoding="utf-8")
 
 
-async def build_database(server_url: str, name: str, scale: Scale) -> tuple[str, DataSet, LoadReport]:
+async def build_database(
+    server_url: str, name: str, scale: Scale, region: str | None = None
+) -> tuple[str, DataSet, LoadReport]:
+    """The data set generated at `scale`, loaded into a new database `name`; with `region`, that region's
+    kindergartens, queues and seats alone (`DataSet.region_alone`)."""
     from persistence.db import migrate
 
     url = await recreate_database(server_url, name)
     await asyncio.to_thread(migrate, url)
     data = await asyncio.to_thread(generate, scale)
+    if region is not None:
+        data = data.region_alone(region)
     log(f"{name}: generated in {data.generation_seconds:.1f} s: {data.counts()}")
     report = await load(url, data, log=False)
     log(

@@ -27,7 +27,7 @@ import json
 import random
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +145,23 @@ class DataSet:
     @property
     def active_applications(self) -> int:
         return sum(1 for a in self.applications if a[4])
+
+    def region_alone(self, region_code: str) -> DataSet:
+        """The same people, with one region's kindergartens, groups, queues and seats only: a region that lives on
+        its own (bench/year.py, where nobody answers offers elsewhere and the worker would make them and let them
+        lapse, day after day, once the next school year's seats are free)."""
+        districts = {d[0] for d in self.districts if d[1] == region_code}
+        kindergartens = {k[0] for k in self.kindergartens if k[2] in districts}
+        applications = {a[0] for a in self.applications if a[16] == region_code}
+        return replace(
+            self,
+            kindergartens=[k for k in self.kindergartens if k[0] in kindergartens],
+            groups=[g for g in self.groups if g[1] in kindergartens],
+            applications=[a for a in self.applications if a[0] in applications],
+            choices=[c for c in self.choices if c[0] in applications],
+            claims=[c for c in self.claims if c[1] in applications],
+            enrollments=[e for e in self.enrollments if e[3] in kindergartens],
+        )
 
     def counts(self) -> dict[str, int]:
         return {

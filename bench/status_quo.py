@@ -12,6 +12,11 @@ The families answer as in Kezek's world (`Stream.answer`), with the same delays 
 records what it did as fairness facts (domain/fairness.py), so the same report judges both worlds. The families'
 preferences are what they applied with: a child placed at a lower choice still ranks its first choice above it,
 as it does in Kezek's records, so the report sees the seat it was passed over for.
+
+The model starts from Kezek's world as it stands at the stream's first instant — the data set's first day, or
+the region after a year played through Kezek (bench/year.py's warm-up): the seats held then, the queues, and the
+offers live then, which the families go on answering as they answer any offer; `asked` counts the offers each
+child had at each kindergarten before, so that its next one is answered as in Kezek's world.
 """
 
 from __future__ import annotations
@@ -22,10 +27,10 @@ import heapq
 import itertools
 import random
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.dataset import NEXT_YEAR
 from bench.year_stream import Arrival, Departure, Stream, Withdrawal
 from domain import age, school_year, seats_over_time
 from domain.fairness import ApplicationFacts, ApplicationState, EnrolmentFacts, Facts, GroupFacts, OfferFacts
@@ -34,9 +39,6 @@ from domain.policy import PolicyBook
 from domain.queue_order import queue_order
 from domain.timezone import at_local, local_date
 from integrations.calendar import KazakhstanCalendar
-
-INTAKE_DAY = dt.date(NEXT_YEAR, 7, 1)
-FIRST_DAY = school_year.first_day(NEXT_YEAR)
 
 
 @dataclass(slots=True)
@@ -80,6 +82,20 @@ class Model:
     asked: dict[tuple[str, int], int] = field(default_factory=lambda: defaultdict(int))
     lapsed_seats: list[int] = field(default_factory=list)  # groups whose lapsed seat opens this morning
     published: dt.datetime | None = None
+    carried: int = 0  # offers live in Kezek's world at the first instant, held here too
+
+    @property
+    def year(self) -> int:
+        """The school year the stream's summer prepares."""
+        return school_year.school_year_of(self.stream.start) + 1
+
+    @property
+    def intake_day(self) -> dt.date:
+        return school_year.intake_opens(self.year)
+
+    @property
+    def first_day(self) -> dt.date:
+        return school_year.first_day(self.year)
 
     def _add_enrolment(self, e: EnrolmentFacts) -> None:
         self.enrolments.append(e)
@@ -108,7 +124,7 @@ class Model:
 
     def free_from(self, g: GroupFacts, start: dt.date) -> int:
         live = self.live[g.id]
-        days = [start] + ([FIRST_DAY] if start < FIRST_DAY else [])
+        days = [start] + ([self.first_day] if start < self.first_day else [])
         return min(self.capacity(g, d) - self.taken(g, d) for d in days) - live
 
     # --- candidates ----------------------------------------------------------------------------------------
@@ -167,16 +183,23 @@ class Model:
     def _schedule(self, at: dt.datetime, kind: str, payload: Any) -> None:
         heapq.heappush(self.actions, (at, next(self.seq), kind, payload))
 
+    def _holding(self, child_iin: str) -> bool:
+        return any(e.ended_at is None for e in self.of_child.get(child_iin, ()))
+
     def _end(self, o: _Offer, status: OfferStatus, at: dt.datetime) -> None:
         o.facts = dataclasses.replace(o.facts, status=status, ended_at=at)
         self.live[o.facts.group_id] -= 1
         self.dirty.add(o.facts.group_id)
         a = self.apps[o.facts.application_id]
-        a.holds = False
-        a.move(at, ApplicationStatus.QUEUED)
+        # A child holding a seat kept it: only an upgrade offer Kezek made before the stream began is such.
+        a.holds = self._holding(a.facts.child_iin)
+        a.move(at, ApplicationStatus.ENROLLED if a.holds else ApplicationStatus.QUEUED)
 
     def _enrol(self, o: _Offer, at: dt.datetime) -> None:
         a = self.apps[o.facts.application_id]
+        for old in [e for e in self.of_child.get(a.facts.child_iin, ()) if e.ended_at is None]:
+            # an upgrade offer Kezek made before the stream began: the seat it leaves ends at the signature
+            self._replace_enrolment(old, dataclasses.replace(old, ended_at=at))
         since = max(o.facts.starts_on, local_date(at))
         e = EnrolmentFacts(
             id=-(len(self.enrolments) + 1),
@@ -200,12 +223,12 @@ class Model:
     def allocate(self, at: dt.datetime) -> None:
         """Every free seat of the groups that changed to the first child by position who holds nothing."""
         today = local_date(at)
-        starts = [today] + ([FIRST_DAY] if INTAKE_DAY <= today < FIRST_DAY else [])
+        starts = [today] + ([self.first_day] if self.intake_day <= today < self.first_day else [])
         groups, self.dirty = sorted(self.dirty), set()
         for g in (self.kezek.groups[i] for i in groups):
             for start in starts:
                 start = max(start, g.opens_on or start)
-                if start >= FIRST_DAY and today < INTAKE_DAY:
+                if start >= self.first_day and today < self.intake_day:
                     continue  # held for the new year's distribution, as Kezek holds it for its intake run
                 free = self.free_from(g, start)
                 if free <= 0:
@@ -219,7 +242,7 @@ class Model:
     def intake(self, at: dt.datetime) -> None:
         """The new year's seats, kindergarten by kindergarten, each child taking the first that reaches it."""
         for g in sorted(self._groups(), key=lambda g: (g.kindergarten_id, g.id)):
-            start = max(FIRST_DAY, g.opens_on or FIRST_DAY)
+            start = max(self.first_day, g.opens_on or self.first_day)
             free = self.free_from(g, start)
             if free > 0:
                 for a in self.candidates(g, start, at)[:free]:
@@ -279,7 +302,7 @@ class Model:
 
     def age_out(self, at: dt.datetime) -> None:
         for a in self.apps.values():
-            if a.now.active and not a.now.status.final and a.facts.birth_year <= NEXT_YEAR - age.SCHOOL_AGE:
+            if a.now.active and not a.now.status.final and a.facts.birth_year <= self.year - age.SCHOOL_AGE:
                 a.move(at, ApplicationStatus.AGED_OUT, active=False)
                 a.holds = True
 
@@ -291,9 +314,9 @@ class Model:
             self.lapse(morning)
             self.open_lapsed(morning)
             self.dirty.update(self.kezek.groups)  # the calendar's changes: departures, capacities, openings
-            if day == FIRST_DAY:
+            if day == self.first_day:
                 self.age_out(morning)
-            if day == INTAKE_DAY:
+            if day == self.intake_day:
                 self.intake(morning)
             self.allocate(morning)
             for e in self.stream.on(day):
@@ -311,9 +334,13 @@ class Model:
     @property
     def facts(self) -> Facts:
         first: dict[int, dt.datetime] = {}
+        start = at_local(self.stream.start, dt.time(0))
+        for app_id, app in self.kezek.applications.items():
+            if app.first_offer_at is not None and app.first_offer_at < start:  # made before the stream, in Kezek's
+                first[app_id] = app.first_offer_at
         for o in self.offers:
-            app = o.facts.application_id
-            first[app] = min(first.get(app, o.facts.created_at), o.facts.created_at)
+            app_id = o.facts.application_id
+            first[app_id] = min(first.get(app_id, o.facts.created_at), o.facts.created_at)
         return dataclasses.replace(
             self.kezek,
             applications={
@@ -322,14 +349,21 @@ class Model:
             },
             offers=[o.facts for o in self.offers],
             enrolments=list(self.enrolments),
-            published={(self.stream.region_code, NEXT_YEAR): self.published} if self.published else {},
+            published={
+                **{k: at for k, at in self.kezek.published.items() if at < start},
+                **({(self.stream.region_code, self.year): self.published} if self.published else {}),
+            },
         )
 
 
-def play(stream: Stream, kezek: Facts, policies: PolicyBook) -> Model:
-    """The status quo's year over the stream, from the first day's state of Kezek's world."""
+def play(
+    stream: Stream, kezek: Facts, policies: PolicyBook, asked: Mapping[tuple[str, int], int] | None = None
+) -> Model:
+    """The status quo's year over the stream, from the first instant's state of Kezek's world; `asked`: the offers
+    each (child, kindergarten) had in Kezek's world before it."""
     start = at_local(stream.start, dt.time(0))
     model = Model(stream, kezek, policies, random.Random(stream.seed))
+    model.asked.update(asked or {})
     departures = {e.child_iin: e.at for e in stream.events if isinstance(e, Departure)}
     for e in kezek.enrolments:
         if e.held_from < start:  # the first day's seats; later ones are Kezek's doing
@@ -348,5 +382,37 @@ def play(stream: Stream, kezek: Facts, policies: PolicyBook) -> Model:
         model.by_child[app.child_iin] = app.id
         for kg in first.ranking:
             model.queues[kg].append(app.id)
+    for o in kezek.offers:
+        if o.created_at < start and (o.ended_at is None or o.ended_at >= start) and o.application_id in model.apps:
+            _carry(model, o, start)
     model.play()
     return model
+
+
+def _carry(model: Model, kezek_offer: OfferFacts, start: dt.datetime) -> None:
+    """An offer live in Kezek's world at the first instant: held in the model too, the family answering it (or
+    signing its contract) when it does in Kezek's world, as the same function of the child, the kindergarten and
+    the offers it had there."""
+    confirmed = kezek_offer.confirmed_at is not None and kezek_offer.confirmed_at < start
+    f = dataclasses.replace(
+        kezek_offer,
+        id=-(len(model.offers) + 1),
+        status=OfferStatus.CONFIRMED if confirmed else OfferStatus.PENDING,
+        ended_at=None,
+        confirmed_at=kezek_offer.confirmed_at if confirmed else None,
+    )
+    policy = model.policies.for_region(model.stream.region_code)
+    o = _Offer(f, policy.response_window.end(f.created_at, model.calendar))
+    model.offers.append(o)
+    model.carried += 1
+    model.live[f.group_id] += 1
+    model.apps[f.application_id].holds = True
+    key = (f.child_iin, f.kindergarten_id)
+    if confirmed:
+        assert f.confirmed_at is not None
+        model._schedule(max(model.stream.signs_at(f.confirmed_at, *key), start), "sign", o)
+        return
+    # the latest offer to the child (one live at a time), hence its latest at this kindergarten
+    answer, delay = model.stream.answer(*key, max(model.asked[key] - 1, 0))
+    if answer != "silent":
+        model._schedule(max(model.stream.answers_at(f.created_at, *key, delay), start), answer, o)

@@ -5,7 +5,13 @@ while the same stream of events (bench/year_stream.py) goes through a model of t
 its database, the status quo's from the facts its model recorded. And the waiting estimate each family read
 (at the first day, or right after applying) is held against the day its offer came.
 
-    python -m bench.year                       # a data set of its own, the year alone (development)
+The judged year is the region's second (docs/decisions.md 97): the data set records no offers, and the estimate
+rests on a queue's offers of the last 365 days, so a warm-up year of the same kind of stream (drawn by the same
+generator from the data set's first day, with the same seed) is played through the same service first, and only
+what follows it is judged. Its school year is planned as the data set planned its first (`year_stream.plan`).
+Both worlds start the judged year from the region as the warm-up left it.
+
+    python -m bench.year                       # a data set of its own, the years alone (development)
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import dataclasses
 import datetime as dt
 import heapq
 import itertools
+import re
 import shutil
 import tempfile
 import time
@@ -29,9 +36,11 @@ import httpx
 from bench import status_quo, year_charts
 from bench.common import PLANS, Run, in_process, log, write_config
 from bench.databases import build_database
-from bench.dataset import NEXT_YEAR, REFERENCE
-from bench.year_stream import Arrival, Departure, Stream, Withdrawal, draw
-from domain import fairness
+from bench.dataset import REFERENCE
+from bench.year_stream import Arrival, Capacity, Departure, PlanStep, Stream, Withdrawal, draw, plan
+from domain import fairness, school_year
+from domain.estimate import Basis
+from domain.estimate_texts import TEXTS
 from domain.fairness import Area, Facts, FairnessReport
 from domain.timezone import at_local, local_date
 from integrations.sandbox import sandbox_signature
@@ -40,7 +49,9 @@ from persistence.db import raw_connect
 REGION = "750000000"  # Almaty city: the reduced data set's longest queues
 SEED = 20261201
 DAYS = 365
+WARM_UP_DAYS = 365  # a full window of the estimate's history (domain/estimate.py WINDOW_DAYS) before judging
 CALIBRATION_GOAL = (0.70, 0.90)
+CALIBRATION_MIN_JUDGED = 30  # fewer judged ranges tell nothing of the goal: a share of 80% on 30 is ±7 points
 
 SUBMIT = """mutation($i: SubmitApplicationInput!) { submitApplication(input: $i) {
   application { id } errors { code message } } }"""
@@ -55,7 +66,10 @@ CREATE_RUN = """mutation($r: String!, $y: Int!) { createIntakeRun(input: {region
 PUBLISH_RUN = """mutation($id: ID!) { publishIntakeRun(input: {runId: $id}) { intakeRun { id offers }
   errors { code message } } }"""
 ESTIMATES = """query { myChildren { iin application { id choices { kindergarten { id }
-  estimate { earliest latest insufficientHistory } } } } }"""
+  estimate { earliest latest insufficientHistory basis } } } } }"""
+SET_CAPACITY = """mutation($i: SetGroupCapacityInput!) { setGroupCapacity(input: $i) { group { id }
+  errors { code message } } }"""
+CREATE_GROUP = """mutation($i: CreateGroupInput!) { createGroup(input: $i) { group { id } errors { code message } } }"""
 
 
 class SimClock:
@@ -76,6 +90,21 @@ class Estimate:
     earliest: dt.date | None
     latest: dt.date | None
     insufficient: bool
+    basis: Basis | None = None  # what it rests on, read from its sentence (`basis_of`)
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    """A basis sentence's template with its figures and dates ({offers}, {intake}, ...) matching any."""
+    return re.compile(re.sub(r"\\\{\w+\\\}", "[0-9.]*", re.escape(template)))
+
+
+_BASES = [(b, _pattern(t.en)) for b, t in TEXTS.items()]
+
+
+def basis_of(sentence: str) -> Basis | None:
+    """The basis an English basis sentence (domain/estimate_texts.py) states; None for an unknown sentence."""
+    found = [b for b, p in _BASES if p.fullmatch(sentence)]
+    return found[0] if len(found) == 1 else None
 
 
 @dataclass(order=True)
@@ -87,10 +116,12 @@ class _Action:
 
 
 class KezekYear:
-    """Plays the stream through the real service and records what families read and did."""
+    """Plays streams, year after year, through the real service and records what families read and did."""
 
-    def __init__(self, run: Run, stream: Stream, client: httpx.AsyncClient, container: Any, clock: SimClock) -> None:
-        self.run, self.stream, self.client, self.container, self.clock = run, stream, client, container, clock
+    def __init__(self, run: Run, region_code: str, client: httpx.AsyncClient, container: Any, clock: SimClock) -> None:
+        self.run, self.region_code, self.client, self.container, self.clock = run, region_code, client, container, clock
+        self.stream: Stream | None = None  # the year being played
+        self.parents: dict[str, str] = {}  # every year's: a family may act on an offer of the year before
         self.kindergartens: list[int] = []
         self.estimates: list[Estimate] = []
         self.actions: list[_Action] = []
@@ -99,13 +130,15 @@ class KezekYear:
         self.offers_at: Counter[tuple[str, int]] = Counter()
         self.calls: Counter[str] = Counter()
         self.refused: Counter[str] = Counter()
+        self.reading = False
 
     async def _gql(self, name: str, token: str, query: str, variables: dict[str, Any] | None = None) -> Any:
         self.calls[name] += 1
         response = await self.client.post(
             "/graphql",
             json={"query": query, "variables": variables or {}},
-            headers={"Authorization": f"Bearer {token}"},
+            # English basis sentences, which `basis_of` reads back
+            headers={"Authorization": f"Bearer {token}", "Accept-Language": "en"},
         )
         body = response.json()
         if body.get("errors"):
@@ -118,53 +151,89 @@ class KezekYear:
     def _schedule(self, at: dt.datetime, kind: str, **args: Any) -> None:
         heapq.heappush(self.actions, _Action(at, next(self.seq), kind, args))
 
-    async def play(self) -> None:
+    async def play(self, stream: Stream, *, read: bool) -> None:
+        """The stream's days, one after the other; with `read`, every waiting family reads its estimates on the
+        first day (at 06:30, before the morning's pass) and each new application's family right after applying."""
+        self.stream = stream
+        self.parents.update(stream.parents)
         conn = await raw_connect(self.run.db_url)
         try:
-            self.kindergartens = [
-                r[0]
-                for r in await conn.fetch(
-                    """SELECT k.id FROM kindergartens k JOIN districts d ON d.code = k.district_code
-                    WHERE d.region_code = $1""",
-                    self.stream.region_code,
-                )
-            ]
-            self.last_offer = int(await conn.fetchval("SELECT coalesce(max(id), 0) FROM offers"))
-            self.clock.at = at_local(self.stream.start, dt.time(8))
-            waiting = sorted(
-                {
-                    p
-                    for (p,) in await conn.fetch(
-                        """SELECT DISTINCT r.representative_iin FROM applications a
-                        JOIN representations r ON r.child_iin = a.child_iin
-                        JOIN choices c ON c.application_id = a.id WHERE a.active AND c.kindergarten_id = ANY($1)""",
-                        self.kindergartens,
+            if not self.kindergartens:
+                self.kindergartens = [
+                    r[0]
+                    for r in await conn.fetch(
+                        """SELECT k.id FROM kindergartens k JOIN districts d ON d.code = k.district_code
+                        WHERE d.region_code = $1""",
+                        self.region_code,
                     )
-                }
-            )
-            for parent in waiting:
-                await self._read_estimates(parent, None)
-            log(f"(y) Kezek: {len(self.estimates)} estimates read on the first day from {len(waiting)} families")
-            for n in range(self.stream.days):
-                day = self.stream.start + dt.timedelta(days=n)
+                ]
+                self.last_offer = int(await conn.fetchval("SELECT coalesce(max(id), 0) FROM offers"))
+            self.reading = read
+            if read:
+                self.clock.at = at_local(stream.start, dt.time(6, 30))
+                # Each child's estimates once, read by the parent who acts for it (a parent reads all its children).
+                waiting = sorted(
+                    {
+                        self.parents[c]
+                        for (c,) in await conn.fetch(
+                            """SELECT DISTINCT a.child_iin FROM applications a
+                            JOIN choices c ON c.application_id = a.id
+                            WHERE a.active AND c.kindergarten_id = ANY($1)""",
+                            self.kindergartens,
+                        )
+                    }
+                )
+                for parent in waiting:
+                    await self._read_estimates(parent, None)
+                log(f"(y) Kezek: {len(self.estimates)} estimates read on the first day from {len(waiting)} families")
+            for n in range(stream.days):
+                day = stream.start + dt.timedelta(days=n)
                 await self._day(conn, day)
                 if day.day == 1:
                     log(f"(y) Kezek: {day}, {sum(self.calls.values())} calls so far")
         finally:
             await conn.close()
 
+    async def plan(self, steps: tuple[PlanStep, ...], at: dt.datetime) -> None:
+        """The region's operator plans the coming school year: capacities from 1 September, groups opening."""
+        self.clock.at = at
+        operator = self.run.operator(self.region_code)
+        for step in steps:
+            if isinstance(step, Capacity):
+                name, query = "setGroupCapacity", SET_CAPACITY
+                i: dict[str, Any] = {
+                    "groupId": str(step.group_id),
+                    "capacity": step.capacity,
+                    "from": step.since.isoformat(),
+                    "reason": "the next school year's plan",
+                }
+            else:
+                name, query = "createGroup", CREATE_GROUP
+                i = {
+                    "kindergartenId": str(step.kindergarten_id),
+                    "externalId": step.external_id,
+                    "birthYearFrom": step.birth_year,
+                    "birthYearTo": step.birth_year,
+                    "language": step.language,
+                    "groupType": "GENERAL",
+                    "capacity": step.capacity,
+                    "opensOn": step.opens_on.isoformat(),
+                }
+            payload = await self._gql(name, operator, query, {"i": i})
+            if payload["errors"]:
+                raise RuntimeError(f"{name} {i}: {payload['errors']}")
+
     async def _day(self, conn: Any, day: dt.date) -> None:
         from api.worker import run_once
 
+        assert self.stream is not None
         self.clock.at = at_local(day, dt.time(7))
         await run_once(self.container)
         await self._new_offers(conn)
-        if day == dt.date(NEXT_YEAR, 7, 1):
+        if day == school_year.intake_opens(day.year):
             self.clock.at = at_local(day, dt.time(9))
-            operator = self.run.operator(self.stream.region_code)
-            draft = await self._gql(
-                "createIntakeRun", operator, CREATE_RUN, {"r": self.stream.region_code, "y": NEXT_YEAR}
-            )
+            operator = self.run.operator(self.region_code)
+            draft = await self._gql("createIntakeRun", operator, CREATE_RUN, {"r": self.region_code, "y": day.year})
             await self._gql("publishIntakeRun", operator, PUBLISH_RUN, {"id": draft["intakeRun"]["id"]})
             await self._new_offers(conn)
         for event in self.stream.on(day):
@@ -184,7 +253,7 @@ class KezekYear:
             await self._new_offers(conn)
 
     async def _event(self, conn: Any, event: Arrival | Withdrawal | Departure) -> None:
-        parent = self.stream.parents[event.child_iin]
+        parent = self.parents[event.child_iin]
         token = self.run.citizen(parent)
         if isinstance(event, Arrival):
             payload = await self._gql(
@@ -200,7 +269,7 @@ class KezekYear:
                     }
                 },
             )
-            if payload["application"] is not None:
+            if payload["application"] is not None and self.reading:
                 await self._read_estimates(parent, event.child_iin)
         elif isinstance(event, Withdrawal):
             # Only a family holding nothing gives up (bench/year_stream.py), in both worlds alike.
@@ -220,6 +289,8 @@ class KezekYear:
             app = c["application"]
             if app is None or (child is not None and c["iin"] != child):
                 continue
+            if child is None and self.parents.get(c["iin"]) != parent:
+                continue  # read once, by the parent who acts for it
             for choice in app["choices"]:
                 e = choice["estimate"]
                 self.estimates.append(
@@ -230,10 +301,12 @@ class KezekYear:
                         dt.date.fromisoformat(e["earliest"]) if e["earliest"] else None,
                         dt.date.fromisoformat(e["latest"]) if e["latest"] else None,
                         bool(e["insufficientHistory"]),
+                        basis_of(e["basis"]),
                     )
                 )
 
     async def _new_offers(self, conn: Any) -> None:
+        assert self.stream is not None
         rows = await conn.fetch(
             """SELECT o.id, a.child_iin, o.kindergarten_id, o.created_at FROM offers o
             JOIN applications a ON a.id = o.application_id
@@ -252,8 +325,9 @@ class KezekYear:
             self._schedule(at, answer, offer=r["id"], child=r["child_iin"], kg=key[1])
 
     async def _act(self, action: _Action) -> None:
+        assert self.stream is not None
         a = action.args
-        token = self.run.citizen(self.stream.parents[a["child"]])
+        token = self.run.citizen(self.parents[a["child"]])
         if action.kind == "decline":
             await self._gql("declineOffer", token, DECLINE, {"i": {"offerId": str(a["offer"])}})
         elif action.kind == "confirm":
@@ -262,7 +336,7 @@ class KezekYear:
             if contract is not None:
                 self._schedule(self.stream.signs_at(action.at, a["child"], a["kg"]), "sign", contract=contract, **a)
         else:
-            parent = self.stream.parents[a["child"]]
+            parent = self.parents[a["child"]]
             contract = a["contract"]
             signature = sandbox_signature(parent, contract["documentHash"])
             await self._gql("signContract", token, SIGN, {"i": {"contractId": contract["id"], "signature": signature}})
@@ -290,7 +364,11 @@ class Calibration:
 
 
 def calibrate(estimates: list[Estimate], facts: Facts, end: dt.date) -> Calibration:
-    """Each estimate with dates against the first offer made afterwards to that child at that kindergarten."""
+    """Each estimate with dates against the first offer made afterwards to that child at that kindergarten.
+
+    Only a range that closed before `end` is judged: for one still open then, an offer inside it or earlier
+    could be seen but a late one never, and judging what could be seen would count it inside whenever the
+    offer happened to come in time (docs/decisions.md 97)."""
     offers: dict[tuple[int, int], list[dt.date]] = {}
     for o in sorted(facts.offers, key=lambda o: o.created_at):
         offers.setdefault((o.application_id, o.kindergarten_id), []).append(local_date(o.created_at))
@@ -299,25 +377,25 @@ def calibrate(estimates: list[Estimate], facts: Facts, end: dt.date) -> Calibrat
         if e.insufficient or e.earliest is None:
             insufficient += 1
             continue
+        if e.latest is None or e.latest >= end:  # beyond school age, or not over by the year's end
+            still += 1
+            continue
         came = next(
             (d for d in offers.get((e.application_id, e.kindergarten_id), []) if d >= local_date(e.read_at)), None
         )
         if came is not None:
             if came < e.earliest:
                 early += 1
-            elif e.latest is not None and came > e.latest:
+            elif came > e.latest:
                 late += 1
             else:
                 inside += 1
-            continue
-        if e.latest is None:  # the 90th percentile lies beyond school age: open until an offer comes
-            still += 1
             continue
         app = facts.applications.get(e.application_id)
         deadline = at_local(e.latest, dt.time(23, 59))
         state = app.state_at(deadline) if app is not None else None
         waited = state is not None and state.waiting and state.rank_of(e.kindergarten_id) is not None
-        if e.latest < end and waited and not _placed_better(facts, e, deadline):
+        if waited and not _placed_better(facts, e, deadline):
             late += 1
         else:
             still += 1
@@ -341,49 +419,91 @@ def _placed_better(facts: Facts, e: Estimate, by: dt.datetime) -> bool:
     )
 
 
+# What an estimate read was: a range with a spread (the headline), a single day, a 10th percentile alone, or none.
+NO_ESTIMATE = frozenset({Basis.SEAT_HELD, Basis.HOLDS_BETTER, Basis.INACTIVE, Basis.NOT_WAITING})
+
+
+def kind_of(e: Estimate) -> str:
+    if e.insufficient:
+        return "insufficient"
+    if e.latest is None:  # no 90th percentile: the range reaches school age, or no range is needed
+        return "none" if e.basis in NO_ESTIMATE else "school_age" if e.basis == Basis.BEYOND_SCHOOL_AGE else "unknown"
+    if e.earliest == e.latest:
+        return "intake_day" if _intake_day(e) else "one_day"
+    return "spread"
+
+
 async def measure(run: Run, charts: Path, prefix: str) -> dict[str, Any]:
-    """The year in both worlds, judged alike, on a reduced data set of its own (whatever the run's scale: a year
-    of a national region through the service would take hours on this machine); charts into `charts`."""
+    """The region's second year in both worlds, judged alike, on a reduced data set of its own (whatever the
+    run's scale: a year of a national region through the service would take hours on this machine), after a
+    warm-up year played through the same service; charts into `charts`."""
     from api.config_files import load_policy
     from persistence.fairness import FairnessRecords
 
-    db_url, _, _ = await build_database(run.server_url, "kezek_year", PLANS["reduced"].scale)
+    # The region alone: nobody answers an offer elsewhere, and the worker would make and lapse them there daily.
+    db_url, _, _ = await build_database(run.server_url, "kezek_year", PLANS["reduced"].scale, REGION)
     run = dataclasses.replace(run, db_url=db_url)
     started = time.perf_counter()
-    start = REFERENCE
-    stream = await draw(run.db_url, REGION, start, DAYS, SEED)
-    counts = Counter(type(e).__name__ for e in stream.events)
-    log(f"(y) stream for {REGION} from {start}: {dict(counts)}")
-    clock = SimClock(at_local(start, dt.time(7)))
+    warm = await draw(run.db_url, REGION, REFERENCE, WARM_UP_DAYS, SEED)
+    warm_counts = Counter(type(e).__name__ for e in warm.events)
+    log(f"(y) warm-up stream for {REGION} from {REFERENCE}: {dict(warm_counts)}")
+    start = warm.end
+    year = school_year.school_year_of(start) + 1
+    clock = SimClock(at_local(REFERENCE, dt.time(7)))
     async with in_process(run, clock) as (client, container):
-        world = KezekYear(run, stream, client, container, clock)
-        await world.play()
+        world = KezekYear(run, REGION, client, container, clock)
+        await world.play(warm, read=False)
+        warm_s = time.perf_counter() - started
+        warm_calls = sum(world.calls.values())
+        steps = await plan(run.db_url, REGION, year, SEED)
+        await world.plan(steps, at_local(start, dt.time(6)))
+        stream = await draw(run.db_url, REGION, start, DAYS, SEED)
+        counts = Counter(type(e).__name__ for e in stream.events)
+        log(f"(y) stream for {REGION} from {start}: {dict(counts)}; plan for {year}: {len(steps)} steps")
+        asked = Counter(world.offers_at)  # offers made to each child at each kindergarten before the judged year
+        await world.play(stream, read=True)
         clock.at = at_local(stream.end, dt.time(1))
         records = FairnessRecords(container.services.reader)
         kezek_facts = await records.facts(Area(region_code=REGION), fairness.period(start, stream.end), clock.at)
     policies = load_policy(run.policy_file)
-    played_s = time.perf_counter() - started
-    sq_facts = status_quo.play(stream, kezek_facts, policies).facts
+    played_s = time.perf_counter() - started - warm_s
+    sq = status_quo.play(stream, kezek_facts, policies, asked)
+    sq_facts = sq.facts
+    kinds = Counter(kind_of(e) for e in world.estimates)
+
+    def part(*wanted: str, bases: frozenset[Basis] | None = None) -> dict[str, Any]:
+        chosen = [e for e in world.estimates if kind_of(e) in wanted and (bases is None or e.basis in bases)]
+        return dataclasses.asdict(calibrate(chosen, kezek_facts, stream.end))
+
     out: dict[str, Any] = {
         "region": REGION,
+        "warm_up_start": REFERENCE.isoformat(),
         "start": start.isoformat(),
         "end": stream.end.isoformat(),
+        "school_year": year,
+        "warm_up_events": dict(warm_counts),
         "events": dict(counts),
+        "plan": dict(Counter(type(s).__name__ for s in steps)),
+        "warm_up_calls": warm_calls,
         "calls": dict(world.calls),
         "refused": dict(world.refused),
+        "carried_offers": sq.carried,
+        "warm_up_s": warm_s,
         "played_s": played_s,
         "kezek": _judge(kezek_facts, policies, start, stream.end),
         "status_quo": _judge(sq_facts, policies, start, stream.end),
-        "calibration": dataclasses.asdict(calibrate(world.estimates, kezek_facts, stream.end)),
-        "calibration_by_month": _calibration_by_month(world.estimates, kezek_facts, stream.end),
-        # Apart: the ranges that are the summer intake's day alone (a child within the planned seats is offered
-        # then, a near-certain date), and the rest, which rest on the queue's pace.
-        "calibration_intake_day": dataclasses.asdict(
-            calibrate([e for e in world.estimates if _intake_day(e)], kezek_facts, stream.end)
+        "estimates": dict(kinds),
+        # The headline: ranges with a spread, resting on the queue's pace (alone, or with the summer intake).
+        "calibration": part("spread"),
+        "calibration_pace": part("spread", bases=frozenset({Basis.QUEUE_PACE})),
+        "calibration_pace_and_intake": part("spread", bases=frozenset({Basis.QUEUE_PACE_AND_INTAKE})),
+        "calibration_by_month": _calibration_by_month(
+            [e for e in world.estimates if kind_of(e) == "spread"], kezek_facts, stream.end
         ),
-        "calibration_pace": dataclasses.asdict(
-            calibrate([e for e in world.estimates if not _intake_day(e)], kezek_facts, stream.end)
-        ),
+        # Apart, as hit rates: ranges of one day — the summer intake's (a child within the planned seats is
+        # offered then, a near-certain date) and any other (both percentiles on the day the child can start).
+        "calibration_intake_day": part("intake_day"),
+        "calibration_one_day": part("one_day"),
     }
     out["charts"] = year_charts.draw(out, charts, prefix)
     return out
@@ -430,17 +550,30 @@ def report(results: dict[str, Any], add: Any) -> None:
     share = c["inside"] / judged if judged else None
     add("## (y) A simulated year: Kezek beside the status quo")
     add("")
+    calls = sum(y["calls"].values())
     add(
-        f"Region {y['region']} of the reduced data set, {y['start']} to {y['end']} (the data set's next school year "
-        f"{NEXT_YEAR} included: its intake on 1 July, the cohort leaving on 31 August, new groups on 1 September). "
-        f"Kezek played it through the real service in {y['played_s']:.0f} s ({sum(y['calls'].values()):,} GraphQL "
-        "calls in-process, the worker's passes every morning, the clock moved); the status quo's model played the "
-        "same stream: offers by position with no upgrades (a child holding a seat leaves every other queue), a "
-        "lapsed seat open to whoever asks first, the new year's seats handed out kindergarten by kindergarten. "
-        "Both are judged by the same fairness report (domain/fairness.py) over the year."
+        f"Region {y['region']} of the reduced data set (loaded alone: elsewhere nobody would answer an offer) in "
+        f"its second year, {y['start']} to {y['end']} (school year "
+        f"{y['school_year']} included: its intake on 1 July, the cohort leaving on 31 August, new groups on "
+        f"1 September), after a warm-up year from {y['warm_up_start']} (the data set records no offers, and the "
+        "estimate rests on a queue's last 365 days): the same kind of stream, drawn by the same generator and seed, "
+        f"through the same service, in {y['warm_up_s']:.0f} s ({y['warm_up_calls']:,} calls), its estimates not "
+        f"read; the school year {y['school_year']} planned on the judged year's first day as the data set planned "
+        f"its first ({y['plan'].get('Capacity', 0):,} capacities from 1 September, {y['plan'].get('Opening', 0):,} "
+        "groups opening then). Kezek played "
+        f"the judged year through the real service in {y['played_s']:.0f} s ({calls - y['warm_up_calls']:,} "
+        "GraphQL calls in-process, the worker's passes every morning, the clock moved); the status quo's model "
+        f"played the same stream from the region as the warm-up left it (its seats, its queues and the "
+        f"{y['carried_offers']:,} offers live then, answered as in Kezek's world): "
+        "offers by position with no upgrades (a child holding a seat leaves every other queue), a lapsed seat "
+        "open to whoever asks first, the new year's seats handed out kindergarten by kindergarten. Both are judged "
+        "by the same fairness report (domain/fairness.py) over the judged year."
     )
     add("")
-    add(f"Events: {', '.join(f'{n:,} {kind.lower()}s' for kind, n in sorted(y['events'].items()))}.")
+    add(
+        f"Events: {', '.join(f'{n:,} {kind.lower()}s' for kind, n in sorted(y['events'].items()))} (the warm-up: "
+        f"{', '.join(f'{n:,} {kind.lower()}s' for kind, n in sorted(y['warm_up_events'].items()))})."
+    )
     add("")
     add("| what | Kezek | status quo |")
     add("|---|---|---|")
@@ -462,23 +595,44 @@ def report(results: dict[str, Any], add: Any) -> None:
         add(f"| waiting days, {tier} (median / p90, offers) | {_wait(k, tier)} | {_wait(s, tier)} |")
     add("")
     goal = f"{CALIBRATION_GOAL[0]:.0%}–{CALIBRATION_GOAL[1]:.0%}"
-    verdict = "met" if share is not None and CALIBRATION_GOAL[0] <= share <= CALIBRATION_GOAL[1] else "**missed**"
+    if judged < CALIBRATION_MIN_JUDGED:
+        verdict = f"too few judged to tell (fewer than {CALIBRATION_MIN_JUDGED})"
+    elif share is not None and CALIBRATION_GOAL[0] <= share <= CALIBRATION_GOAL[1]:
+        verdict = "met"
+    else:
+        verdict = "**missed**"
+    kinds = Counter(y["estimates"])
     add(
-        f"**Calibration of the waiting estimate**: of {c['read']:,} estimates read ({c['insufficient']:,} of them "
-        f"'too little history'), {judged:,} could be judged by the year's end: **{_pct(share)}** had the offer "
-        f"inside the 10–90% range ({c['early']:,} came earlier, {c['late']:,} later or not at all while the family "
-        f"still waited there; {c['open']:,} still open). Goal {goal}: {verdict}."
+        f"**Calibration of the waiting estimate**, over the ranges with a spread (the queue's pace, alone or with "
+        f"the summer intake): of {c['read']:,} such ranges read, {judged:,} closed within the year and could be "
+        f"judged: **{_pct(share)}** had the offer inside the 10–90% range ({c['early']:,} came earlier, "
+        f"{c['late']:,} later or not at all while the family still waited there; {c['open']:,} not judged: the "
+        f"range not over by the year's end, or the family stopped waiting there first). Goal {goal}: {verdict}."
+    )
+    add("")
+    add(
+        f"Estimates read in the judged year: {sum(kinds.values()):,} (on its first day and right after each "
+        f"application): {kinds['spread']:,} ranges with a spread, {kinds['intake_day']:,} the summer intake's day "
+        f"alone, {kinds['one_day']:,} another single day, {kinds['school_age']:,} reaching school age (no 90th "
+        f"percentile), {kinds['insufficient']:,} 'too little history', {kinds['none']:,} with no "
+        f"estimate needed (a seat held there or higher, not waiting)"
+        + (f", {kinds['unknown']:,} with a basis the bench does not know" if kinds["unknown"] else "")
+        + "."
     )
     add("")
     for key, what in (
-        ("calibration_intake_day", "ranges that are the summer intake's day (1 July) alone"),
-        ("calibration_pace", "ranges resting on the queue's pace"),
+        ("calibration_pace", "ranges resting on the queue's pace alone"),
+        ("calibration_pace_and_intake", "ranges resting on the queue's pace and the summer intake"),
+        ("calibration_intake_day", "apart, the summer intake's day (1 July) alone, a single day: its hit rate"),
+        ("calibration_one_day", "apart, another single day (the day the child can start): its hit rate"),
     ):
         part = y.get(key)
         if part:
             n = part["inside"] + part["early"] + part["late"]
             inside = part["inside"] / n if n else None
             add(f"- {what}: {n:,} judged, {_pct(inside)} inside ({part['early']:,} earlier, {part['late']:,} later)")
+    add("")
+    add("Ranges with a spread, by how far ahead their middle lay when read:")
     add("")
     add("| range's middle ahead of the reading | judged | inside | share |")
     add("|---|---|---|---|")
@@ -529,8 +683,7 @@ async def _alone() -> None:
     embedded, server_url = start_embedded(tmp, durable=True)
     try:
         run = Run(plan=PLANS["reduced"], tmp=tmp, server_url=server_url)
-        write_config(run)
-        run.db_url, run.data, _ = await build_database(server_url, "kezek_year", run.plan.scale)
+        write_config(run)  # `measure` builds its database itself
         results = await measure(run, Path(tempfile.gettempdir()) / "kezek-year-charts", "year")
         lines: list[str] = []
         report(results, lines.append)

@@ -11,7 +11,12 @@ the rule that hands out seats, never from the events.
 - Departures: some children enrolled on the first day leave during the year (the cohort that starts school
   leaves on 31 August by itself in both worlds).
 - Answers: a family's answer to an offer depends only on the child and the kindergarten (and how many offers
-  it had there before): it confirms, declines, or stays silent until the offer lapses, after a delay.
+  it had there before): it confirms, declines, or stays silent until the offer lapses, after a delay. It is a
+  function of the seed alone, so that a family answers alike in every year drawn with that seed.
+
+A year after the data set's first is drawn from the database as the year before left it (`draw` again, with the
+same seed), and its coming school year is planned by `plan` as the data set planned its first (bench/dataset.py
+`_next_year`): the akimat's capacities from 1 September and the groups it opens then.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
 
+from bench.dataset import LANGUAGES, NEW_GROUP_SHARE
+from domain import age, school_year
 from domain.timezone import at_local, local_date
 from persistence.db import raw_connect
 
@@ -116,8 +123,9 @@ def _moment(rng: random.Random, start: dt.date, days: int) -> dt.datetime:
 
 
 async def draw(url: str, region_code: str, start: dt.date, days: int, seed: int) -> Stream:
-    """The year's events for the region, from the database as it is on the first day."""
-    rng = random.Random(seed)
+    """The year's events for the region, from the database as it is on the first day (events of another first
+    day are drawn apart, the answers alike)."""
+    rng = random.Random(f"{seed}:{start.isoformat()}")
     conn = await raw_connect(url)
     try:
         kindergartens = await conn.fetch(
@@ -199,3 +207,78 @@ async def draw(url: str, region_code: str, start: dt.date, days: int, seed: int)
     for e in events:
         by_day.setdefault(local_date(e.at), []).append(e)
     return Stream(region_code, start, days, tuple(events), parents, seed, by_day)
+
+
+# --- the next school year's plan ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Capacity:
+    """A group's capacity from a day on (`setGroupCapacity` with `from`)."""
+
+    group_id: int
+    capacity: int
+    since: dt.date
+
+
+@dataclass(frozen=True, slots=True)
+class Opening:
+    """A group opened on a day (`createGroup` with `opensOn`)."""
+
+    kindergarten_id: int
+    external_id: str
+    birth_year: int
+    language: str
+    capacity: int
+    opens_on: dt.date
+
+
+PlanStep = Capacity | Opening
+YOUNGER, MIDDLE = 0.6, 0.2  # of the leaving cohort's seats: to the group 3 years younger, 2 years younger; rest: 1
+
+
+async def plan(url: str, region_code: str, year: int, seed: int) -> tuple[PlanStep, ...]:
+    """The region's plan for school year `year`, made as the data set made its first (bench/dataset.py
+    `_next_year`): the cohort turning 6 leaves on 31 August, its groups close from 1 September and their seats
+    go, by capacities from then, 60% to the kindergarten's group three birth years younger, 20% to the one two
+    years younger and the rest to the one a year younger; one kindergarten in ten opens a group for the birth
+    year two years before, of 10–20 seats. The groups are the data set's ("<birth year>-<language>")."""
+    rng = random.Random(f"{seed}:plan:{year}")
+    september = school_year.first_day(year)
+    leaving_year = year - age.SCHOOL_AGE
+    conn = await raw_connect(url)
+    try:
+        rows = await conn.fetch(
+            """SELECT g.id, g.kindergarten_id, g.external_id, g.capacity,
+                (SELECT count(*) FROM enrollments e WHERE e.group_id = g.id AND e.ended_at IS NULL
+                    AND e.leaves_on < $2) AS leaving
+            FROM groups g JOIN kindergartens k ON k.id = g.kindergarten_id
+            JOIN districts d ON d.code = k.district_code
+            WHERE d.region_code = $1 AND g.group_type = 'GENERAL' ORDER BY g.kindergarten_id, g.id""",
+            region_code,
+            september,
+        )
+    finally:
+        await conn.close()
+    groups = {(r["kindergarten_id"], r["external_id"]): r for r in rows}
+    kindergartens = sorted({r["kindergarten_id"] for r in rows})
+    steps: list[PlanStep] = []
+    for kg in kindergartens:
+        for language in LANGUAGES:
+            leaving = groups.get((kg, f"{leaving_year}-{language}"))
+            if leaving is None or not leaving["leaving"]:
+                continue
+            n = int(leaving["leaving"])
+            shares = {3: round(n * YOUNGER), 2: round(n * MIDDLE)}
+            shares[1] = n - shares[3] - shares[2]
+            steps.append(Capacity(leaving["id"], 0, september))
+            for older, seats in sorted(shares.items(), reverse=True):
+                g = groups.get((kg, f"{leaving_year + older}-{language}"))
+                if g is not None and seats:
+                    steps.append(Capacity(g["id"], int(g["capacity"]) + seats, september))
+    for kg in kindergartens:
+        if rng.random() < NEW_GROUP_SHARE:
+            language = LANGUAGES[rng.randrange(len(LANGUAGES))]
+            born = year - 2
+            steps.append(Opening(kg, f"{born}-{language}-new", born, language, rng.randint(10, 20), september))
+    return tuple(steps)

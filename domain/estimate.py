@@ -13,9 +13,10 @@ fewer, larger steps — the variance of the monthly counts over their mean — w
 waits for less than one step. The seats already planned for the next school year are offered at once by the summer
 intake (1 July, or today once July has begun): a child whose place falls within them is offered then, unless the
 queue reaches the place earlier. No date comes before the child can take a seat (old enough and the desired start
-date come; for the intake, both by 1 September), and none on or after the day the child reaches school age (the
-percentile is then unknown). Fewer than 5 counted offers and no planned seats that reach the child's place: too
-little history, and no dates at all.
+date come) — except that from the intake's day a child who can start by 1 September may be offered a seat from
+then, by the intake or by the vacancies that follow it, so its dates come no earlier than that day — and none on
+or after the day the child reaches school age (the percentile is then unknown). Fewer than 5 counted offers and
+no planned seats that reach the child's place: too little history, and no dates at all.
 
 Two entry points. The status query's: `choice_estimate(standing, position, today, min_admission_age_months)`,
 which first says when a choice waits for nothing. A simulation's (the simulated-year bench, measuring the share
@@ -174,6 +175,10 @@ def wait_estimate(
     seats = movement.planned_seats if movement else 0.0
     year = school_year.school_year_of(today) + 1
     intake = max(school_year.intake_opens(year), today)
+    # The first day an offer can come: the day the child can start or, for a child who can start by 1 September,
+    # the intake's day, from which the next school year's seats are offered (docs/product.md §10). Every date,
+    # the queue's or the intake's, has this floor, so that the 10th percentile never comes after the 90th.
+    floor = min(can_start, intake) if can_start <= school_year.first_day(year) else can_start
 
     def estimate(basis: Basis, earliest: dt.date | None = None, latest: dt.date | None = None) -> WaitEstimate:
         return WaitEstimate(basis, earliest, latest, ahead, offers, seats, intake if seats > 0 else None)
@@ -191,13 +196,13 @@ def wait_estimate(
     def percentile(q: float) -> dt.date | None:
         if seats > 0 and before < q <= after:
             # The intake judges its candidates on 1 September: a child that can start by then is offered on its day.
-            day = intake if can_start <= school_year.first_day(year) else can_start
+            day = max(intake, floor)
         else:
             assert pace is not None  # without a pace, the planned seats hold the whole range
             days = pace.quantile(position if q <= before or seats <= 0 else position - seats, q)
             if math.isinf(days):
                 return None
-            day = max(today + dt.timedelta(days=math.ceil(days)), can_start)
+            day = max(today + dt.timedelta(days=math.ceil(days)), floor)
         return day if day < school_age else None
 
     earliest, latest = percentile(LOW), percentile(HIGH)

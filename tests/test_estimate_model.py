@@ -209,6 +209,32 @@ def test_no_date_before_the_child_can_start() -> None:
     assert estimate(3, movement(seats=5), can_start=october).latest == october
 
 
+def test_from_the_intake_a_child_who_can_start_by_1_september_may_be_offered_a_seat_from_then() -> None:
+    september = dt.date(2027, 9, 1)
+    # The queue's pace reaches the 6th place before the intake, and 8 seats are planned: the pace's dates were
+    # held back to 1 September while the intake's stayed on 1 July, a 10th percentile after the 90th.
+    e = estimate(6, movement(general=[1] * 12, seats=8), can_start=september)
+    assert (e.earliest, e.latest) == (INTAKE, INTAKE)
+    # With no seats planned, a seat from 1 September may still be offered from 1 July (the intake hands out
+    # every seat free from then, and the vacancies after it go on in July and August) ...
+    assert (estimate(2, movement(general=[10] * 12), can_start=september).earliest) == INTAKE
+    assert (estimate(2, movement(general=[10] * 12), can_start=dt.date(2027, 8, 1)).earliest) == INTAKE
+    # ... and once July has begun, at the queue's pace from today.
+    july = estimate(2, movement(general=[10] * 12), today=dt.date(2027, 7, 20), can_start=september)
+    assert july.latest is not None and july.latest < september
+    # A child who can start only after 1 September waits for its day; before the intake, for its own day.
+    october = dt.date(2027, 10, 1)
+    assert estimate(2, movement(general=[10] * 12), can_start=october).earliest == october
+    march = dt.date(2027, 3, 1)
+    assert estimate(2, movement(general=[10] * 12), can_start=march).earliest == march
+    # Wherever the place falls, the 10th percentile never comes after the 90th.
+    for place in range(1, 40):
+        for seats in (0, 1, 5, 8, 20):
+            for start in (TODAY, march, INTAKE, dt.date(2027, 8, 1), september, october):
+                r = estimate(place, movement(general=[1] * 12, seats=seats), can_start=start)
+                assert r.earliest is None or r.latest is None or r.earliest <= r.latest, (place, seats, start)
+
+
 def test_a_range_that_reaches_school_age_has_no_upper_end() -> None:
     m = movement(general=[1] * 12)
     e = estimate(8, m, school_age=dt.date(2027, 9, 1))
