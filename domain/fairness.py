@@ -41,6 +41,7 @@ Without a database (a simulation's history): `report(facts, policies) -> Fairnes
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import datetime as dt
 import enum
 import itertools
@@ -416,13 +417,22 @@ def snapshot_state(at: dt.datetime, snapshot: Snapshot) -> ApplicationState:
 
 
 def states_of(
-    queue_date: dt.datetime, records: Sequence[tuple[dt.datetime, Snapshot | None, Snapshot | None]], now: Snapshot
+    queue_date: dt.datetime,
+    records: Sequence[tuple[dt.datetime, Snapshot | None, Snapshot | None]],
+    now: Snapshot,
+    first_offer_at: dt.datetime | None = None,
 ) -> tuple[ApplicationState, ...]:
     """An application's states from its audit records (at, before, after), oldest first: from its queue date the
     first record's `before` (none for a submission, whose `after` is its first state), then each `after`. An
-    application with no record (imported) is as it is now (`now`) from its queue date on."""
+    application with no record (imported) is as it is now (`now`) from its queue date on, except that until its
+    first offer it waited in the queue: offers change its status without a record of the application (their own
+    records are the offer's), and its choices and tier, which only recorded changes move, are as now."""
     if not records:
-        return (snapshot_state(queue_date, now),)
+        current = snapshot_state(queue_date, now)
+        if first_offer_at is None or first_offer_at <= queue_date or current.status == ApplicationStatus.QUEUED:
+            return (current,)
+        queued = dataclasses.replace(current, status=ApplicationStatus.QUEUED, active=True)
+        return (queued, dataclasses.replace(current, at=first_offer_at))
     first_before = records[0][1]
     states = [snapshot_state(queue_date, first_before)] if first_before is not None else []
     states += [snapshot_state(at, after) for at, _, after in records if after is not None]

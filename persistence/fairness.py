@@ -239,7 +239,7 @@ def _application(
         language=Language(r["language"]),
         group_type=GroupType(r["group_type"]),
         desired_start_date=r["desired_start_date"],
-        states=fairness.states_of(r["queue_date"], records, now),
+        states=fairness.states_of(r["queue_date"], records, now, r["first_offer_at"]),
         sibling_links=tuple(sorted(links, key=lambda link: link[1])),
         first_offer_at=r["first_offer_at"],
     )

@@ -20,6 +20,7 @@ from domain.fairness import (
     OfferFacts,
     Period,
     report,
+    states_of,
 )
 from domain.model import ApplicationStatus, GroupType, Language, OfferStatus, PriorityTier
 from domain.policy import Policy, PolicyBook
@@ -285,3 +286,19 @@ def test_sibling_priority_is_read_from_a_brother_or_sisters_enrolment() -> None:
     r = report(facts(siblings={C_.child_iin: ["child-X"]}), POLICIES)
     assert (r.envy_pairs, r.envy_children, r.envy_days) == (2, 1, 5.04)
     assert [(e.application_number, e.ahead_of_application_number) for e in r.envy_examples] == [("C", "B"), ("C", "A")]
+
+
+def test_an_application_without_records_waited_until_its_first_offer() -> None:
+    # Imported (no audit record of the application), closed now at its first choice, first offered on 5 March:
+    # it waited in the queue, as it is ranked now, from its queue date until then, and is as now from then on.
+    now = {"status": "CLOSED", "active": False, "tier": "GENERAL", "choices": [K1, K2]}
+    states = states_of(at(1, 10), [], now, at(3, 5, 9))
+    assert [(s.at, s.status, s.active, s.ranking) for s in states] == [
+        (at(1, 10), Q, True, (K1, K2)),
+        (at(3, 5, 9), C, False, (K1, K2)),
+    ]
+    assert states[0].waiting and not states[1].waiting
+    # Never offered, or queued now: nothing says it ever was otherwise than as now.
+    assert [s.status for s in states_of(at(1, 10), [], now, None)] == [C]
+    queued = {**now, "status": "QUEUED", "active": True}
+    assert [s.status for s in states_of(at(1, 10), [], queued, at(3, 5, 9))] == [Q]
