@@ -22,7 +22,6 @@ import dataclasses
 import datetime as dt
 import heapq
 import itertools
-import re
 import shutil
 import tempfile
 import time
@@ -40,7 +39,6 @@ from bench.dataset import REFERENCE
 from bench.year_stream import Arrival, Capacity, Departure, PlanStep, Stream, Withdrawal, draw, plan
 from domain import fairness, school_year
 from domain.estimate import Basis
-from domain.estimate_texts import TEXTS
 from domain.fairness import Area, Facts, FairnessReport
 from domain.timezone import at_local, local_date
 from integrations.sandbox import sandbox_signature
@@ -66,7 +64,7 @@ CREATE_RUN = """mutation($r: String!, $y: Int!) { createIntakeRun(input: {region
 PUBLISH_RUN = """mutation($id: ID!) { publishIntakeRun(input: {runId: $id}) { intakeRun { id offers }
   errors { code message } } }"""
 ESTIMATES = """query { myChildren { iin application { id choices { kindergarten { id }
-  estimate { earliest latest insufficientHistory basis } } } } }"""
+  estimate { earliest latest insufficientHistory basisCode } } } } }"""
 SET_CAPACITY = """mutation($i: SetGroupCapacityInput!) { setGroupCapacity(input: $i) { group { id }
   errors { code message } } }"""
 CREATE_GROUP = """mutation($i: CreateGroupInput!) { createGroup(input: $i) { group { id } errors { code message } } }"""
@@ -90,21 +88,7 @@ class Estimate:
     earliest: dt.date | None
     latest: dt.date | None
     insufficient: bool
-    basis: Basis | None = None  # what it rests on, read from its sentence (`basis_of`)
-
-
-def _pattern(template: str) -> re.Pattern[str]:
-    """A basis sentence's template with its figures and dates ({offers}, {intake}, ...) matching any."""
-    return re.compile(re.sub(r"\\\{\w+\\\}", "[0-9.]*", re.escape(template)))
-
-
-_BASES = [(b, _pattern(t.en)) for b, t in TEXTS.items()]
-
-
-def basis_of(sentence: str) -> Basis | None:
-    """The basis an English basis sentence (domain/estimate_texts.py) states; None for an unknown sentence."""
-    found = [b for b, p in _BASES if p.fullmatch(sentence)]
-    return found[0] if len(found) == 1 else None
+    basis: Basis | None = None  # what it rests on (`basisCode`)
 
 
 @dataclass(order=True)
@@ -137,8 +121,7 @@ class KezekYear:
         response = await self.client.post(
             "/graphql",
             json={"query": query, "variables": variables or {}},
-            # English basis sentences, which `basis_of` reads back
-            headers={"Authorization": f"Bearer {token}", "Accept-Language": "en"},
+            headers={"Authorization": f"Bearer {token}"},
         )
         body = response.json()
         if body.get("errors"):
@@ -301,7 +284,7 @@ class KezekYear:
                         dt.date.fromisoformat(e["earliest"]) if e["earliest"] else None,
                         dt.date.fromisoformat(e["latest"]) if e["latest"] else None,
                         bool(e["insufficientHistory"]),
-                        basis_of(e["basis"]),
+                        Basis(e["basisCode"]),
                     )
                 )
 

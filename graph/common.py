@@ -32,13 +32,14 @@ def idempotency_key() -> Any:
     return strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-def enum_type(cls: type[enum.Enum], description: str, values: Mapping[str, str]) -> None:
-    """Registers a domain enum with Strawberry under its own name, with its description and one for each value.
+def enum_type(cls: type[enum.Enum], description: str, values: Mapping[str, str], name: str | None = None) -> None:
+    """Registers a domain enum with Strawberry under its own name (or `name`), with its description and one for
+    each value.
 
     The domain imports no framework, so its enums cannot use `strawberry.enum_value`: the descriptions are set on
     the value definitions Strawberry made from the class instead. Every value needs one, and only values have.
     """
-    strawberry.enum(cls, name=cls.__name__, description=description)
+    strawberry.enum(cls, name=name or cls.__name__, description=description)
     definition = getattr(cls, "__strawberry_definition__")  # noqa: B009 (set by strawberry.enum above)
     assert isinstance(definition, StrawberryEnumDefinition)
     names = {v.name for v in definition.values}

@@ -135,3 +135,20 @@ async def test_the_bare_endpoint_answers_the_same_bytes(kezek: Kezek, db_url: st
     expected = await kezek.client.post("/graphql", json={"query": STATUS_QUERY}, headers=headers)
     assert answer.content == expected.content
     assert b"insufficientHistory" in answer.content
+
+
+async def test_the_basis_comes_as_a_code_too(kezek: Kezek) -> None:
+    await record_offers(kezek)
+    family = data.TWINS
+    await kezek.submit(family.parents[0], family.children[0], ["SHA-1", "SHA-4"])
+    query = "{ myChildren { application { choices { estimate { basisCode } } } } }"
+    headers = {"Authorization": f"Bearer {kezek.citizen(family.parents[0])}", "Accept-Language": "kk"}
+    response = await kezek.client.post("/graphql", json={"query": query}, headers=headers)
+    assert response.status_code == 200 and "errors" not in response.json(), response.text
+    codes = [
+        c["estimate"]["basisCode"]
+        for child in response.json()["data"]["myChildren"]
+        if child["application"]
+        for c in child["application"]["choices"]
+    ]
+    assert codes == ["QUEUE_PACE", "INSUFFICIENT_HISTORY"], "the same facts as the sentences, whatever the language"

@@ -89,24 +89,17 @@ class Intake:
             )
             done = await self.offload.run(publication_step, stored)
             assert done.placed is not None
-            found, matching, verdict, totals, groups = (
-                done.placed,
-                done.matching,
-                done.verdict,
-                done.totals,
-                done.groups,
-            )
             draft = await uow.intake.group_results(rid)
-            offered = [a for r in (*draft, *groups) for a in r.offered]
-            changes = intake.changes(draft, groups, await uow.intake.numbers(offered))
-            await self._offer(system, run, found, matching, rid)
-            await uow.intake.published(rid, now, totals, verdict, changes, groups)
+            offered = [a for r in (*draft, *done.groups) for a in r.offered]
+            changes = intake.changes(draft, done.groups, await uow.intake.numbers(offered))
+            await self._offer(system, run, done.placed, done.matching, rid)
+            await uow.intake.published(rid, now, done.totals, done.verdict, changes, done.groups)
             fx.record(
                 "intake_run",
                 rid,
                 "INTAKE_PUBLISHED",
                 {"status": "DRAFT"},
-                {"status": "PUBLISHED", **_summary(totals, verdict), "changes": len(changes)},
+                {"status": "PUBLISHED", **_summary(done.totals, done.verdict), "changes": len(changes)},
             )
             await uow.commit()
         await self.allocator.run(system.allocations)  # seats superseded offers freed

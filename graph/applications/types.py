@@ -10,9 +10,9 @@ from typing import TypeGuard, TypeVar
 import strawberry
 
 from domain import estimate_texts, model
-from domain.estimate import ChoiceStanding, WaitEstimate
+from domain.estimate import Basis, ChoiceStanding, WaitEstimate
 from graph.claims.types import PriorityClaimNode
-from graph.common import ApplicationStatus, GroupType, I, Language, PriorityTier
+from graph.common import ApplicationStatus, GroupType, I, Language, PriorityTier, enum_type
 from graph.nodes import Node, derived, node_type, ready
 from graph.offers.types import OfferNode, offer_node
 from graph.people.types import ChildNode
@@ -31,6 +31,28 @@ class PositionChangeNode(Node[PositionChange]):
         "…), a child came in ahead (JOINED), or the family's own tier or choices changed (TIER_CHANGED, "
         "CHOICES_CHANGED)."
     )
+
+
+enum_type(
+    Basis,
+    "What a waiting estimate rests on, or why there is none: for apps that word it themselves (`basis` gives Kezek's "
+    "sentence).",
+    {
+        "SEAT_HELD": "No estimate needed: the child holds an offer or a seat at this kindergarten.",
+        "HOLDS_BETTER": "No estimate: the child holds a seat at a kindergarten ranked higher.",
+        "INACTIVE": "No estimate: the application is inactive.",
+        "NOT_WAITING": "No estimate: the application no longer waits (final), or the choice stands in no queue.",
+        "INSUFFICIENT_HISTORY": "Too little history: fewer than 5 counted offers in 365 days and no planned seats.",
+        "BEYOND_PLANNED_SEATS": "Too little history, and the seats planned for the next school year do not reach "
+        "the child's place.",
+        "QUEUE_PACE": "Dates from the queue's recorded pace.",
+        "QUEUE_PACE_AND_INTAKE": "Dates from the queue's pace and the seats planned for the next summer intake.",
+        "PLANNED_SEATS": "Too few offers for a pace, but the child's place is within the planned seats: the intake's "
+        "day.",
+        "BEYOND_SCHOOL_AGE": "The range reaches the day the child starts school: no 90th percentile.",
+    },
+    name="EstimateBasis",
+)
 
 
 @node_type(
@@ -59,6 +81,10 @@ class WaitEstimateNode(Node[WaitEstimate]):
     )
     def basis(self, info: I) -> str:
         return estimate_texts.basis(self.m, info.context.language)
+
+    @strawberry.field(description="What the estimate rests on, as a code: the same fact as `basis`, for apps.")
+    def basis_code(self) -> Basis:
+        return self.m.basis
 
 
 def _estimate_node(info: I, position: int | None, standing: ChoiceStanding | None, today: dt.date) -> WaitEstimateNode:
