@@ -188,33 +188,46 @@ async def _change_specs(run: Run, n: int) -> list[dict[str, Any]]:
 
 async def _submit_specs(run: Run, n: int) -> list[dict[str, Any]]:
     """Request files for `submitApplication`: children born since 2024 who never applied, in every region, each
-    choosing two kindergartens of its district (those groups are full: no allocation follows)."""
+    choosing two kindergartens of its district whose group for the child has no seat now nor later (no
+    allocation follows: the wave measures that)."""
     conn = await raw_connect(run.db_url)
     try:
         rows = await conn.fetch(
-            """SELECT p.iin, f.representative_iin AS parent, p.district_code FROM sandbox_persons p
+            """SELECT p.iin, f.representative_iin AS parent, p.district_code,
+                CAST(extract(year FROM p.birth_date) AS int) AS born FROM sandbox_persons p
             JOIN LATERAL (SELECT min(representative_iin) AS representative_iin FROM sandbox_families s
                 WHERE s.child_iin = p.iin) f ON f.representative_iin IS NOT NULL
             WHERE p.birth_date >= '2024-01-01' AND p.alive
               AND NOT EXISTS (SELECT 1 FROM applications a WHERE a.child_iin = p.iin)
             ORDER BY md5(p.iin) LIMIT $1""",
-            n * RUNS,
+            n * RUNS * 2,
         )
-        kgs = await conn.fetch("SELECT id, district_code FROM kindergartens ORDER BY id")
+        # The kindergartens by district and birth year where every group the child fits is full for good.
+        full = await conn.fetch(
+            """SELECT k.district_code, y.born, array_agg(k.id ORDER BY k.id) AS kgs
+            FROM kindergartens k CROSS JOIN generate_series(2024, 2026) AS y(born)
+            WHERE EXISTS (SELECT 1 FROM groups g WHERE g.kindergarten_id = k.id AND g.language = 'RU'
+                    AND g.group_type = 'GENERAL' AND y.born BETWEEN g.birth_year_from AND g.birth_year_to)
+              AND NOT EXISTS (SELECT 1 FROM groups g WHERE g.kindergarten_id = k.id AND g.language = 'RU'
+                    AND g.group_type = 'GENERAL' AND y.born BETWEEN g.birth_year_from AND g.birth_year_to
+                    AND (g.free_seats > 0 OR g.free_from IS NOT NULL))
+            GROUP BY k.district_code, y.born"""
+        )
     finally:
         await conn.close()
-    by_district: dict[str, list[int]] = {}
-    for k in kgs:
-        by_district.setdefault(k["district_code"], []).append(int(k["id"]))
+    choices_for = {(r["district_code"], r["born"]): list(r["kgs"]) for r in full}
     rng = random.Random(20261201)
+    chosen = []
+    for r in rows:
+        choices = choices_for.get((r["district_code"], r["born"]), [])
+        if len(choices) >= 2:
+            chosen.append((r, rng.sample(choices, 2)))
+    chosen = chosen[: n * RUNS]
     specs = []
     for part in range(RUNS):
         bodies, tokens = [], []
-        for r in rows[part::RUNS]:
-            choices = by_district.get(r["district_code"], [])
-            if len(choices) < 2:
-                continue
-            variables = {"child": r["iin"], "kgs": [str(k) for k in rng.sample(choices, 2)]}
+        for r, kgs in chosen[part::RUNS]:
+            variables = {"child": r["iin"], "kgs": [str(k) for k in kgs]}
             bodies.append(json.dumps({"query": SUBMIT, "variables": variables}))
             tokens.append(run.citizen(r["parent"]))
         specs.append({"path": "/graphql", "bodies": bodies, "tokens": tokens})
