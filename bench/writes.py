@@ -44,7 +44,7 @@ from bench.common import (
 )
 from domain import age
 from domain.timezone import local_date
-from persistence.db import make_engine, raw_connect
+from persistence.db import asyncpg_params, make_engine, raw_connect
 from persistence.invariants import check_invariants
 
 RUNS = 3
@@ -76,17 +76,24 @@ END;
 """
 
 
-def postgres_cpu_seconds() -> float:
-    """User + system CPU of every PostgreSQL process on this machine so far (Linux /proc): the database's
-    share of a run's work, beside the server's."""
+def postgres_cpu_seconds(db_url: str) -> float:
+    """User + system CPU so far of the bench's PostgreSQL (Linux /proc): its postmaster, named by the
+    postmaster.pid in the data directory whose socket the URL names, and every process it started — the
+    database's share of a run's work, beside the server's. Another cluster on the machine is not counted."""
+    _, host = asyncpg_params(db_url)
+    try:
+        postmaster = int((Path(host or ".") / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0  # not a cluster on this machine's disk: nothing to count
     total = 0.0
     tick = os.sysconf("SC_CLK_TCK")
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError, IndexError, ValueError):
-            text = stat.read_text()
-            if "(postgres)" in text:
-                fields = text.rsplit(")", 1)[1].split()
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == postmaster:
                 total += (int(fields[11]) + int(fields[12])) / tick
+            elif int(stat.parent.name) == postmaster:  # with its ended backends' CPU (cutime, cstime)
+                total += sum(int(f) for f in fields[11:15]) / tick
     return total
 
 
@@ -250,11 +257,11 @@ async def mutations(run: Run, server: Server, port: int, floor: float, requests:
             warm = {"path": spec["path"], "bodies": spec["bodies"][:100], "tokens": spec["tokens"][:100]}
             await run_load(run, port, warm, f"{name}-{i}-warm", mode="once", connections=16, duration=600, warmup=0)
             spec = {"path": spec["path"], "bodies": spec["bodies"][100:], "tokens": spec["tokens"][100:]}
-            cpu0, pg0 = server.cpu_seconds(), postgres_cpu_seconds()
+            cpu0, pg0 = server.cpu_seconds(), postgres_cpu_seconds(run.db_url)
             result = await run_load(run, port, spec, f"{name}-{i}", mode="once", connections=16, duration=600, warmup=0)
             calls = max(result["completed"], 1)
             result["server_cpu_ms"] = (server.cpu_seconds() - cpu0) * 1000 / calls
-            result["postgres_cpu_ms"] = (postgres_cpu_seconds() - pg0) * 1000 / calls
+            result["postgres_cpu_ms"] = (postgres_cpu_seconds(run.db_url) - pg0) * 1000 / calls
             result["share_of_floor"] = result["throughput"] / floor
             runs.append(result)
             log(
