@@ -1,4 +1,4 @@
-"""(y) A simulated year (docs/quality.md §3): a region of the reduced data set lives through twelve months in the
+"""(y) A simulated year (docs/quality.md §3): a region of a data set of its own lives through twelve months in the
 real service — the GraphQL endpoint and the worker's passes in-process, their clock moved from day to day —
 while the same stream of events (bench/year_stream.py) goes through a model of today's status quo
 (bench/status_quo.py). Both worlds are then judged by the same fairness report (domain/fairness.py): Kezek's from
@@ -35,7 +35,7 @@ import httpx
 from bench import status_quo, year_charts
 from bench.common import PLANS, Run, in_process, log, write_config
 from bench.databases import build_database
-from bench.dataset import REFERENCE
+from bench.dataset import REFERENCE, Scale
 from bench.year_stream import Arrival, Capacity, Departure, PlanStep, Stream, Withdrawal, draw, plan
 from domain import fairness, school_year
 from domain.estimate import Basis
@@ -44,7 +44,12 @@ from domain.timezone import at_local, local_date
 from integrations.sandbox import sandbox_signature
 from persistence.db import raw_connect
 
-REGION = "750000000"  # Almaty city: the reduced data set's longest queues
+REGION = "750000000"  # Almaty city
+# The year's own data set (docs/decisions.md 106): the reduced set's 30,000 applications on 100,000 persons leave
+# Almaty 340 enrolled children, 2.6 a kindergarten, against 3,436 waiting, so its groups barely turn over; with
+# 140,000 persons, 175 kindergartens and 21,000 applications, its 20 kindergartens hold 2,064 children (about 100
+# each) against 2,864 waiting, and the cohort leaving frees seats for about a quarter of the queue each summer.
+YEAR_SCALE = Scale(persons=140_000, kindergartens=175, applications=21_000)
 SEED = 20261201
 DAYS = 365
 WARM_UP_DAYS = 365  # a full window of the estimate's history (domain/estimate.py WINDOW_DAYS) before judging
@@ -417,14 +422,14 @@ def kind_of(e: Estimate) -> str:
 
 
 async def measure(run: Run, charts: Path, prefix: str) -> dict[str, Any]:
-    """The region's second year in both worlds, judged alike, on a reduced data set of its own (whatever the
+    """The region's second year in both worlds, judged alike, on a data set of its own (YEAR_SCALE, whatever the
     run's scale: a year of a national region through the service would take hours on this machine), after a
     warm-up year played through the same service; charts into `charts`."""
     from api.config_files import load_policy
     from persistence.fairness import FairnessRecords
 
     # The region alone: nobody answers an offer elsewhere, and the worker would make and lapse them there daily.
-    db_url, _, _ = await build_database(run.server_url, "kezek_year", PLANS["reduced"].scale, REGION)
+    db_url, _, _ = await build_database(run.server_url, "kezek_year", YEAR_SCALE, REGION)
     run = dataclasses.replace(run, db_url=db_url)
     started = time.perf_counter()
     warm = await draw(run.db_url, REGION, REFERENCE, WARM_UP_DAYS, SEED)
@@ -460,6 +465,8 @@ async def measure(run: Run, charts: Path, prefix: str) -> dict[str, Any]:
 
     out: dict[str, Any] = {
         "region": REGION,
+        "scale": f"{YEAR_SCALE.persons:,} persons, {YEAR_SCALE.kindergartens:,} kindergartens and "
+        f"{YEAR_SCALE.applications:,} applications nationally",
         "warm_up_start": REFERENCE.isoformat(),
         "start": start.isoformat(),
         "end": stream.end.isoformat(),
@@ -535,7 +542,8 @@ def report(results: dict[str, Any], add: Any) -> None:
     add("")
     calls = sum(y["calls"].values())
     add(
-        f"Region {y['region']} of the reduced data set (loaded alone: elsewhere nobody would answer an offer) in "
+        f"Region {y['region']} of the year's own data set ({y['scale']}: kindergartens of realistic size, "
+        "docs/decisions.md 106; the region loaded alone, as elsewhere nobody would answer an offer) in "
         f"its second year, {y['start']} to {y['end']} (school year "
         f"{y['school_year']} included: its intake on 1 July, the cohort leaving on 31 August, new groups on "
         f"1 September), after a warm-up year from {y['warm_up_start']} (the data set records no offers, and the "
