@@ -2,22 +2,21 @@
 the 10th and the 90th percentile, and what the estimate rests on. An estimate, never a promise.
 
 The model, in a paragraph. Seats reach a child's place at the pace the queue's recorded offers show over the last
-365 days: every offer made there to a child of the same tier or a lower one counts (the summer intake's apart — its
-run's offers, and the offers of the next school year's seats that pass its declined and lapsed seats on through July
-and August: the next intake is counted from its planned seats), and offers to children of a better tier do not, as
-such children keep joining ahead at that pace. The child's offer is then the `position`-th counted offer from today.
-With offers arriving at random at the recorded rate, the wait for that many is a gamma variable; the rate itself is
-known only from the offers counted, so the wait is a ratio of two gamma variables (an F distribution), whose
-percentiles are taken with the Wilson–Hilferty cube-root approximation in Paulson's form. Where the months' counts
-vary more than chance would make them (offers in bursts: a group opened, a wave of departures), the offers are
-counted as fewer, larger steps — the variance of the monthly counts over their mean — which widens the range; a
-child never waits for less than one step. The seats already planned for the next school year are offered at once by
-the summer intake (1 July, or today once July has begun): a child whose place falls within them is offered then,
-unless the queue reaches the place earlier. No date comes before the child can take a seat (old enough and the
-desired start date come) — except that from the intake's day a child who can start by 1 September may be offered a
-seat from then, by the intake or by the vacancies that follow it, so its dates come no earlier than that day — and
-none on or after the day the child reaches school age (the percentile is then unknown). Fewer than 5 counted offers
-and no planned seats that reach the child's place: too little history, and no dates at all.
+365 days: every offer made there to a child of the same tier or a lower one counts (offers of a summer intake
+apart: the next intake is counted from its planned seats), and offers to children of a better tier do not, as such
+children keep joining ahead at that pace. The child's offer is then the `position`-th counted offer from today. With
+offers arriving at random at the recorded rate, the wait for that many is a gamma variable; the rate itself is known
+only from the offers counted, so the wait is a ratio of two gamma variables (an F distribution), whose percentiles
+are taken with the Wilson–Hilferty cube-root approximation in Paulson's form. Where the months' counts vary more
+than chance would make them (offers in bursts: a group opened, a wave of departures), the offers are counted as
+fewer, larger steps — the variance of the monthly counts over their mean — which widens the range; a child never
+waits for less than one step. The seats already planned for the next school year are offered at once by the summer
+intake (1 July, or today once July has begun): a child whose place falls within them is offered then, unless the
+queue reaches the place earlier. No date comes before the child can take a seat (old enough and the desired start
+date come) — except that from the intake's day a child who can start by 1 September may be offered a seat from
+then, by the intake or by the vacancies that follow it, so its dates come no earlier than that day — and none on
+or after the day the child reaches school age (the percentile is then unknown). Fewer than 5 counted offers and
+no planned seats that reach the child's place: too little history, and no dates at all.
 
 Two entry points. The status query's: `choice_estimate(standing, position, today, min_admission_age_months)`,
 which first says when a choice waits for nothing. A simulation's (the simulated-year bench, measuring the share
@@ -26,7 +25,7 @@ of offers inside their range):
     wait_estimate(position, tier, movement, today, *, can_start, school_age) -> WaitEstimate
 
 with `movement` a `QueueMovement` (offers[tier rank][month], month 0 the latest twelfth of the 365 days up to
-`today`, the summer intake's offers left out; planned_seats) or None for a queue that recorded nothing; the answer's
+`today`, intake offers left out; planned_seats) or None for a queue that recorded nothing; the answer's
 `earliest`, `latest` (None when unknown) and `insufficient_history` are the estimate.
 """
 
@@ -51,24 +50,14 @@ MONTHS = 12  # the window in equal twelfths: month 0 is the latest
 @dataclass(frozen=True, slots=True)
 class QueueMovement:
     """What a queue recorded: offers made to its children in the window, by tier rank and month, without the
-    summer intake's; the seats planned for it in the next school year beyond today's free seats; and the summer
-    intake's offers in the window, of its run and of the vacancy chain that passed its seats on until 1 September."""
+    summer intake's; and the seats planned for it in the next school year beyond today's free seats."""
 
     offers: tuple[tuple[int, ...], ...]  # offers[tier rank][month]
     planned_seats: float
-    intake_offers: tuple[int, int] = (0, 0)  # (the run's, the chain's after it), every tier
 
     def counted(self, tier: PriorityTier) -> list[int]:
         """Monthly offers to children of this tier or a lower one."""
         return [sum(month) for month in zip(*self.offers[tier.rank :], strict=True)]
-
-    @property
-    def reach(self) -> float:
-        """How many children the planned seats reach at the summer intake: a declined or lapsed intake offer passes
-        its seat on to the next child, so each seat reaches as many children as the last intake made offers for
-        each of its run's (none recorded: one each)."""
-        run, chain = self.intake_offers
-        return self.planned_seats * (run + chain) / run if run else self.planned_seats
 
 
 class Basis(enum.StrEnum):
@@ -184,7 +173,6 @@ def wait_estimate(
     monthly = movement.counted(tier) if movement else [0] * MONTHS
     offers = sum(monthly)
     seats = movement.planned_seats if movement else 0.0
-    reach = movement.reach if movement else 0.0  # the children the planned seats reach at the intake
     year = school_year.school_year_of(today) + 1
     intake = max(school_year.intake_opens(year), today)
     # The first day an offer can come: the day the child can start or, for a child who can start by 1 September,
@@ -196,14 +184,14 @@ def wait_estimate(
         return WaitEstimate(basis, earliest, latest, ahead, offers, seats, intake if seats > 0 else None)
 
     pace = _Pace(offers, dispersion(monthly)) if offers >= MIN_OFFERS else None
-    if pace is None and position > reach:
+    if pace is None and position > seats:
         return estimate(Basis.BEYOND_PLANNED_SEATS if seats > 0 else Basis.INSUFFICIENT_HISTORY)
 
     def cdf(j: float, days: float) -> float:
         return 1.0 if j <= 0 else pace.cdf(j, days) if pace else 0.0
 
     lump = (intake - today).days
-    before, after = cdf(position, lump), cdf(position - reach, lump)
+    before, after = cdf(position, lump), cdf(position - seats, lump)
 
     def percentile(q: float) -> dt.date | None:
         if seats > 0 and before < q <= after:
@@ -211,7 +199,7 @@ def wait_estimate(
             day = max(intake, floor)
         else:
             assert pace is not None  # without a pace, the planned seats hold the whole range
-            days = pace.quantile(position if q <= before or seats <= 0 else position - reach, q)
+            days = pace.quantile(position if q <= before or seats <= 0 else position - seats, q)
             if math.isinf(days):
                 return None
             day = max(today + dt.timedelta(days=math.ceil(days)), floor)

@@ -16,16 +16,10 @@ from domain.timezone import ALMATY, at_local
 from persistence.sql import HOLDING
 
 # offers: [tier rank, month, offers] of the queue in the window (month 0 the latest twelfth of it), the summer
-# intake's apart as months _RUN (an intake run's offers) and _CHAIN (any other offer of a seat free from a school
-# year that had not begun when it was made: the vacancy chain passing the intake's declined and lapsed seats on
-# through July and August, decision 109); the queue of an offer is its application's (whose queue fields never
-# change).
+# intake's apart; the queue of an offer is its application's (whose queue fields never change).
 # planned_seats: the seats free from the next 1 September beyond those free today, where a departure, a
 # scheduled capacity or an opening before then can make them (other groups are not read); a mixed-age group's
 # shared among its birth years that have not reached school age by then.
-# A day plus these months falls in the calendar year of the school year that begins after it (1 September).
-_TO_NEXT_YEAR = 13 - school_year.FIRST_MONTH
-_RUN, _CHAIN = MONTHS, MONTHS + 1
 STANDINGS_SQL = f"""
 WITH d AS (SELECT CAST(:today AS date) AS today, CAST(:next_year AS date) AS next_year,
     CAST(:first_year AS integer) AS first_year, CAST(:since AS timestamptz) AS since,
@@ -33,14 +27,11 @@ WITH d AS (SELECT CAST(:today AS date) AS today, CAST(:next_year AS date) AS nex
 SELECT c.application_id, c.kindergarten_id, a.status, a.tier_rank, a.desired_start_date, a.birth_year, c.held_here,
     COALESCE(h.rank < c.rank, false) AS holds_better, p.birth_date, dist.region_code,
     ARRAY(SELECT ARRAY[m.tier_rank, m.month, count(*)] FROM (
-            SELECT o.tier_rank, CASE WHEN o.intake_run_id IS NOT NULL THEN {_RUN}
-                WHEN o.starts_on >= make_date(CAST(EXTRACT(year FROM
-                    (o.created_at AT TIME ZONE '{ALMATY.key}') + INTERVAL '{_TO_NEXT_YEAR} months') AS integer),
-                    {school_year.FIRST_MONTH}, 1) THEN {_CHAIN}
-                ELSE (d.today - CAST(o.created_at AT TIME ZONE '{ALMATY.key}' AS date)) * {MONTHS} / {WINDOW_DAYS}
-                END AS month
+            SELECT o.tier_rank, (d.today - CAST(o.created_at AT TIME ZONE '{ALMATY.key}' AS date)) * {MONTHS}
+                / {WINDOW_DAYS} AS month
             FROM offers o JOIN applications x ON x.id = o.application_id
-            WHERE o.kindergarten_id = c.kindergarten_id AND o.created_at >= d.since AND o.created_at < d.until
+            WHERE o.kindergarten_id = c.kindergarten_id AND o.intake_run_id IS NULL
+                AND o.created_at >= d.since AND o.created_at < d.until
                 AND x.birth_year = c.birth_year AND x.language = c.language AND x.group_type = c.group_type
         ) m GROUP BY m.tier_rank, m.month) AS offers,
     (SELECT COALESCE(sum(CAST(s.free - g.free_seats AS real)
@@ -75,12 +66,8 @@ def standings_params(application_ids: Sequence[int], today: dt.date) -> dict[str
 
 def standing_from(r: Any) -> ChoiceStanding:
     offers = [[0] * MONTHS for _ in PriorityTier]
-    intake = {_RUN: 0, _CHAIN: 0}
     for tier_rank, month, n in r["offers"]:
-        if month in intake:
-            intake[month] += n
-        else:
-            offers[tier_rank][month] += n
+        offers[tier_rank][month] += n
     seats = float(r["planned_seats"])
     return ChoiceStanding(
         status=ApplicationStatus(r["status"]),
@@ -91,7 +78,5 @@ def standing_from(r: Any) -> ChoiceStanding:
         birth_year=r["birth_year"],
         birth_date=r["birth_date"],
         region_code=r["region_code"],
-        movement=QueueMovement(tuple(tuple(m) for m in offers), seats, (intake[_RUN], intake[_CHAIN]))
-        if r["offers"] or seats > 0
-        else None,
+        movement=QueueMovement(tuple(tuple(m) for m in offers), seats) if r["offers"] or seats > 0 else None,
     )

@@ -13,12 +13,9 @@ import pytest
 
 from api.settings import DEV_DIR
 from bench import bare
-from domain import school_year
-from domain.timezone import at_local, local_date
+from domain.timezone import local_date
 from tests import data
 from tests.conftest import OFFERS_POLICY, Kezek, open_kezek
-from tests.test_offers import staff_token
-from tests.test_school_year import SET_CAPACITY
 
 STATUS_QUERY = (Path(__file__).parent.parent / "bench" / "queries" / "my_children.graphql").read_text()
 RECORDED = 24  # offers recorded at SHA-1 for the 2023 RU queue, two a month over the last year
@@ -32,29 +29,24 @@ async def kezek(db_url: str) -> AsyncIterator[Kezek]:
         yield k
 
 
-async def record_offers(kezek: Kezek, offers: list[tuple[dt.datetime, dt.date | None]] | None = None) -> None:
-    """Offers of the last year at SHA-1 to another child of the queue, declined since: the history a queue keeps
-    (by default RECORDED of them, every 15 days, each of a seat free from the day it was made)."""
-    if offers is None:
-        now = dt.datetime.now(dt.UTC)
-        offers = [(now - dt.timedelta(days=7 + 15 * n), None) for n in range(RECORDED)]
-    if not await kezek.sql("SELECT 1 FROM applications WHERE child_iin = $1", data.OTHER.children[0]):
-        await kezek.submit(data.OTHER.parents[0], data.OTHER.children[0], ["SHA-2"])
+async def record_offers(kezek: Kezek) -> None:
+    """Offers of the last year at SHA-1 to another child of the queue, declined since: the history a queue keeps."""
+    await kezek.submit(data.OTHER.parents[0], data.OTHER.children[0], ["SHA-2"])
     app = (await kezek.sql("SELECT id, child_iin FROM applications WHERE child_iin = $1", data.OTHER.children[0]))[0]
     kg = int(await kezek.kg("SHA-1"))
     group = (await kezek.sql("SELECT id FROM groups WHERE kindergarten_id = $1 AND external_id = 'G-2023-RU'", kg))[0]
-    for at, starts_on in offers:
+    now = dt.datetime.now(dt.UTC)
+    for n in range(RECORDED):
+        at = now - dt.timedelta(days=7 + 15 * n)
         await kezek.sql(
             """INSERT INTO offers (application_id, child_iin, kindergarten_id, group_id, status, tier_rank,
                 created_at, respond_by, decided_at, starts_on)
-            VALUES ($1, $2, $3, $4, 'DECLINED', 2, $5, $5, $5, COALESCE($6, (CAST($5 AS timestamptz)
-                AT TIME ZONE 'Asia/Almaty')::date))""",
+            VALUES ($1, $2, $3, $4, 'DECLINED', 2, $5, $5, $5, CAST($5 AS timestamptz)::date)""",
             app["id"],
             app["child_iin"],
             kg,
             group["id"],
             at,
-            starts_on,
         )
 
 
@@ -160,76 +152,3 @@ async def test_the_basis_comes_as_a_code_too(kezek: Kezek) -> None:
         for c in child["application"]["choices"]
     ]
     assert codes == ["QUEUE_PACE", "INSUFFICIENT_HISTORY"], "the same facts as the sentences, whatever the language"
-
-
-def summer_days(n: int) -> list[dt.date]:
-    """n days of the latest July and August inside the estimate's window, before today, the latest summer first."""
-    today = local_date(dt.datetime.now(dt.UTC))
-    days = [
-        day
-        for year in (today.year, today.year - 1)
-        for day in (dt.date(year, 7, 1) + dt.timedelta(days=d) for d in range(62))
-        if today - dt.timedelta(days=360) < day < today
-    ][:n]
-    assert len(days) == n
-    return days
-
-
-async def test_the_next_school_years_seats_offered_in_the_summer_are_not_the_queues_pace(kezek: Kezek) -> None:
-    """Offers made in July and August of seats free from 1 September are the summer intake's seats passed on (a
-    declined or lapsed intake offer), counted by the planned seats: they do not move the queue's pace
-    (docs/decisions.md 109). Offers made then of a seat free at once do (RECORDED's every 15 days include some)."""
-    summer = [(at_local(day, dt.time(12)), dt.date(day.year, 9, 1)) for day in summer_days(6)]
-    await record_offers(kezek, summer)
-    family = data.TWINS
-    await kezek.submit(family.parents[0], family.children[0], ["SHA-1"])
-    (alone,) = await estimates(kezek, family.parents[0], "en")
-    assert alone["insufficientHistory"] is True, "six summer offers of the next year's seats are no pace"
-    assert "children without a higher priority: 0;" in str(alone["basis"])
-
-    await record_offers(kezek)
-    (both,) = await estimates(kezek, family.parents[0], "en")
-    assert both["insufficientHistory"] is False
-    assert f"children without a higher priority: {RECORDED};" in str(both["basis"]), "the summer's six left out"
-
-
-async def test_the_planned_seats_reach_as_many_children_as_the_last_intake_offered_for_each_seat(
-    kezek: Kezek,
-) -> None:
-    """One seat planned from the next 1 September at SHA-1; the last intake made one offer by its run and one more
-    by the vacancy chain after it (its seat declined and passed on): the seat reaches two children."""
-    today = local_date(dt.datetime.now(dt.UTC))
-    september = school_year.first_day(school_year.school_year_of(today) + 1)
-    kg = int(await kezek.kg("SHA-1"))
-    group = (await kezek.sql("SELECT id FROM groups WHERE kindergarten_id = $1 AND external_id = 'G-2023-RU'", kg))[0]
-    planned = await kezek.gql(
-        SET_CAPACITY,
-        {"input": {"groupId": str(group["id"]), "capacity": 1, "reason": "next year", "from": september.isoformat()}},
-        staff_token("SHA-1"),
-    )
-    assert planned["setGroupCapacity"]["errors"] == []
-    family = data.TWINS
-    for child in family.children[:2]:
-        await kezek.submit(family.parents[0], child, ["SHA-1"])
-    intake = school_year.intake_opens(september.year).isoformat()
-    first, second = await estimates(kezek, family.parents[0], "en")
-    assert first["latest"] == intake and second["insufficientHistory"] is True, "one seat, one child"
-
-    run_day, chain_day = summer_days(2)[::-1]
-    await record_offers(kezek, [(at_local(chain_day, dt.time(12)), dt.date(chain_day.year, 9, 1))])
-    await kezek.sql(
-        """WITH run AS (INSERT INTO intake_runs (region_code, school_year, status, created_at, created_by,
-                published_at, inputs, totals, verdict)
-            VALUES ($1, $2, 'PUBLISHED', $3, 'test', $3, '{}', '{}', '{}') RETURNING id)
-        UPDATE offers SET intake_run_id = (SELECT id FROM run)
-        WHERE id = (SELECT max(id) FROM offers WHERE kindergarten_id = $4)""",
-        data.KARAGANDA_REGION,
-        run_day.year,
-        at_local(run_day, dt.time(9)),
-        kg,
-    )
-    await record_offers(kezek, [(at_local(chain_day, dt.time(15)), dt.date(chain_day.year, 9, 1))])
-    first, second = await estimates(kezek, family.parents[0], "en")
-    assert second["insufficientHistory"] is False, "one run offer and one passed on: a seat reaches two"
-    assert first["latest"] == second["latest"] == second["earliest"] == intake
-    assert "the child's place is within the seats planned" in str(second["basis"]), "not the queue's pace"

@@ -35,12 +35,11 @@ def movement(
     primary: list[int] | None = None,
     extraordinary: list[int] | None = None,
     seats: float = 0.0,
-    intake: tuple[int, int] = (0, 0),
 ) -> QueueMovement:
     def months(m: list[int] | None) -> tuple[int, ...]:
         return tuple(m or [0] * 12)
 
-    return QueueMovement((months(extraordinary), months(primary), months(general)), seats, intake)
+    return QueueMovement((months(extraordinary), months(primary), months(general)), seats)
 
 
 def estimate(
@@ -186,24 +185,6 @@ def test_a_place_beyond_the_planned_seats_waits_after_the_intake_for_the_rest() 
     assert e.earliest is not None and e.latest is not None and INTAKE < e.earliest < e.latest
     # ... for 20 offers from today, at the pace: as a child 20th would wait without the intake.
     rest = estimate(20, movement(general=[1] * 12))
-    assert (e.earliest, e.latest) == (rest.earliest, rest.latest)
-
-
-def test_the_planned_seats_reach_as_many_children_as_the_last_intake_offered_for_each_seat() -> None:
-    # The last intake's run made 4 offers here and its vacancy chain 2 more (declined and lapsed seats passed on
-    # until 1 September): 1.5 offers a seat, so 4 planned seats reach the 6th place.
-    m = movement(seats=4, intake=(4, 2))
-    assert m.reach == 6.0
-    e = estimate(6, m)
-    assert (e.basis, e.earliest, e.latest) == (Basis.PLANNED_SEATS, INTAKE, INTAKE)
-    assert e.planned_seats == 4.0, "the sentence names the seats planned, not the children they reach"
-    assert estimate(7, m).basis == Basis.BEYOND_PLANNED_SEATS
-    # No intake recorded in the window: one child a seat.
-    assert movement(seats=4, intake=(0, 3)).reach == 4.0
-    assert estimate(5, movement(seats=4)).basis == Basis.BEYOND_PLANNED_SEATS
-    # Beyond the reach, the rest wait after the intake at the queue's pace: the 30th, 10 seats reaching 15.
-    e = estimate(30, movement(general=[1] * 12, seats=10, intake=(10, 5)))
-    rest = estimate(15, movement(general=[1] * 12))
     assert (e.earliest, e.latest) == (rest.earliest, rest.latest)
 
 
