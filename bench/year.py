@@ -3,7 +3,7 @@ real service — the GraphQL endpoint and the worker's passes in-process, their 
 while the same stream of events (bench/year_stream.py) goes through a model of today's status quo
 (bench/status_quo.py). Both worlds are then judged by the same fairness report (domain/fairness.py): Kezek's from
 its database, the status quo's from the facts its model recorded. And the waiting estimate each family read
-(at the first day, or right after applying) is held against the day its offer came.
+(on the first day and every third month, or right after applying) is held against the day its offer came.
 
 The judged year is the region's second (docs/decisions.md 97): the data set records no offers, and the estimate
 rests on a queue's offers of the last 365 days, so a warm-up year of the same kind of stream (drawn by the same
@@ -52,6 +52,9 @@ REGION = "750000000"  # Almaty city
 YEAR_SCALE = Scale(persons=140_000, kindergartens=175, applications=21_000)
 SEED = 20261201
 DAYS = 365
+# Every waiting family reads its estimates on the judged year's first day and then every third month, as parents
+# look again (docs/decisions.md 110): read on one day only, the ranges judged came from few queues at one moment.
+READ_EVERY_MONTHS = 3
 WARM_UP_DAYS = 365  # a full window of the estimate's history (domain/estimate.py WINDOW_DAYS) before judging
 CALIBRATION_GOAL = (0.70, 0.90)
 CALIBRATION_MIN_JUDGED = 30  # fewer judged ranges tell nothing of the goal: a share of 80% on 30 is ±7 points
@@ -141,7 +144,8 @@ class KezekYear:
 
     async def play(self, stream: Stream, *, read: bool) -> None:
         """The stream's days, one after the other; with `read`, every waiting family reads its estimates on the
-        first day (at 06:30, before the morning's pass) and each new application's family right after applying."""
+        first day and every READ_EVERY_MONTHS months after it, and each new application's family right after
+        applying."""
         self.stream = stream
         self.parents.update(stream.parents)
         conn = await raw_connect(self.run.db_url)
@@ -158,29 +162,36 @@ class KezekYear:
                 self.last_offer = int(await conn.fetchval("SELECT coalesce(max(id), 0) FROM offers"))
             self.reading = read
             if read:
-                self.clock.at = at_local(stream.start, dt.time(6, 30))
-                # Each child's estimates once, read by the parent who acts for it (a parent reads all its children).
-                waiting = sorted(
-                    {
-                        self.parents[c]
-                        for (c,) in await conn.fetch(
-                            """SELECT DISTINCT a.child_iin FROM applications a
-                            JOIN choices c ON c.application_id = a.id
-                            WHERE a.active AND c.kindergarten_id = ANY($1)""",
-                            self.kindergartens,
-                        )
-                    }
-                )
-                for parent in waiting:
-                    await self._read_estimates(parent, None)
-                log(f"(y) Kezek: {len(self.estimates)} estimates read on the first day from {len(waiting)} families")
+                await self._read_all(conn, stream.start)
             for n in range(stream.days):
                 day = stream.start + dt.timedelta(days=n)
+                if read and n > 0 and day.day == 1 and (day.month - stream.start.month) % READ_EVERY_MONTHS == 0:
+                    await self._read_all(conn, day)
                 await self._day(conn, day)
                 if day.day == 1:
                     log(f"(y) Kezek: {day}, {sum(self.calls.values())} calls so far")
         finally:
             await conn.close()
+
+    async def _read_all(self, conn: Any, day: dt.date) -> None:
+        """Every waiting family reads its estimates at 06:30, before the morning's pass; each child's once, by
+        the parent who acts for it (a parent reads all its children)."""
+        self.clock.at = at_local(day, dt.time(6, 30))
+        waiting = sorted(
+            {
+                self.parents[c]
+                for (c,) in await conn.fetch(
+                    """SELECT DISTINCT a.child_iin FROM applications a
+                    JOIN choices c ON c.application_id = a.id
+                    WHERE a.active AND c.kindergarten_id = ANY($1)""",
+                    self.kindergartens,
+                )
+            }
+        )
+        before = len(self.estimates)
+        for parent in waiting:
+            await self._read_estimates(parent, None)
+        log(f"(y) Kezek: {len(self.estimates) - before} estimates read on {day} from {len(waiting)} families")
 
     async def plan(self, steps: tuple[PlanStep, ...], at: dt.datetime) -> None:
         """The region's operator plans the coming school year: capacities from 1 September, groups opening."""
@@ -602,11 +613,12 @@ def report(results: dict[str, Any], add: Any) -> None:
     )
     add("")
     add(
-        f"Estimates read in the judged year: {sum(kinds.values()):,} (on its first day and right after each "
-        f"application): {kinds['spread']:,} ranges with a spread, {kinds['intake_day']:,} the summer intake's day "
-        f"alone, {kinds['one_day']:,} another single day, {kinds['school_age']:,} reaching school age (no 90th "
-        f"percentile), {kinds['insufficient']:,} 'too little history', {kinds['none']:,} with no "
-        f"estimate needed (a seat held there or higher, not waiting)"
+        f"Estimates read in the judged year: {sum(kinds.values()):,} (on its first day, every "
+        f"{READ_EVERY_MONTHS} months after it, and right after each application): {kinds['spread']:,} ranges "
+        f"with a spread, {kinds['intake_day']:,} the summer intake's day alone, {kinds['one_day']:,} another "
+        f"single day, {kinds['school_age']:,} reaching school age (no 90th percentile), "
+        f"{kinds['insufficient']:,} 'too little history', {kinds['none']:,} with no estimate needed (a seat held "
+        "there or higher, not waiting)"
         + (f", {kinds['unknown']:,} with a basis the bench does not know" if kinds["unknown"] else "")
         + "."
     )
