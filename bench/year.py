@@ -1,9 +1,9 @@
-"""(y) A simulated year (docs/quality.md §3): a region of the reduced data set lives through twelve months in the
+"""(y) A simulated year (docs/quality.md §3): a region of a data set of its own lives through twelve months in the
 real service — the GraphQL endpoint and the worker's passes in-process, their clock moved from day to day —
 while the same stream of events (bench/year_stream.py) goes through a model of today's status quo
 (bench/status_quo.py). Both worlds are then judged by the same fairness report (domain/fairness.py): Kezek's from
 its database, the status quo's from the facts its model recorded. And the waiting estimate each family read
-(at the first day, or right after applying) is held against the day its offer came.
+(on the first day and every third month, or right after applying) is held against the day its offer came.
 
 The judged year is the region's second (docs/decisions.md 97): the data set records no offers, and the estimate
 rests on a queue's offers of the last 365 days, so a warm-up year of the same kind of stream (drawn by the same
@@ -35,7 +35,7 @@ import httpx
 from bench import status_quo, year_charts
 from bench.common import PLANS, Run, in_process, log, write_config
 from bench.databases import build_database
-from bench.dataset import REFERENCE
+from bench.dataset import REFERENCE, Scale
 from bench.year_stream import Arrival, Capacity, Departure, PlanStep, Stream, Withdrawal, draw, plan
 from domain import fairness, school_year
 from domain.estimate import Basis
@@ -44,9 +44,17 @@ from domain.timezone import at_local, local_date
 from integrations.sandbox import sandbox_signature
 from persistence.db import raw_connect
 
-REGION = "750000000"  # Almaty city: the reduced data set's longest queues
+REGION = "750000000"  # Almaty city
+# The year's own data set (docs/decisions.md 106): the reduced set's 30,000 applications on 100,000 persons leave
+# Almaty 340 enrolled children, 2.6 a kindergarten, against 3,436 waiting, so its groups barely turn over; with
+# 140,000 persons, 175 kindergartens and 21,000 applications, its 20 kindergartens hold 2,064 children (about 100
+# each) against 2,864 waiting, and the cohort leaving frees seats for about a quarter of the queue each summer.
+YEAR_SCALE = Scale(persons=140_000, kindergartens=175, applications=21_000)
 SEED = 20261201
 DAYS = 365
+# Every waiting family reads its estimates on the judged year's first day and then every third month, as parents
+# look again (docs/decisions.md 110): read on one day only, the ranges judged came from few queues at one moment.
+READ_EVERY_MONTHS = 3
 WARM_UP_DAYS = 365  # a full window of the estimate's history (domain/estimate.py WINDOW_DAYS) before judging
 CALIBRATION_GOAL = (0.70, 0.90)
 CALIBRATION_MIN_JUDGED = 30  # fewer judged ranges tell nothing of the goal: a share of 80% on 30 is ±7 points
@@ -136,7 +144,8 @@ class KezekYear:
 
     async def play(self, stream: Stream, *, read: bool) -> None:
         """The stream's days, one after the other; with `read`, every waiting family reads its estimates on the
-        first day (at 06:30, before the morning's pass) and each new application's family right after applying."""
+        first day and every READ_EVERY_MONTHS months after it, and each new application's family right after
+        applying."""
         self.stream = stream
         self.parents.update(stream.parents)
         conn = await raw_connect(self.run.db_url)
@@ -153,29 +162,36 @@ class KezekYear:
                 self.last_offer = int(await conn.fetchval("SELECT coalesce(max(id), 0) FROM offers"))
             self.reading = read
             if read:
-                self.clock.at = at_local(stream.start, dt.time(6, 30))
-                # Each child's estimates once, read by the parent who acts for it (a parent reads all its children).
-                waiting = sorted(
-                    {
-                        self.parents[c]
-                        for (c,) in await conn.fetch(
-                            """SELECT DISTINCT a.child_iin FROM applications a
-                            JOIN choices c ON c.application_id = a.id
-                            WHERE a.active AND c.kindergarten_id = ANY($1)""",
-                            self.kindergartens,
-                        )
-                    }
-                )
-                for parent in waiting:
-                    await self._read_estimates(parent, None)
-                log(f"(y) Kezek: {len(self.estimates)} estimates read on the first day from {len(waiting)} families")
+                await self._read_all(conn, stream.start)
             for n in range(stream.days):
                 day = stream.start + dt.timedelta(days=n)
+                if read and n > 0 and day.day == 1 and (day.month - stream.start.month) % READ_EVERY_MONTHS == 0:
+                    await self._read_all(conn, day)
                 await self._day(conn, day)
                 if day.day == 1:
                     log(f"(y) Kezek: {day}, {sum(self.calls.values())} calls so far")
         finally:
             await conn.close()
+
+    async def _read_all(self, conn: Any, day: dt.date) -> None:
+        """Every waiting family reads its estimates at 06:30, before the morning's pass; each child's once, by
+        the parent who acts for it (a parent reads all its children)."""
+        self.clock.at = at_local(day, dt.time(6, 30))
+        waiting = sorted(
+            {
+                self.parents[c]
+                for (c,) in await conn.fetch(
+                    """SELECT DISTINCT a.child_iin FROM applications a
+                    JOIN choices c ON c.application_id = a.id
+                    WHERE a.active AND c.kindergarten_id = ANY($1)""",
+                    self.kindergartens,
+                )
+            }
+        )
+        before = len(self.estimates)
+        for parent in waiting:
+            await self._read_estimates(parent, None)
+        log(f"(y) Kezek: {len(self.estimates) - before} estimates read on {day} from {len(waiting)} families")
 
     async def plan(self, steps: tuple[PlanStep, ...], at: dt.datetime) -> None:
         """The region's operator plans the coming school year: capacities from 1 September, groups opening."""
@@ -417,14 +433,14 @@ def kind_of(e: Estimate) -> str:
 
 
 async def measure(run: Run, charts: Path, prefix: str) -> dict[str, Any]:
-    """The region's second year in both worlds, judged alike, on a reduced data set of its own (whatever the
+    """The region's second year in both worlds, judged alike, on a data set of its own (YEAR_SCALE, whatever the
     run's scale: a year of a national region through the service would take hours on this machine), after a
     warm-up year played through the same service; charts into `charts`."""
     from api.config_files import load_policy
     from persistence.fairness import FairnessRecords
 
     # The region alone: nobody answers an offer elsewhere, and the worker would make and lapse them there daily.
-    db_url, _, _ = await build_database(run.server_url, "kezek_year", PLANS["reduced"].scale, REGION)
+    db_url, _, _ = await build_database(run.server_url, "kezek_year", YEAR_SCALE, REGION)
     run = dataclasses.replace(run, db_url=db_url)
     started = time.perf_counter()
     warm = await draw(run.db_url, REGION, REFERENCE, WARM_UP_DAYS, SEED)
@@ -460,6 +476,8 @@ async def measure(run: Run, charts: Path, prefix: str) -> dict[str, Any]:
 
     out: dict[str, Any] = {
         "region": REGION,
+        "scale": f"{YEAR_SCALE.persons:,} persons, {YEAR_SCALE.kindergartens:,} kindergartens and "
+        f"{YEAR_SCALE.applications:,} applications nationally",
         "warm_up_start": REFERENCE.isoformat(),
         "start": start.isoformat(),
         "end": stream.end.isoformat(),
@@ -535,7 +553,8 @@ def report(results: dict[str, Any], add: Any) -> None:
     add("")
     calls = sum(y["calls"].values())
     add(
-        f"Region {y['region']} of the reduced data set (loaded alone: elsewhere nobody would answer an offer) in "
+        f"Region {y['region']} of the year's own data set ({y['scale']}: kindergartens of realistic size, "
+        "docs/decisions.md 106; the region loaded alone, as elsewhere nobody would answer an offer) in "
         f"its second year, {y['start']} to {y['end']} (school year "
         f"{y['school_year']} included: its intake on 1 July, the cohort leaving on 31 August, new groups on "
         f"1 September), after a warm-up year from {y['warm_up_start']} (the data set records no offers, and the "
@@ -594,11 +613,12 @@ def report(results: dict[str, Any], add: Any) -> None:
     )
     add("")
     add(
-        f"Estimates read in the judged year: {sum(kinds.values()):,} (on its first day and right after each "
-        f"application): {kinds['spread']:,} ranges with a spread, {kinds['intake_day']:,} the summer intake's day "
-        f"alone, {kinds['one_day']:,} another single day, {kinds['school_age']:,} reaching school age (no 90th "
-        f"percentile), {kinds['insufficient']:,} 'too little history', {kinds['none']:,} with no "
-        f"estimate needed (a seat held there or higher, not waiting)"
+        f"Estimates read in the judged year: {sum(kinds.values()):,} (on its first day, every "
+        f"{READ_EVERY_MONTHS} months after it, and right after each application): {kinds['spread']:,} ranges "
+        f"with a spread, {kinds['intake_day']:,} the summer intake's day alone, {kinds['one_day']:,} another "
+        f"single day, {kinds['school_age']:,} reaching school age (no 90th percentile), "
+        f"{kinds['insufficient']:,} 'too little history', {kinds['none']:,} with no estimate needed (a seat held "
+        "there or higher, not waiting)"
         + (f", {kinds['unknown']:,} with a basis the bench does not know" if kinds["unknown"] else "")
         + "."
     )

@@ -36,7 +36,7 @@ from persistence.db import raw_connect
 CONFIRM_SHARE = 0.72  # of offers: the family confirms (realistic shares: docs/decisions.md)
 DECLINE_SHARE = 0.12  # declines; the rest (16%) stay silent and the offer lapses
 WITHDRAW_SHARE = 0.04  # of waiting families over the year
-LEAVE_SHARE = 0.06  # of children enrolled on the first day, leaving during the year (not the cohort)
+LEAVE_SHARE = 0.10  # of children enrolled on the first day, leaving during the year (not the cohort): decision 107
 KK_SHARE = 0.6
 
 Answer = Literal["confirm", "decline", "silent"]
@@ -239,10 +239,11 @@ YOUNGER, MIDDLE = 0.6, 0.2  # of the leaving cohort's seats: to the group 3 year
 
 async def plan(url: str, region_code: str, year: int, seed: int) -> tuple[PlanStep, ...]:
     """The region's plan for school year `year`, made as the data set made its first (bench/dataset.py
-    `_next_year`): the cohort turning 6 leaves on 31 August, its groups close from 1 September and their seats
-    go, by capacities from then, 60% to the kindergarten's group three birth years younger, 20% to the one two
-    years younger and the rest to the one a year younger; one kindergarten in ten opens a group for the birth
-    year two years before, of 10–20 seats. The groups are the data set's ("<birth year>-<language>")."""
+    `_next_year`): the cohort turning 6 leaves on 31 August, its groups close from 1 September (but for the seats
+    still held then: a live offer there) and their seats go, by capacities from then, 60% to the kindergarten's
+    group three birth years younger, 20% to the one two years younger and the rest to the one a year younger; one
+    kindergarten in ten opens a group for the birth year two years before, of 10–20 seats. The groups are the data
+    set's ("<birth year>-<language>")."""
     rng = random.Random(f"{seed}:plan:{year}")
     september = school_year.first_day(year)
     leaving_year = year - age.SCHOOL_AGE
@@ -251,7 +252,12 @@ async def plan(url: str, region_code: str, year: int, seed: int) -> tuple[PlanSt
         rows = await conn.fetch(
             """SELECT g.id, g.kindergarten_id, g.external_id, g.capacity,
                 (SELECT count(*) FROM enrollments e WHERE e.group_id = g.id AND e.ended_at IS NULL
-                    AND e.leaves_on < $2) AS leaving
+                    AND e.leaves_on < $2) AS leaving,
+                -- Seats still held on 1 September: a live offer's has no end until its enrolment gives it one.
+                (SELECT count(*) FROM enrollments e WHERE e.group_id = g.id AND e.ended_at IS NULL
+                    AND (e.leaves_on IS NULL OR e.leaves_on >= $2))
+                + (SELECT count(*) FROM offers o WHERE o.group_id = g.id
+                    AND o.status IN ('PENDING', 'CONFIRMED')) AS staying
             FROM groups g JOIN kindergartens k ON k.id = g.kindergarten_id
             JOIN districts d ON d.code = k.district_code
             WHERE d.region_code = $1 AND g.group_type = 'GENERAL' ORDER BY g.kindergarten_id, g.id""",
@@ -271,7 +277,9 @@ async def plan(url: str, region_code: str, year: int, seed: int) -> tuple[PlanSt
             n = int(leaving["leaving"])
             shares = {3: round(n * YOUNGER), 2: round(n * MIDDLE)}
             shares[1] = n - shares[3] - shares[2]
-            steps.append(Capacity(leaving["id"], 0, september))
+            # Closed, but for the seats held past 31 August (a live offer there, made in the last days before
+            # the plan): a lower capacity than those is refused.
+            steps.append(Capacity(leaving["id"], int(leaving["staying"]), september))
             for older, seats in sorted(shares.items(), reverse=True):
                 g = groups.get((kg, f"{leaving_year + older}-{language}"))
                 if g is not None and seats:

@@ -2,21 +2,25 @@
 the 10th and the 90th percentile, and what the estimate rests on. An estimate, never a promise.
 
 The model, in a paragraph. Seats reach a child's place at the pace the queue's recorded offers show over the last
-365 days: every offer made there to a child of the same tier or a lower one counts (offers of a summer intake
-apart: the next intake is counted from its planned seats), and offers to children of a better tier do not, as such
-children keep joining ahead at that pace. The child's offer is then the `position`-th counted offer from today. With
-offers arriving at random at the recorded rate, the wait for that many is a gamma variable; the rate itself is known
-only from the offers counted, so the wait is a ratio of two gamma variables (an F distribution), whose percentiles
-are taken with the Wilson–Hilferty cube-root approximation in Paulson's form. Where the months' counts vary more
-than chance would make them (offers in bursts: a group opened, a wave of departures), the offers are counted as
-fewer, larger steps — the variance of the monthly counts over their mean — which widens the range; a child never
-waits for less than one step. The seats already planned for the next school year are offered at once by the summer
-intake (1 July, or today once July has begun): a child whose place falls within them is offered then, unless the
-queue reaches the place earlier. No date comes before the child can take a seat (old enough and the desired start
-date come) — except that from the intake's day a child who can start by 1 September may be offered a seat from
-then, by the intake or by the vacancies that follow it, so its dates come no earlier than that day — and none on
-or after the day the child reaches school age (the percentile is then unknown). Fewer than 5 counted offers and
-no planned seats that reach the child's place: too little history, and no dates at all.
+365 days: every offer made there to a child of the same tier or a lower one counts (offers of a summer intake apart:
+the next intake is counted from its planned seats), and offers to children of a better tier do not, as such children
+keep joining ahead at that pace. The child's offer is then the `position`-th counted offer from today. With offers
+arriving at random at the recorded rate, the wait for that many is a gamma variable; the rate itself is known only
+from the offers counted, so the wait is a ratio of two gamma variables (an F distribution), whose percentiles are
+taken with the Wilson–Hilferty cube-root approximation in Paulson's form. Where the months' counts vary more than
+chance would make them (offers in bursts: a group opened, a wave of departures), the offers are counted as fewer,
+larger steps — Pearson's statistic of the monthly counts over its degrees of freedom — which widens the range; a
+child never waits for less than one step. The year has two seasons: the summer (from the intake's day to 1
+September: the intake's declined and lapsed seats passed on) and the rest, each with the pace the window recorded in
+it; the wait is stated in days of the year's average pace and turned into calendar days on that clock, and the
+months are expected as the seasons spread them. With no seats planned, no intake has seats to pass on: the summer
+then has the pace of the rest of the year. The seats already planned for the next school year are offered at once by
+the summer intake (1 July, or today once July has begun): a child whose place falls within them is offered then,
+unless the queue reaches the place earlier. No date comes before the child can take a seat (old enough and the
+desired start date come) — except that from the intake's day a child who can start by 1 September may be offered a
+seat from then, by the intake or by the vacancies that follow it, so its dates come no earlier than that day — and
+none on or after the day the child reaches school age (the percentile is then unknown). Fewer than 5 counted offers
+and no planned seats that reach the child's place: too little history, and no dates at all.
 
 Two entry points. The status query's: `choice_estimate(standing, position, today, min_admission_age_months)`,
 which first says when a choice waits for nothing. A simulation's (the simulated-year bench, measuring the share
@@ -31,11 +35,13 @@ with `movement` a `QueueMovement` (offers[tier rank][month], month 0 the latest 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from domain import age, school_year
 from domain.model import ApplicationStatus, PriorityTier
@@ -148,14 +154,108 @@ class _Pace:
         return scale * u**3 if u > 0 else 0.0
 
 
-def dispersion(monthly: Sequence[int]) -> float:
-    """Offers per step: the variance of the monthly counts over their mean, at least 1 (Poisson arrivals give 1).
-    At most the window's total, reached when every offer came in one month."""
+def _summer_days(start: dt.date, end: dt.date) -> int:
+    """Days of [start, end) in a summer: from the intake's day (1 July) to the school year's first (1 September)."""
+    total = 0
+    for year in range(start.year, end.year + 1):
+        lo, hi = max(start, school_year.intake_opens(year)), min(end, school_year.first_day(year))
+        total += max((hi - lo).days, 0)
+    return total
+
+
+@dataclass(frozen=True, slots=True)
+class _Seasons:
+    """The queue's clock: offers come at one pace in the summer (after the intake: its declined and lapsed seats
+    passed on) and at another the rest of the year, each as the window recorded it. `operational` turns days from
+    today into days of a year-round average pace, the time the wait's distribution is stated in; `calendar` turns
+    them back. Offers recorded only in one season give the other none."""
+
+    today: dt.date
+    summer: float  # the pace in the summer, over the year's average (0 when none came then)
+    rest: float  # the pace the rest of the year, likewise
+
+    @classmethod
+    def of(cls, monthly: Sequence[int], today: dt.date) -> _Seasons:
+        shares = _summer_shares(today)
+        offers = sum(monthly)
+        in_summer = sum(n * f for n, f in zip(monthly, shares, strict=True))
+        summer_days = sum(shares) * WINDOW_DAYS / MONTHS
+        if offers == 0 or summer_days <= 0:
+            return cls(today, 1.0, 1.0)
+        average = offers / WINDOW_DAYS
+        return cls(
+            today,
+            in_summer / summer_days / average,
+            max(offers - in_summer, 0.0) / (WINDOW_DAYS - summer_days) / average,
+        )
+
+    def expected(self, monthly: Sequence[int]) -> list[float]:
+        """Each month's offers as these paces would spread the window's."""
+        mean = sum(monthly) / MONTHS
+        return [mean * (f * self.summer + (1 - f) * self.rest) for f in _summer_shares(self.today)]
+
+    def _segments(self) -> Iterator[tuple[int, float]]:
+        """(days, pace) from today on, season by season."""
+        day = self.today
+        while True:
+            year = day.year
+            summer_start, summer_end = school_year.intake_opens(year), school_year.first_day(year)
+            if day < summer_start:
+                end, pace = summer_start, self.rest
+            elif day < summer_end:
+                end, pace = summer_end, self.summer
+            else:
+                end, pace = school_year.intake_opens(year + 1), self.rest
+            yield (end - day).days, pace
+            day = end
+
+    def operational(self, days: float) -> float:
+        total = 0.0
+        for length, pace in self._segments():
+            if days <= length:
+                return total + days * pace
+            total, days = total + length * pace, days - length
+        raise AssertionError("unreachable")
+
+    def calendar(self, operational: float) -> float:
+        """The first day from today by which `operational` days of the average pace have passed."""
+        passed = 0.0
+        for length, pace in self._segments():
+            if pace > 0 and operational <= length * pace:
+                return passed + operational / pace
+            operational -= length * pace
+            passed += length
+        raise AssertionError("unreachable")
+
+
+@lru_cache(maxsize=64)
+def _summer_shares(today: dt.date) -> tuple[float, ...]:
+    """The share of each month of the window (month 0 the latest twelfth of the 365 days up to today) in a summer."""
+    length = WINDOW_DAYS / MONTHS
+    out = []
+    for m in range(MONTHS):
+        end = today - dt.timedelta(days=round(m * length))
+        start = today - dt.timedelta(days=round((m + 1) * length))
+        out.append(_summer_days(start, end) / (end - start).days)
+    return tuple(out)
+
+
+def dispersion(monthly: Sequence[int], expected: Sequence[float] | None = None) -> float:
+    """Offers per step: how much more the monthly counts vary than chance would make them — Pearson's statistic
+    over its degrees of freedom, the variance over the mean when every month expects the same — at least 1
+    (Poisson arrivals give 1). At most the window's total, reached when every offer came in one month. With
+    `expected`, each month is held against its own expected count (the seasons' paces, one degree less)."""
     mean = sum(monthly) / len(monthly)
     if mean == 0:
         return 1.0
-    variance = sum((m - mean) ** 2 for m in monthly) / (len(monthly) - 1)
-    return max(variance / mean, 1.0)
+    if expected is None:
+        variance = sum((m - mean) ** 2 for m in monthly) / (len(monthly) - 1)
+        return max(variance / mean, 1.0)
+    fitted = [(m, e) for m, e in zip(monthly, expected, strict=True) if e > 0]
+    freedom = len(fitted) - 2
+    if freedom <= 0:
+        return 1.0
+    return max(sum((m - e) ** 2 / e for m, e in fitted) / freedom, 1.0)
 
 
 def wait_estimate(
@@ -183,12 +283,16 @@ def wait_estimate(
     def estimate(basis: Basis, earliest: dt.date | None = None, latest: dt.date | None = None) -> WaitEstimate:
         return WaitEstimate(basis, earliest, latest, ahead, offers, seats, intake if seats > 0 else None)
 
-    pace = _Pace(offers, dispersion(monthly)) if offers >= MIN_OFFERS else None
+    recorded = _Seasons.of(monthly, today)
+    # The summer's pace is the intake's seats passed on: with no seats planned there are none to pass on.
+    seasons = recorded if seats > 0 else dataclasses.replace(recorded, summer=recorded.rest)
+    moving = offers >= MIN_OFFERS and seasons.summer + seasons.rest > 0
+    pace = _Pace(offers, dispersion(monthly, recorded.expected(monthly))) if moving else None
     if pace is None and position > seats:
         return estimate(Basis.BEYOND_PLANNED_SEATS if seats > 0 else Basis.INSUFFICIENT_HISTORY)
 
     def cdf(j: float, days: float) -> float:
-        return 1.0 if j <= 0 else pace.cdf(j, days) if pace else 0.0
+        return 1.0 if j <= 0 else pace.cdf(j, seasons.operational(days)) if pace else 0.0
 
     lump = (intake - today).days
     before, after = cdf(position, lump), cdf(position - seats, lump)
@@ -199,9 +303,10 @@ def wait_estimate(
             day = max(intake, floor)
         else:
             assert pace is not None  # without a pace, the planned seats hold the whole range
-            days = pace.quantile(position if q <= before or seats <= 0 else position - seats, q)
-            if math.isinf(days):
+            wait = pace.quantile(position if q <= before or seats <= 0 else position - seats, q)
+            if math.isinf(wait):
                 return None
+            days = seasons.calendar(wait)
             day = max(today + dt.timedelta(days=math.ceil(days)), floor)
         return day if day < school_age else None
 

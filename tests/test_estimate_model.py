@@ -19,6 +19,8 @@ from domain.estimate import (
     QueueMovement,
     WaitEstimate,
     _Pace,
+    _Seasons,
+    _summer_shares,
     choice_estimate,
     dispersion,
     wait_estimate,
@@ -115,6 +117,66 @@ def test_bursts_count_as_fewer_larger_steps() -> None:
     steady, burst = estimate(6, movement(general=even)), estimate(6, movement(general=bursty))
     assert steady.latest is not None and burst.latest is not None
     assert burst.latest > steady.latest, "offers that come in bursts make a wider range"
+
+
+def _by_season(summer: int, rest: int) -> list[int]:
+    """A year of offers: `summer` in each month of the window that lies in a summer (July and August), `rest` in
+    each other month."""
+    return [summer if share > 0.5 else rest for share in _summer_shares(TODAY)]
+
+
+def test_the_window_knows_which_of_its_months_were_summer() -> None:
+    """On 1 December the latest twelfths go back through autumn: the 4th and 5th (about 1 August to 1 September and
+    2 July to 1 August 2026) are the summer's, the 6th holds its first day."""
+    shares = _summer_shares(TODAY)
+    assert [i for i, f in enumerate(shares) if f > 0.5] == [3, 4]
+    assert sum(shares) * WINDOW_DAYS / 12 == pytest.approx(62, abs=1.5)
+
+
+def test_a_steady_queue_keeps_the_calendar() -> None:
+    seasons = _Seasons.of([10] * 12, TODAY)
+    assert (seasons.summer, seasons.rest) == pytest.approx((1.0, 1.0), rel=0.03)
+    for d in (0, 10, 200, 400, 1000):
+        assert seasons.calendar(seasons.operational(d)) == pytest.approx(d)
+
+
+def test_offers_that_came_only_in_the_summer_are_expected_only_in_the_summer() -> None:
+    """The seats a queue passed on after the intake come again after the next one, not between summers — if the
+    next intake has seats to pass on; without, the summer tells nothing of the queue's own pace."""
+    e = estimate(3, movement(general=_by_season(summer=5, rest=0), seats=1))
+    assert e.basis == Basis.QUEUE_PACE_AND_INTAKE and e.earliest is not None and e.latest is not None
+    assert INTAKE <= e.earliest <= e.latest < dt.date(2027, 9, 1)
+    assert estimate(3, movement(general=_by_season(summer=5, rest=0))).basis == Basis.INSUFFICIENT_HISTORY
+
+
+def test_without_planned_seats_the_summer_moves_at_the_pace_of_the_rest_of_the_year() -> None:
+    """... as a queue that records the same offers outside the summer and no more (the range a little narrower:
+    the pace is known from all the offers recorded)."""
+    without = estimate(20, movement(general=_by_season(summer=8, rest=2)))
+    rest_only = estimate(20, movement(general=[2] * 12))
+    assert None not in (without.earliest, without.latest, rest_only.earliest, rest_only.latest)
+
+    def middle(e: WaitEstimate) -> dt.date:
+        assert e.earliest is not None and e.latest is not None
+        return e.earliest + (e.latest - e.earliest) / 2
+
+    assert abs((middle(without) - middle(rest_only)).days) <= 10
+
+
+def test_a_queue_slower_between_summers_is_expected_later_than_its_average() -> None:
+    """Twice the pace in the summer: before the intake, the queue moves at less than its year's average."""
+    seasonal, steady = _by_season(summer=8, rest=2), [3] * 12
+    assert sum(seasonal) == sum(steady)  # the same offers a year
+    slow, average = estimate(4, movement(general=seasonal)), estimate(4, movement(general=steady))
+    assert slow.latest is not None and average.latest is not None and slow.latest < INTAKE
+    assert slow.latest > average.latest
+
+
+def test_a_summer_the_seasons_explain_is_no_burst() -> None:
+    """Months that differ as the seasons say do not widen the range as chance bursts would."""
+    monthly = _by_season(summer=12, rest=2)
+    assert dispersion(monthly) > 4  # against a flat year, the summer looks like a burst
+    assert dispersion(monthly, _Seasons.of(monthly, TODAY).expected(monthly)) == 1.0
 
 
 # --- what is counted ------------------------------------------------------------------------------------
