@@ -140,6 +140,15 @@ class Broker:
 
     async def _deliver(self) -> None:
         await self._store.sequence()  # writers' events get their positions (persistence/feed.py)
+        if not self._subscribers:
+            # Nobody to deliver to: the cursor moves to the feed's head without reading the events (a summer
+            # intake's publication writes thousands at once, and reading them took the process's event loop from
+            # the requests it serves). Checked again after the read: one that subscribed meanwhile was given the
+            # old cursor, and gets every event after it.
+            head = await self._store.last_id()
+            if not self._subscribers:
+                self.last_id = max(self.last_id, head)
+                return
         while True:
             events = await self._store.after(self.last_id)
             for event in events:

@@ -1,5 +1,6 @@
 """The feed broker: NOTIFY wakes it (no waiting for the safety poll), it reconnects after losing its
-connection and misses nothing, and a subscriber that cannot keep up is ended.
+connection and misses nothing, a subscriber that cannot keep up is ended, and with nobody subscribed it reads
+no events.
 
 The safety poll is set to an hour, so an event that arrives can only have been brought by a NOTIFY or by the
 broker's own reaction to a lost connection; every wait below is bounded only so that a broken broker fails the
@@ -23,17 +24,28 @@ BOUND = 30.0  # seconds: only a broken broker takes this long
 
 class WatchedStore(FeedStore):
     """The feed store, telling when the broker read the feed and found it drained: it then goes back to
-    waiting for a wake-up (there is no await between that read and the wait)."""
+    waiting for a wake-up (there is no await between that read and the wait). With nobody subscribed the broker
+    reads only the feed's head (its first read of the head, on starting, is not a drained feed)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         super().__init__(engine)
         self.drained = asyncio.Event()
+        self.heads = 0
+        self.reads = 0
 
     async def after(self, last_id: int, limit: int = 500) -> list[StoredEvent]:
         events = await super().after(last_id, limit)
+        self.reads += 1
         if len(events) < limit:
             self.drained.set()
         return events
+
+    async def last_id(self) -> int:
+        head = await super().last_id()
+        self.heads += 1
+        if self.heads > 1:
+            self.drained.set()
+        return head
 
 
 async def _insert(db_url: str, kind: str, *, notify: bool = True) -> int:
@@ -143,3 +155,22 @@ async def test_a_subscriber_that_stops_reading_is_ended_and_the_broker_goes_on(
     after = await _insert(db_url, "AFTER")
     assert (await _next(fresh)).id == after
     assert fresh.queue.empty()
+
+
+async def test_with_nobody_subscribed_no_event_is_read_and_a_later_subscriber_misses_none(
+    db_url: str, broker: tuple[Broker, WatchedStore]
+) -> None:
+    """A publication writes thousands of events at once: a process with no subscription only moves its cursor."""
+    b, store = broker
+    reads = store.reads
+    store.drained.clear()
+    written = [await _insert(db_url, f"E{n}") for n in range(3)]
+    await asyncio.wait_for(store.drained.wait(), BOUND)
+    while b.last_id < written[-1]:  # a NOTIFY per event: the last one may take another pass
+        store.drained.clear()
+        await asyncio.wait_for(store.drained.wait(), BOUND)
+    assert store.reads == reads, "the events were read with nobody to deliver them to"
+    sub = b.subscribe(lambda e: e.stream == "vacancy")
+    assert sub.since == written[-1]  # the earlier ones are the subscription's own replay (after its cursor)
+    later = await _insert(db_url, "LATER")
+    assert (await _next(sub)).id == later
