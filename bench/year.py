@@ -96,7 +96,7 @@ class Estimate:
     earliest: dt.date | None
     latest: dt.date | None
     insufficient: bool
-    basis: Basis | None = None  # what it rests on (`basisCode`)
+    basis: Basis  # what it rests on (`basisCode`)
 
 
 @dataclass(order=True)
@@ -619,7 +619,7 @@ def report(results: dict[str, Any], add: Any) -> None:
         f"single day, {kinds['school_age']:,} reaching school age (no 90th percentile), "
         f"{kinds['insufficient']:,} 'too little history', {kinds['none']:,} with no estimate needed (a seat held "
         "there or higher, not waiting)"
-        + (f", {kinds['unknown']:,} with a basis the bench does not know" if kinds["unknown"] else "")
+        + (f", {kinds['unknown']:,} with no 90th percentile and a basis that has one" if kinds["unknown"] else "")
         + "."
     )
     add("")

@@ -154,12 +154,17 @@ class _Pace:
         return scale * u**3 if u > 0 else 0.0
 
 
+def _summer(year: int) -> tuple[dt.date, dt.date]:
+    """A year's summer, [start, end): from the intake's day (1 July) to the school year's first (1 September)."""
+    return school_year.intake_opens(year), school_year.first_day(year)
+
+
 def _summer_days(start: dt.date, end: dt.date) -> int:
-    """Days of [start, end) in a summer: from the intake's day (1 July) to the school year's first (1 September)."""
+    """Days of [start, end) in a summer."""
     total = 0
     for year in range(start.year, end.year + 1):
-        lo, hi = max(start, school_year.intake_opens(year)), min(end, school_year.first_day(year))
-        total += max((hi - lo).days, 0)
+        summer_start, summer_end = _summer(year)
+        total += max((min(end, summer_end) - max(start, summer_start)).days, 0)
     return total
 
 
@@ -198,14 +203,13 @@ class _Seasons:
         """(days, pace) from today on, season by season."""
         day = self.today
         while True:
-            year = day.year
-            summer_start, summer_end = school_year.intake_opens(year), school_year.first_day(year)
+            summer_start, summer_end = _summer(day.year)
             if day < summer_start:
                 end, pace = summer_start, self.rest
             elif day < summer_end:
                 end, pace = summer_end, self.summer
             else:
-                end, pace = school_year.intake_opens(year + 1), self.rest
+                end, pace = _summer(day.year + 1)[0], self.rest
             yield (end - day).days, pace
             day = end
 
@@ -238,6 +242,34 @@ def _summer_shares(today: dt.date) -> tuple[float, ...]:
         start = today - dt.timedelta(days=round((m + 1) * length))
         out.append(_summer_days(start, end) / (end - start).days)
     return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class _SeasonalPace:
+    """The wait for j counted offers (`_Pace`) on the queue's two-season clock: days from today, in and out."""
+
+    pace: _Pace
+    seasons: _Seasons
+
+    def cdf(self, j: float, days: float) -> float:
+        return self.pace.cdf(j, self.seasons.operational(days))
+
+    def quantile(self, j: float, q: float) -> float:
+        wait = self.pace.quantile(j, q)
+        return wait if math.isinf(wait) else self.seasons.calendar(wait)
+
+
+def _queue_pace(monthly: Sequence[int], today: dt.date, seats: float) -> _SeasonalPace | None:
+    """The queue's pace, or None where its history does not give one."""
+    offers = sum(monthly)
+    if offers < MIN_OFFERS:
+        return None
+    recorded = _Seasons.of(monthly, today)
+    # The summer's pace is the intake's seats passed on: with no seats planned there are none to pass on.
+    seasons = recorded if seats > 0 else dataclasses.replace(recorded, summer=recorded.rest)
+    if seasons.summer + seasons.rest <= 0:
+        return None
+    return _SeasonalPace(_Pace(offers, dispersion(monthly, recorded.expected(monthly))), seasons)
 
 
 def dispersion(monthly: Sequence[int], expected: Sequence[float] | None = None) -> float:
@@ -283,16 +315,12 @@ def wait_estimate(
     def estimate(basis: Basis, earliest: dt.date | None = None, latest: dt.date | None = None) -> WaitEstimate:
         return WaitEstimate(basis, earliest, latest, ahead, offers, seats, intake if seats > 0 else None)
 
-    recorded = _Seasons.of(monthly, today)
-    # The summer's pace is the intake's seats passed on: with no seats planned there are none to pass on.
-    seasons = recorded if seats > 0 else dataclasses.replace(recorded, summer=recorded.rest)
-    moving = offers >= MIN_OFFERS and seasons.summer + seasons.rest > 0
-    pace = _Pace(offers, dispersion(monthly, recorded.expected(monthly))) if moving else None
+    pace = _queue_pace(monthly, today, seats)
     if pace is None and position > seats:
         return estimate(Basis.BEYOND_PLANNED_SEATS if seats > 0 else Basis.INSUFFICIENT_HISTORY)
 
     def cdf(j: float, days: float) -> float:
-        return 1.0 if j <= 0 else pace.cdf(j, seasons.operational(days)) if pace else 0.0
+        return 1.0 if j <= 0 else pace.cdf(j, days) if pace else 0.0
 
     lump = (intake - today).days
     before, after = cdf(position, lump), cdf(position - seats, lump)
@@ -303,10 +331,9 @@ def wait_estimate(
             day = max(intake, floor)
         else:
             assert pace is not None  # without a pace, the planned seats hold the whole range
-            wait = pace.quantile(position if q <= before or seats <= 0 else position - seats, q)
-            if math.isinf(wait):
+            days = pace.quantile(position if q <= before or seats <= 0 else position - seats, q)
+            if math.isinf(days):
                 return None
-            days = seasons.calendar(wait)
             day = max(today + dt.timedelta(days=math.ceil(days)), floor)
         return day if day < school_age else None
 
