@@ -267,7 +267,12 @@ async def _close_at_expiry(websocket: WebSocket | None, delay: float) -> None:
 def create_app(container: Container, *, run_worker: bool = False) -> Starlette:
     graphql = KezekGraphQL(container)
     metrics = MetricsEndpoint(
-        container.engine, container.pools, container.broker, graphql.subscriptions, container.settings.metrics_token
+        container.engine,
+        container.pools,
+        container.broker,
+        graphql.subscriptions,
+        container.services.admission,
+        container.settings.metrics_token,
     )
 
     async def healthz(_: Request) -> Response:

@@ -18,6 +18,7 @@ from api.offload import WorkerProcess
 from api.settings import Settings
 from domain.ports import BenefitsRegistry, Clock, ESignature, HealthRegistry, PopulationRegistry, SmsGateway
 from domain.usecases import QueueService
+from graph.admission import Admission
 from graph.broker import Broker
 from graph.context import Services
 from integrations.calendar import KazakhstanCalendar
@@ -148,6 +149,7 @@ def build_container(settings: Settings, database_url: str, clock: Clock | None =
         broker=broker,
         reader=reader,
         idempotency=IdempotencyStore(engine),
+        admission=Admission(settings.write_concurrency),
         sandbox=store if settings.development or not settings.sms_gateway_url else None,
         development=settings.development,
         observer=OBSERVER,

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from graph.admission import Admission
 from graph.broker import Broker
 from graph.shared import Hub
 from persistence.gauges import DatabaseGauges, engine_pool_usage, read_gauges
@@ -126,8 +127,11 @@ OBSERVER = Observer()
 class Scraped(Collector):
     """The gauges of one app, read when /metrics is scraped."""
 
-    def __init__(self, engine: AsyncEngine, pools: Pools | None, broker: Broker, hub: Hub) -> None:
+    def __init__(
+        self, engine: AsyncEngine, pools: Pools | None, broker: Broker, hub: Hub, admission: Admission
+    ) -> None:
         self.engine = engine
+        self.admission = admission
         self.pools = pools
         self.broker = broker
         self.hub = hub
@@ -159,6 +163,7 @@ class Scraped(Collector):
 
     def collect(self) -> Iterable[Metric]:
         yield from self._subscriptions()
+        yield from self._admission()
         yield from self._pools()
         database = self._database
         up = GaugeMetricFamily("kezek_database_up", "1 when the last reading of the database gauges succeeded")
@@ -186,6 +191,15 @@ class Scraped(Collector):
             "How long past due the longest-waiting queued group is (0 when none)",
             database.allocation_overdue_seconds,
         )
+
+    def _admission(self) -> Iterable[Metric]:
+        yield _gauge("kezek_mutations_running", "Mutations running their use case now", self.admission.running)
+        yield _gauge(
+            "kezek_mutations_waiting",
+            "Mutations waiting for their turn (graph/admission.py: at most kezek_mutations_limit at once)",
+            self.admission.waiting,
+        )
+        yield _gauge("kezek_mutations_limit", "Mutations this process runs at once", self.admission.limit)
 
     def _subscriptions(self) -> Iterable[Metric]:
         yield _gauge(
@@ -222,8 +236,16 @@ class MetricsEndpoint:
     """GET /metrics (`endpoint`); with a token configured (KEZEK_METRICS_TOKEN), only for
     `Authorization: Bearer <token>`."""
 
-    def __init__(self, engine: AsyncEngine, pools: Pools | None, broker: Broker, hub: Hub, token: str | None) -> None:
-        self.scraped = Scraped(engine, pools, broker, hub)
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        pools: Pools | None,
+        broker: Broker,
+        hub: Hub,
+        admission: Admission,
+        token: str | None,
+    ) -> None:
+        self.scraped = Scraped(engine, pools, broker, hub, admission)
         self._token = token
         self._registry = CollectorRegistry(auto_describe=False)
         self._registry.register(PROCESS)

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     registry_timeout: float = Field(default=5.0, gt=0)
     registry_retries: int = Field(default=2, ge=0, le=10)
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    # Mutations one process runs at once, the rest waiting their turn (graph/admission.py, decision 112).
+    write_concurrency: int = Field(default=4, ge=1, le=64)
     worker_interval: float = Field(default=5.0, gt=0)
     log_level: str = "INFO"
     # Abuse bounds (docs/security.md); rates are requests a second per process, bursts in requests.

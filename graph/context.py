@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from domain.model import Actor, Language
 from domain.usecases import QueueService
+from graph.admission import Admission
 from graph.broker import Broker
 from graph.loaders import Loaders
 from persistence.feed import FeedStore
@@ -49,6 +50,7 @@ class Services:
     idempotency: IdempotencyStore
     sandbox: SandboxStore | None
     development: bool
+    admission: Admission
     observer: Observer = UNOBSERVED
 
 

@@ -23,6 +23,7 @@ from domain.error_messages import render
 from domain.errors import DomainError, RegistryUnavailable
 from domain.model import Actor, ErrorCode, Role
 from graph.access import require_role
+from graph.admission import Admission
 from graph.common import I, UserError
 from graph.errors import forbidden
 
@@ -67,8 +68,9 @@ async def _run_once(
 ) -> tuple[K | None, list[DomainError]]:
     """The use case's result, or the first call's with the same idempotency key."""
     key = getattr(input, "idempotency_key", None)
+    admission = info.context.services.admission
     if key is None:
-        return await _attempt(actor, run)
+        return await _attempt(actor, run, admission)
     if not key.strip() or len(key) > 200:
         return None, [_key_error(ErrorCode.INVALID_INPUT, "bad idempotencyKey")]
     assert actor.channel is not None and actor.subject is not None
@@ -94,7 +96,7 @@ async def _run_once(
         ]
         return first["id"], remembered_errors
     try:
-        object_id, errors = await _attempt(actor, run)
+        object_id, errors = await _attempt(actor, run, admission)
     except BaseException:
         await store.release(*scope)
         raise
@@ -122,9 +124,12 @@ def _key_error(code: ErrorCode, message: str) -> DomainError:
     return DomainError(code, message, "idempotencyKey")
 
 
-async def _attempt(actor: Actor, run: Callable[[Actor], Awaitable[K]]) -> tuple[K | None, list[DomainError]]:
+async def _attempt(
+    actor: Actor, run: Callable[[Actor], Awaitable[K]], admission: Admission
+) -> tuple[K | None, list[DomainError]]:
     try:
-        return await run(actor), []
+        async with admission.turn():  # a retry that waits for the first call's payload (above) holds no turn
+            return await run(actor), []
     except DomainError as exc:
         if exc.code == ErrorCode.FORBIDDEN:
             raise forbidden() from None
