@@ -26,7 +26,7 @@ async def run_once(c: Container) -> dict[str, int]:
     done["benefits_rechecked"] = await c.queue.recheck_benefits()
     done.update(await c.queue.school_day())
     done["offers_made"] = await c.queue.allocation_pass()
-    done["events_sequenced"] = await c.feed.sequence()
+    done["events_sequenced"] = (await c.feed.sequence()).given
     done["events_pruned"] = await c.feed.prune(c.clock.now())
     # Last, so that messages written by this pass go out in it.
     result = await dispatch_outbox(c.engine, c.sms)

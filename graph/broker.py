@@ -139,16 +139,15 @@ class Broker:
                 backoff = min(backoff * 2, 10.0)
 
     async def _deliver(self) -> None:
-        await self._store.sequence()  # writers' events get their positions (persistence/feed.py)
+        # Writers' events get their positions (persistence/feed.py); a subscriber registered from here on is given
+        # the old cursor, and gets every event after it.
+        head = (await self._store.sequence()).head
         if not self._subscribers:
             # Nobody to deliver to: the cursor moves to the feed's head without reading the events (a summer
             # intake's publication writes thousands at once, and reading them took the process's event loop from
-            # the requests it serves). Checked again after the read: one that subscribed meanwhile was given the
-            # old cursor, and gets every event after it.
-            head = await self._store.last_id()
-            if not self._subscribers:
-                self.last_id = max(self.last_id, head)
-                return
+            # the requests it serves).
+            self.last_id = max(self.last_id, head)
+            return
         while True:
             events = await self._store.after(self.last_id)
             for event in events:

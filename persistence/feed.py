@@ -33,7 +33,13 @@ WITH todo AS (
     WHERE e.id = t.id AND h.id = 1 RETURNING 1
 )
 UPDATE feed_head SET position = position + (SELECT count(*) FROM done) WHERE id = 1
-RETURNING (SELECT count(*) FROM done) AS n"""
+RETURNING (SELECT count(*) FROM done) AS n, position AS head"""
+
+
+@dataclass(frozen=True, slots=True)
+class Sequenced:
+    given: int  # events given a position by this call
+    head: int  # the feed's head when it committed: every position up to it is committed
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,18 +62,18 @@ class FeedStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def sequence(self) -> int:
-        """Positions for the committed events that have none; how many were given."""
+    async def sequence(self) -> Sequenced:
+        """Positions for the committed events that have none."""
         given = 0
         while True:
             async with self._engine.begin() as conn:
                 # Its own statement first: the next one then reads with a snapshot taken after the lock was
                 # granted, so it never sees as unsequenced what the previous sequencer just sequenced.
                 await conn.execute(text("SELECT position FROM feed_head WHERE id = 1 FOR UPDATE"))
-                n = int((await conn.execute(text(_SEQUENCE))).scalar_one())
-            given += n
-            if n < BATCH:
-                return given
+                row = (await conn.execute(text(_SEQUENCE))).one()
+            given += int(row.n)
+            if row.n < BATCH:
+                return Sequenced(given, int(row.head))
 
     async def after(self, position: int, limit: int = 500) -> list[StoredEvent]:
         async with self._engine.connect() as conn:

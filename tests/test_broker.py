@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from graph import broker as broker_module
 from graph.broker import Broker, Subscriber
 from persistence.db import make_engine, raw_connect
-from persistence.feed import FeedStore, StoredEvent
+from persistence.feed import FeedStore, Sequenced, StoredEvent
 
 BOUND = 30.0  # seconds: only a broken broker takes this long
 
@@ -25,12 +25,12 @@ BOUND = 30.0  # seconds: only a broken broker takes this long
 class WatchedStore(FeedStore):
     """The feed store, telling when the broker read the feed and found it drained: it then goes back to
     waiting for a wake-up (there is no await between that read and the wait). With nobody subscribed the broker
-    reads only the feed's head (its first read of the head, on starting, is not a drained feed)."""
+    only sequences the feed, which then tells the same."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         super().__init__(engine)
         self.drained = asyncio.Event()
-        self.heads = 0
+        self.broker: Broker | None = None  # the broker reading it: whether anybody is subscribed
         self.reads = 0
 
     async def after(self, last_id: int, limit: int = 500) -> list[StoredEvent]:
@@ -40,12 +40,11 @@ class WatchedStore(FeedStore):
             self.drained.set()
         return events
 
-    async def last_id(self) -> int:
-        head = await super().last_id()
-        self.heads += 1
-        if self.heads > 1:
+    async def sequence(self) -> Sequenced:
+        sequenced = await super().sequence()
+        if self.broker is not None and not self.broker.subscriber_count:
             self.drained.set()
-        return head
+        return sequenced
 
 
 async def _insert(db_url: str, kind: str, *, notify: bool = True) -> int:
@@ -86,6 +85,7 @@ async def broker(db_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[
     engine = make_engine(db_url, pool_size=2)
     store = WatchedStore(engine)
     b = Broker(store, db_url)
+    store.broker = b
     await b.start()
     try:
         # The first read happens once the listener is connected (it catches up on connecting).
