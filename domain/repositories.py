@@ -71,6 +71,15 @@ class FamilyReads(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class CandidateAsk:
+    """One group's first candidates for a seat free today, of one tier or of all (the batch allocator's)."""
+
+    group: Group
+    born_by: dt.date
+    tier: PriorityTier | None = None
+
+
 class PlaceRepository(Protocol):
     async def district(self, code: str) -> District | None: ...
     async def kindergartens(self, ids: list[int]) -> dict[int, Kindergarten]: ...
@@ -85,6 +94,13 @@ class PlaceRepository(Protocol):
         ...
 
     async def group(self, group_id: int, *, for_update: bool = False) -> Group | None: ...
+    async def groups(self, group_ids: list[int]) -> dict[int, Group]: ...
+    async def groups_and_kindergartens(
+        self, group_ids: list[int], *, for_update: bool = False
+    ) -> dict[int, tuple[Group, Kindergarten]]:
+        """Locked (`for_update`) in id order."""
+        ...
+
     async def group_and_kindergarten(
         self, group_id: int, *, for_update: bool = False
     ) -> tuple[Group, Kindergarten] | None: ...
@@ -93,6 +109,10 @@ class PlaceRepository(Protocol):
     async def set_capacity(self, group_id: int, capacity: int) -> None:
         """Of a group read for update: its seats cannot change meanwhile, and the database refuses a capacity
         below what the group holds on any day all the same."""
+        ...
+
+    async def set_capacities(self, capacities: dict[int, int]) -> None:
+        """`set_capacity` of many groups (group id → capacity) in one statement."""
         ...
 
     async def schedule_capacity(self, group_id: int, capacity: int | None, since: dt.date | None) -> None:
@@ -149,6 +169,10 @@ class ApplicationRepository(Protocol):
 
     async def get_many(self, application_ids: list[int]) -> list[Application]:
         """These applications, locked for update without waiting (one locked elsewhere raises Contention)."""
+        ...
+
+    async def lock_available(self, application_ids: list[int]) -> dict[int, Application]:
+        """Those of these applications not locked elsewhere, locked for update; the others are left out."""
         ...
 
     async def save(self, application: Application) -> None: ...
@@ -254,9 +278,16 @@ class AllocationRepository(Protocol):
         queue order, of one tier or of all."""
         ...
 
+    async def first_candidates(self, asks: list[CandidateAsk], day: dt.date, limit: int) -> list[list[Candidate]]:
+        """For each ask, the first `limit` eligible candidates for a seat of its group free from `day`, in queue
+        order: `candidates` for many groups in one read."""
+        ...
+
     async def offers_made(self, group_id: int) -> tuple[int, int]:
         """Offers made in the group to PRIMARY and to GENERAL children (the ratio's history)."""
         ...
+
+    async def offers_made_many(self, group_ids: list[int]) -> dict[int, tuple[int, int]]: ...
 
     async def lock_for_candidates(
         self,
@@ -277,6 +308,11 @@ class AllocationRepository(Protocol):
     async def claim(self, group_id: int) -> tuple[Group, Kindergarten] | None:
         """Takes a queued group off the queue and locks it, without waiting; None when it is not queued.
         Raises Contention when the group is locked elsewhere (it stays queued)."""
+        ...
+
+    async def claim_many(self, group_ids: list[int]) -> tuple[dict[int, tuple[Group, Kindergarten]], list[int]]:
+        """`claim` for many groups in one statement: those taken off the queue and locked, and those locked
+        elsewhere (they stay queued); a group not queued is in neither."""
         ...
 
     async def try_lock_group(self, group_id: int) -> bool:

@@ -83,6 +83,7 @@ class Mutation:
     create_kindergarten = places.create_kindergarten
     create_group = places.create_group
     set_group_capacity = places.set_group_capacity
+    set_group_capacities = places.set_group_capacities
     verify_priority_claim = claims.verify_priority_claim
     revoke_priority_claim = claims.revoke_priority_claim
     restore_application = applications.restore_application

@@ -41,9 +41,15 @@ STANDING = "{a}.app_in_queue AND NOT {a}.held_here"
 # domain/allocation.py `eligible` for a seat free from :day, over a choice c of application a (child p) and
 # the lowest rank h it holds a seat at: start date come, old enough (`age.born_by`), nothing better held. In
 # two parts for a statement that judges each application once and then each of its choices (the intake's).
-ELIGIBLE_APPLICATION = "a.desired_start_date <= :day AND p.birth_date <= :born_by"
+# `born_by` names where the date comes from: a parameter, or a column of the groups a batch reads at once.
+ELIGIBLE_APPLICATION = "a.desired_start_date <= :day AND p.birth_date <= {born_by}"
 NOTHING_BETTER_HELD = "({held} IS NULL OR {held} > c.rank)"
-ELIGIBLE = f"{ELIGIBLE_APPLICATION} AND {NOTHING_BETTER_HELD.format(held='h.rank')}"
+
+
+def eligible(born_by: str = ":born_by") -> str:
+    return f"{ELIGIBLE_APPLICATION.format(born_by=born_by)} AND {NOTHING_BETTER_HELD.format(held='h.rank')}"
+
+
 HOLDING = """LEFT JOIN LATERAL (
         SELECT min(x.rank) AS rank FROM choices x WHERE x.application_id = a.id AND x.held_here
     ) h ON true"""

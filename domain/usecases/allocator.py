@@ -38,7 +38,7 @@ from domain.model import SYSTEM, Application, ApplicationStatus, Group, Kinderga
 from domain.policy import Policy, PolicyBook
 from domain.ports import UNOBSERVED, Clock, Observer
 from domain.queue_order import QueueOrder
-from domain.repositories import UnitOfWork
+from domain.repositories import CandidateAsk, UnitOfWork
 from domain.timezone import local_date
 from domain.usecases.effects import Effects
 from domain.usecases.seats import Seats
@@ -47,6 +47,17 @@ PAGE = 20  # eligible candidates read at a time, in queue order, until one can b
 TIERS = (PriorityTier.EXTRAORDINARY, PriorityTier.PRIMARY, PriorityTier.GENERAL)
 RETRIES = 6  # a group locked elsewhere is tried again after 2, 4 … 64 ms before the dispatchers take over
 DISPATCH_BACKOFF = dt.timedelta(milliseconds=200)
+
+
+BATCH = 25  # queued groups allocated in one transaction: one read of their candidates, one write of their offers
+BATCH_PAGE = 3  # candidates a batch reads per group and tier; a group that needs more goes one seat at a time
+
+
+@dataclass(slots=True)
+class _Batch:
+    made: int = 0
+    again: list[int] = dataclasses.field(default_factory=list)  # offered a seat, with another to offer
+    alone: list[int] = dataclasses.field(default_factory=list)  # left queued for one seat at a time
 
 
 class Stale(Contention):
@@ -135,8 +146,126 @@ class Allocator:
         return await self.drain_due()
 
     async def _run(self, group_ids: Iterable[int]) -> tuple[int, list[int]]:
-        """(offers made, groups still held elsewhere after the retries)."""
-        stack = sorted(set(group_ids), reverse=True)
+        """(offers made, groups still held elsewhere after the retries). Several queued groups are allocated a
+        batch at a time (`_seat_batch`); what a batch leaves goes one seat per transaction (`_one_by_one`)."""
+        todo = sorted(set(group_ids))
+        made, busy = 0, []
+        while todo:
+            batch, todo = todo[:BATCH], todo[BATCH:]
+            if len(batch) > 1:
+                done = await self._seat_batch(batch)
+                made += done.made
+                todo = sorted(set(todo).union(done.again))
+                batch = done.alone
+            for group_id in batch:
+                offers, held = await self._one_by_one(group_id)
+                made += offers
+                busy += held
+        return made, busy
+
+    async def _seat_batch(self, group_ids: list[int]) -> _Batch:
+        """One seat of each of these queued groups, in one transaction and a handful of statements, wherever its
+        first candidate holds nothing and waits alone. A group whose seat needs more — a candidate that holds a
+        seat elsewhere (a supersede, and its chain), a sibling group, a candidate locked elsewhere or changed, a
+        seat free from a later day, one candidate also first in another group of the batch — is queued again and
+        left for one seat at a time, which decides it as it always has: the batch offers no seat that path would
+        not offer."""
+        out = _Batch()
+        async with self.uow() as uow:
+            claimed, out.alone = await uow.allocation.claim_many(group_ids)  # those locked elsewhere stay queued
+            if not claimed:
+                return out
+            fx = Effects(uow, SYSTEM, self.clock.now())
+            today = local_date(fx.now)
+            await uow.places.kindergartens(sorted({kg.id for _, kg in claimed.values()}))  # the messages name them
+            ready: dict[int, tuple[Group, Kindergarten, Policy]] = {}
+            later = []
+            for group_id, (group, kindergarten) in sorted(claimed.items()):
+                day = self._seat_day(group, kindergarten, today)
+                if day == today:
+                    ready[group_id] = (group, kindergarten, self.policies.for_region(kindergarten.region_code))
+                elif day is not None:
+                    later.append(group_id)
+            picks = await self._batch_picks(uow, ready, today)
+            apps = await uow.applications.lock_available(sorted(p.application_id for p in picks.values() if p))
+            offers: list[tuple[Application, Group, Offer]] = []
+            for group_id, (group, kindergarten, policy) in ready.items():
+                if group_id not in picks:
+                    continue  # no candidate: nothing to offer
+                pick = picks[group_id]
+                app = apps.get(pick.application_id) if pick else None
+                if (
+                    pick is None
+                    or app is None
+                    or app.status != ApplicationStatus.QUEUED
+                    or not _still_candidate(app, kindergarten.id, pick)
+                ):
+                    later.append(group_id)
+                    continue
+                offers.append(
+                    (app, group, self.seats.draft(app, group_id, kindergarten.id, policy, None, today, fx.now))
+                )
+            if offers:
+                for (_, _, offer), offer_id in zip(
+                    offers, await uow.offers.add_many([o for *_, o in offers]), strict=True
+                ):
+                    offer.id = offer_id
+            emptied: list[int] = []
+            for app, group, offer in offers:
+                await self.seats.made(fx, app, offer, group.free_seats - 1, save=False)
+                (out.again if group.free_seats > 1 else emptied).append(group.id)
+            if emptied:
+                # A group with no seat left today may have one free from a day within the advance window.
+                after = await uow.places.groups(emptied)
+                out.again += [g for g in emptied if self._seat_day(after[g], claimed[g][1], today) is not None]
+            fx.allocate(sorted(out.again + later))  # committed with the offers: nothing is lost if this process dies
+            await uow.commit()
+        out.made = len(offers)
+        out.alone += later
+        return out
+
+    async def _batch_picks(
+        self, uow: UnitOfWork, ready: dict[int, tuple[Group, Kindergarten, Policy]], today: dt.date
+    ) -> dict[int, Candidate | None]:
+        """Each group's chosen candidate, from one read of every group's first candidates of each tier; None
+        for a group to leave to one seat at a time; a group with no candidate is left out."""
+        asks: list[CandidateAsk] = []
+        for group, _, policy in ready.values():
+            born_by = age.born_by(today, policy.min_admission_age_months)
+            asks += [CandidateAsk(group, born_by, t) for t in (TIERS if policy.primary_ratio else (None,))]
+        if not asks:
+            return {}
+        pages = iter(await uow.allocation.first_candidates(asks, today, BATCH_PAGE))
+        ratio = [g for g, (_, _, policy) in ready.items() if policy.primary_ratio]
+        made = await uow.allocation.offers_made_many(ratio) if ratio else {}
+        picks: dict[int, Candidate | None] = {}
+        chosen: set[int] = set()
+        for group_id, (_, _, policy) in ready.items():
+            firsts, alone = [], False
+            for _ in TIERS if policy.primary_ratio else (None,):
+                page = next(pages)
+                first = next((c for c in page if allocation.eligible(c, today, policy.min_admission_age_months)), None)
+                if first is None:
+                    alone = alone or len(page) == BATCH_PAGE  # more to read than the batch reads
+                elif first.sibling_group_id is not None or first.holding_rank is not None:
+                    alone = True
+                else:
+                    firsts.append(first)
+            if alone:
+                picks[group_id] = None
+                continue
+            pick = allocation.choose(
+                firsts, today, policy.min_admission_age_months, policy.primary_ratio, *made.get(group_id, (0, 0))
+            )
+            if pick is not None:
+                picks[group_id] = None if pick.application_id in chosen else pick
+                chosen.add(pick.application_id)
+        return picks
+
+    async def _one_by_one(self, group_id: int) -> tuple[int, list[int]]:
+        """The group's seats one per transaction, each chain of supersedes first: (offers made, groups still
+        held elsewhere after the retries)."""
+        stack = [group_id]
         made, busy = 0, []
         while stack:
             group_id = stack.pop()

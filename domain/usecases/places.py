@@ -4,15 +4,16 @@ offered at once (a later date's, within the advance window)."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from domain import access, inputs, places
 from domain.commands import NewGroup, NewKindergarten
 from domain.errors import DomainError
 from domain.feed import VacancyEventKind
-from domain.model import Actor, ErrorCode, Role
+from domain.model import Actor, ErrorCode, Group, Kindergarten, Role
 from domain.ports import Clock
 from domain.repositories import UnitOfWork
 from domain.timezone import local_date
@@ -81,14 +82,7 @@ class Places:
         places.check_not_past(since, today, "from")
         async with self.uow() as uow:
             fx = Effects(uow, actor, now)
-            found = await uow.places.group_and_kindergarten(gid, for_update=True)
-            group, kg = found if found else (None, None)
-            if (
-                group is None
-                or kg is None
-                or not access.can_manage_kindergarten(actor, kg.external_id, kg.region_code, kg.district_code)
-            ):
-                raise access.not_found("group", "groupId")
+            group, kg = _managed(actor, await uow.places.group_and_kindergarten(gid, for_update=True), "groupId")
             if since is not None and since > today:
                 held = await uow.places.peak(gid, since, None)
                 if capacity < held:
@@ -104,11 +98,7 @@ class Places:
                     reason,
                 )
             else:
-                # What the group holds fits its capacity on every day (the allocator's rule): only a lower one
-                # can fall below it.
-                held = await uow.places.peak(gid, today, group.scheduled_from) if capacity < group.capacity else 0
-                if capacity < held:
-                    raise places.below_occupied(held)
+                await _check_lower(uow, group, capacity, today)
                 await uow.places.set_capacity(gid, capacity)
                 fx.record(
                     "group", gid, "CAPACITY_CHANGED", {"capacity": group.capacity}, {"capacity": capacity}, reason
@@ -122,6 +112,78 @@ class Places:
             await uow.commit()
         await self.allocator.run(fx.allocations)
         return gid
+
+    async def set_group_capacities(
+        self, actor: Actor, changes: Sequence[tuple[str, int]], reason: str | None
+    ) -> list[int]:
+        """Many groups' capacities now (the operator's list for 1 September), in one transaction: all of them
+        or, when one is refused, none. The seats they free are offered right after the commit, a batch of
+        groups per transaction (domain/usecases/allocator.py `run`). The groups' ids, in the list's order."""
+        access.forbid_unless(actor, Role.KINDERGARTEN_STAFF, Role.AKIMAT_OPERATOR)
+        if not 1 <= len(changes) <= MAX_CHANGES:
+            raise DomainError(ErrorCode.INVALID_INPUT, f"changes must list 1 to {MAX_CHANGES} groups", "changes")
+        wanted: dict[int, int] = {}
+        for i, (raw, capacity) in enumerate(changes):
+            with _item(i):
+                places.check_capacity(capacity)
+                gid = inputs.ids([raw], "group", "groupId")[0]
+                if gid in wanted:
+                    raise DomainError(ErrorCode.INVALID_INPUT, "the group is listed twice", "groupId")
+            wanted[gid] = capacity
+        index = {gid: i for i, gid in enumerate(wanted)}
+        now = self.clock.now()
+        today = local_date(now)
+        async with self.uow() as uow:
+            fx = Effects(uow, actor, now)
+            # Locked in id order, as every change of several groups locks them: two lists never deadlock.
+            found = await uow.places.groups_and_kindergartens(sorted(wanted), for_update=True)
+            before: dict[int, tuple[Group, Kindergarten]] = {}
+            for gid, capacity in wanted.items():
+                with _item(index[gid]):
+                    before[gid] = group, _ = _managed(actor, found.get(gid), "groupId")
+                    await _check_lower(uow, group, capacity, today)
+            await uow.places.set_capacities(wanted)
+            after = await uow.places.groups(sorted(wanted))
+            for gid, capacity in wanted.items():
+                group, kg = before[gid]
+                fx.record(
+                    "group", gid, "CAPACITY_CHANGED", {"capacity": group.capacity}, {"capacity": capacity}, reason
+                )
+                await fx.vacancy(VacancyEventKind.CAPACITY_CHANGED, kg.id, gid, free_seats=after[gid].free_seats)
+            fx.allocate(sorted(gid for gid, capacity in wanted.items() if capacity > before[gid][0].capacity))
+            await uow.commit()
+        await self.allocator.run(fx.allocations)
+        return list(wanted)
+
+
+MAX_CHANGES = 100  # groups in one setGroupCapacities: one transaction holds their locks
+
+
+def _managed(actor: Actor, found: tuple[Group, Kindergarten] | None, field: str) -> tuple[Group, Kindergarten]:
+    """The group, when the actor manages its kindergarten; else NOT_FOUND, as for a group that does not exist."""
+    if found is None or not access.can_manage_kindergarten(
+        actor, found[1].external_id, found[1].region_code, found[1].district_code
+    ):
+        raise access.not_found("group", field)
+    return found
+
+
+async def _check_lower(uow: UnitOfWork, group: Group, capacity: int, today: dt.date) -> None:
+    """What the group holds fits its capacity on every day (the allocator's rule): only a lower one can fall
+    below it."""
+    held = await uow.places.peak(group.id, today, group.scheduled_from) if capacity < group.capacity else 0
+    if capacity < held:
+        raise places.below_occupied(held)
+
+
+@contextlib.contextmanager
+def _item(i: int) -> Iterator[None]:
+    """An error about one entry of the list names it: `changes.3.capacity`."""
+    try:
+        yield
+    except DomainError as exc:
+        field = f"changes.{i}.{exc.field}" if exc.field else f"changes.{i}"
+        raise DomainError(exc.code, exc.message, field, **exc.params) from exc
 
 
 def _day(day: dt.date | None) -> str | None:

@@ -155,6 +155,11 @@ class QueueService:
     ) -> int:
         return await self._retried(lambda: self.places.set_group_capacity(actor, group_id, capacity, reason, since))
 
+    async def set_group_capacities(
+        self, actor: Actor, changes: Sequence[tuple[str, int]], reason: str | None
+    ) -> list[int]:
+        return await self._retried(lambda: self.places.set_group_capacities(actor, changes, reason))
+
     # --- the summer intake ------------------------------------------------------------------------
 
     async def create_intake_run(self, actor: Actor, region_code: str, school_year: int) -> IntakeRun:

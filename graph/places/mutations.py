@@ -59,6 +59,38 @@ class SetGroupCapacityInput:
     idempotency_key: str | None = idempotency_key()
 
 
+@strawberry.input(description="One group's new capacity in a list of them.")
+class GroupCapacityInput:
+    group_id: strawberry.ID = strawberry.field(description="The group.")
+    capacity: int = strawberry.field(
+        description="0–1000, and never below the seats the group holds on any day from today (CAPACITY_BELOW_OCCUPIED)."
+    )
+
+
+@strawberry.input(description="Many groups' new capacities, from now: all of them, or none when one is refused.")
+class SetGroupCapacitiesInput:
+    changes: list[GroupCapacityInput] = strawberry.field(
+        description="1–100 distinct groups the caller manages. An error names the entry at fault: `changes.3.capacity`."
+    )
+    reason: str | None = strawberry.field(default=None, description="Why, for each group's audit record.")
+    idempotency_key: str | None = idempotency_key()
+
+
+@strawberry.type(description="What setGroupCapacities answers.")
+class SetGroupCapacitiesPayload:
+    groups: list[GroupNode] = strawberry.field(
+        default_factory=list,
+        description="The groups as they are after the change and the offers it made, in the list's order; empty "
+        "when refused.",
+    )
+    errors: list[UserError] = strawberry.field(default_factory=list, description=ERRORS)
+
+    @classmethod
+    async def build(cls, info: I, group_ids: list[int] | None, errors: list[UserError]) -> Self:
+        found = await info.context.loaders.group_by_id.load_many(group_ids or [])
+        return cls(groups=[GroupNode(m=g) for g in found if g is not None], errors=errors)
+
+
 @strawberry.type(description="What createKindergarten answers.")
 class CreateKindergartenPayload:
     kindergarten: KindergartenNode | None = strawberry.field(
@@ -155,3 +187,21 @@ async def set_group_capacity(
 
     roles = (Role.KINDERGARTEN_STAFF, Role.AKIMAT_OPERATOR)
     return await run_mutation(info, input, roles, run, SetGroupCapacityPayload.build)
+
+
+@strawberry.mutation(
+    description="Staff of a kindergarten, operators of an area: sets many groups' capacities at once, from now (the "
+    "list for 1 September), in one transaction. The seats they free are offered right after it commits, each to the "
+    "first child in line who may take it; the answer shows them held."
+)
+async def set_group_capacities(
+    info: I,
+    input: Annotated[SetGroupCapacitiesInput, strawberry.argument(description="The groups and their capacities.")],
+) -> SetGroupCapacitiesPayload:
+    async def run(actor: Actor) -> list[int]:
+        return await info.context.services.queue.set_group_capacities(
+            actor, [(c.group_id, c.capacity) for c in input.changes], input.reason
+        )
+
+    roles = (Role.KINDERGARTEN_STAFF, Role.AKIMAT_OPERATOR)
+    return await run_mutation(info, input, roles, run, SetGroupCapacitiesPayload.build)

@@ -9,24 +9,27 @@ from domain.allocation import Candidate
 from domain.errors import Contention
 from domain.model import Group, Kindergarten, PriorityTier
 from domain.queue_order import SIBLING_FIRST, QueueOrder
+from domain.repositories import CandidateAsk
 from domain.timezone import local_date
 from persistence.repositories.base import Repository
-from persistence.rows import group_from, kindergarten_of_group
+from persistence.rows import Row, group_from, kindergarten_of_group
 from persistence.sql import (
-    ELIGIBLE,
     GENERAL_RANK,
     HOLDING,
     KINDERGARTEN_AS_KG,
     OFFERABLE,
     PRIMARY_RANK,
     STANDING,
+    eligible,
     order_by,
     order_key,
 )
 
+_CANDIDATE_COLUMNS = f"""{order_by("c")}, a.child_iin, p.birth_date, a.desired_start_date, c.rank AS rank_here,
+    a.sibling_group_id, h.rank AS holding_rank"""
+
 _CANDIDATES = f"""
-SELECT {order_by("c")}, a.child_iin, p.birth_date, a.desired_start_date, c.rank AS rank_here,
-    a.sibling_group_id, h.rank AS holding_rank
+SELECT {_CANDIDATE_COLUMNS}
 FROM choices c
 JOIN applications a ON a.id = c.application_id
 JOIN persons p ON p.iin = a.child_iin
@@ -34,10 +37,30 @@ JOIN persons p ON p.iin = a.child_iin
 WHERE c.kindergarten_id = :kg AND c.birth_year BETWEEN :y0 AND :y1 AND c.language = :lang
   AND c.group_type = :gt AND {STANDING.format(a="c")} AND a.active
   AND (CAST(:tier AS smallint) IS NULL OR c.tier_rank = :tier)
-  AND {ELIGIBLE}
+  AND {eligible()}
   AND (CAST(:has_after AS boolean) IS FALSE OR {order_key("c")} > (:t, :s, :q, :a))
 ORDER BY {order_by("c")}
 LIMIT :n"""
+
+# The same for many groups (and tiers) at once, the first :n of each: the batch allocator's one read.
+_FIRST_CANDIDATES = f"""
+SELECT q.n AS ask, x.* FROM unnest(CAST(:kg AS bigint[]), CAST(:y0 AS smallint[]), CAST(:y1 AS smallint[]),
+    CAST(:lang AS text[]), CAST(:gt AS text[]), CAST(:tier AS smallint[]), CAST(:born_by AS date[]))
+    WITH ORDINALITY AS q(kg, y0, y1, lang, gt, tier, born_by, n)
+CROSS JOIN LATERAL (
+    SELECT {_CANDIDATE_COLUMNS}
+    FROM choices c
+    JOIN applications a ON a.id = c.application_id
+    JOIN persons p ON p.iin = a.child_iin
+    {HOLDING}
+    WHERE c.kindergarten_id = q.kg AND c.birth_year BETWEEN q.y0 AND q.y1 AND c.language = q.lang
+      AND c.group_type = q.gt AND {STANDING.format(a="c")} AND a.active
+      AND (q.tier IS NULL OR c.tier_rank = q.tier)
+      AND {eligible("q.born_by")}
+    ORDER BY {order_by("c")}
+    LIMIT :n
+) x
+ORDER BY q.n, {order_by("x")}"""
 
 _CLAIM = f"""
 WITH g AS (
@@ -51,6 +74,18 @@ WITH g AS (
     RETURNING group_id
 )
 SELECT g.*, EXISTS (SELECT 1 FROM claimed) AS claimed FROM g"""
+
+_CLAIM_MANY = f"""
+WITH g AS (
+    SELECT g.*, {KINDERGARTEN_AS_KG} FROM groups g
+    JOIN kindergartens k ON k.id = g.kindergarten_id JOIN districts d ON d.code = k.district_code
+    WHERE g.id = ANY(:g) ORDER BY g.id FOR UPDATE OF g SKIP LOCKED
+), claimed AS (
+    DELETE FROM allocation_queue WHERE group_id IN (
+        SELECT q.group_id FROM allocation_queue q WHERE q.group_id IN (SELECT id FROM g) FOR UPDATE SKIP LOCKED)
+    RETURNING group_id
+)
+SELECT g.*, g.id IN (SELECT group_id FROM claimed) AS claimed FROM g ORDER BY g.id"""
 
 
 class SqlAllocationRepository(Repository):
@@ -80,21 +115,25 @@ class SqlAllocationRepository(Repository):
             a=after.application_id if after else 0,
             n=limit,
         )
-        return [
-            Candidate(
-                application_id=r["application_id"],
-                child_iin=r["child_iin"],
-                tier=PriorityTier.from_rank(r["tier_rank"]),
-                sibling_priority=r["sibling_rank"] == SIBLING_FIRST,
-                queue_date=r["queue_date"],
-                birth_date=r["birth_date"],
-                desired_start_date=r["desired_start_date"],
-                rank_here=r["rank_here"],
-                holding_rank=r["holding_rank"],
-                sibling_group_id=r["sibling_group_id"],
-            )
-            for r in rows
-        ]
+        return [_candidate(r) for r in rows]
+
+    async def first_candidates(self, asks: list[CandidateAsk], day: dt.date, limit: int) -> list[list[Candidate]]:
+        rows = await self._rows(
+            _FIRST_CANDIDATES,
+            kg=[a.group.kindergarten_id for a in asks],
+            y0=[a.group.birth_year_from for a in asks],
+            y1=[a.group.birth_year_to for a in asks],
+            lang=[a.group.language.value for a in asks],
+            gt=[a.group.group_type.value for a in asks],
+            tier=[a.tier.rank if a.tier else None for a in asks],
+            born_by=[a.born_by for a in asks],
+            day=day,
+            n=limit,
+        )
+        out: list[list[Candidate]] = [[] for _ in asks]
+        for r in rows:
+            out[r["ask"] - 1].append(_candidate(r))
+        return out
 
     async def offers_made(self, group_id: int) -> tuple[int, int]:
         row = await self._one(
@@ -105,6 +144,15 @@ class SqlAllocationRepository(Repository):
         )
         assert row is not None
         return int(row["p"]), int(row["g"])
+
+    async def offers_made_many(self, group_ids: list[int]) -> dict[int, tuple[int, int]]:
+        rows = await self._rows(
+            f"""SELECT g.id, count(o.id) FILTER (WHERE o.tier_rank = {PRIMARY_RANK}) AS p,
+                count(o.id) FILTER (WHERE o.tier_rank = {GENERAL_RANK}) AS g
+            FROM unnest(CAST(:g AS bigint[])) AS g(id) LEFT JOIN offers o ON o.group_id = g.id GROUP BY g.id""",
+            g=group_ids,
+        )
+        return {int(r["id"]): (int(r["p"]), int(r["g"])) for r in rows}
 
     async def lock_for_candidates(
         self,
@@ -150,6 +198,12 @@ class SqlAllocationRepository(Repository):
             return None  # not queued: another allocation has it, or had it
         return group_from(row), kindergarten_of_group(row)
 
+    async def claim_many(self, group_ids: list[int]) -> tuple[dict[int, tuple[Group, Kindergarten]], list[int]]:
+        rows = await self._rows(_CLAIM_MANY, g=group_ids)
+        locked = {int(r["id"]) for r in rows}
+        claimed = {int(r["id"]): (group_from(r), kindergarten_of_group(r)) for r in rows if r["claimed"]}
+        return claimed, [g for g in group_ids if g not in locked]
+
     async def try_lock_group(self, group_id: int) -> bool:
         return await self._one("SELECT 1 FROM groups WHERE id = :g FOR UPDATE SKIP LOCKED", g=group_id) is not None
 
@@ -179,3 +233,18 @@ class SqlAllocationRepository(Repository):
             until=until,
         )
         return len(rows)
+
+
+def _candidate(r: Row) -> Candidate:
+    return Candidate(
+        application_id=r["application_id"],
+        child_iin=r["child_iin"],
+        tier=PriorityTier.from_rank(r["tier_rank"]),
+        sibling_priority=r["sibling_rank"] == SIBLING_FIRST,
+        queue_date=r["queue_date"],
+        birth_date=r["birth_date"],
+        desired_start_date=r["desired_start_date"],
+        rank_here=r["rank_here"],
+        holding_rank=r["holding_rank"],
+        sibling_group_id=r["sibling_group_id"],
+    )

@@ -184,6 +184,20 @@ class SqlApplicationRepository(Repository):
                 self._held[app.id] = (app, _row_state(app), _choice_state(app))
         return [self._held[i][0] for i in application_ids if i in self._held]
 
+    async def lock_available(self, application_ids: list[int]) -> dict[int, Application]:
+        """Those of these applications not locked elsewhere, locked for update (the others are skipped)."""
+        missing = [i for i in application_ids if i not in self._held]
+        if missing:
+            # Locked first, read after (see `get`).
+            locked = await self._ids(
+                "SELECT id FROM applications WHERE id = ANY(:ids) ORDER BY id FOR UPDATE SKIP LOCKED", ids=missing
+            )
+            if locked:
+                for row in await self._rows(f"{APPLICATIONS} WHERE a.id = ANY(:ids) ORDER BY a.id", ids=locked):
+                    app = application_with_choices(row)
+                    self._held[app.id] = (app, _row_state(app), _choice_state(app))
+        return {i: self._held[i][0] for i in application_ids if i in self._held}
+
     async def save(self, application: Application) -> None:
         a = application
         held = self._held.get(a.id)

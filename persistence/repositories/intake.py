@@ -70,7 +70,7 @@ a AS MATERIALIZED (
     JOIN persons p ON p.iin = a.child_iin
     {HOLDING}
     WHERE a.id = ANY(ARRAY(SELECT DISTINCT application_id FROM c ORDER BY 1))
-      AND a.active AND {ELIGIBLE_APPLICATION} AND a.birth_year > :aged
+      AND a.active AND {ELIGIBLE_APPLICATION.format(born_by=":born_by")} AND a.birth_year > :aged
 ),
 kids AS (
     SELECT a.id, a.tier_rank, a.queue_date, a.birth_year, a.language, a.group_type, a.sibling_group_id,

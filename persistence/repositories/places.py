@@ -74,6 +74,10 @@ class SqlPlaceRepository(Repository):
         row = await self._one(f"SELECT * FROM groups WHERE id = :g{self.lock(for_update)}", g=group_id)
         return group_from(row) if row else None
 
+    async def groups(self, group_ids: list[int]) -> dict[int, Group]:
+        rows = await self._rows("SELECT * FROM groups WHERE id = ANY(:ids)", ids=group_ids)
+        return {int(r["id"]): group_from(r) for r in rows}
+
     async def group_and_kindergarten(
         self, group_id: int, *, for_update: bool = False
     ) -> tuple[Group, Kindergarten] | None:
@@ -88,6 +92,22 @@ class SqlPlaceRepository(Repository):
         kindergarten = kindergarten_of_group(row)
         self._kindergartens[kindergarten.id] = kindergarten
         return group_from(row), kindergarten
+
+    async def groups_and_kindergartens(
+        self, group_ids: list[int], *, for_update: bool = False
+    ) -> dict[int, tuple[Group, Kindergarten]]:
+        rows = await self._rows(
+            f"""SELECT g.*, {_KINDERGARTEN_AS_KG} FROM groups g
+            JOIN kindergartens k ON k.id = g.kindergarten_id JOIN districts d ON d.code = k.district_code
+            WHERE g.id = ANY(:ids) ORDER BY g.id{" FOR UPDATE OF g" if for_update else ""}""",
+            ids=group_ids,
+        )
+        out = {}
+        for row in rows:
+            kindergarten = kindergarten_of_group(row)
+            self._kindergartens[kindergarten.id] = kindergarten
+            out[int(row["id"])] = (group_from(row), kindergarten)
+        return out
 
     async def add_kindergarten(self, k: NewKindergarten) -> int:
         return await self._new_id(
@@ -118,6 +138,13 @@ class SqlPlaceRepository(Repository):
 
     async def set_capacity(self, group_id: int, capacity: int) -> None:
         await self._execute("UPDATE groups SET capacity = :c WHERE id = :g", {"c": capacity, "g": group_id})
+
+    async def set_capacities(self, capacities: dict[int, int]) -> None:
+        await self._execute(
+            """UPDATE groups g SET capacity = u.c
+            FROM unnest(CAST(:g AS bigint[]), CAST(:c AS int[])) AS u(g, c) WHERE g.id = u.g""",
+            {"g": list(capacities), "c": list(capacities.values())},
+        )
 
     async def schedule_capacity(self, group_id: int, capacity: int | None, since: dt.date | None) -> None:
         await self._execute(
