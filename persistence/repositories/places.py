@@ -75,7 +75,7 @@ class SqlPlaceRepository(Repository):
         return group_from(row) if row else None
 
     async def groups(self, group_ids: list[int]) -> dict[int, Group]:
-        rows = await self._rows("SELECT * FROM groups WHERE id = ANY(:ids)", ids=group_ids)
+        rows = await self._rows("SELECT * FROM groups WHERE id = ANY(:ids) ORDER BY id", ids=group_ids)
         return {int(r["id"]): group_from(r) for r in rows}
 
     async def group_and_kindergarten(
