@@ -458,7 +458,7 @@ REASONS = [
     ("INSERT INTO persons", "", "the registries' answers kept: the child and the family"),
     ("INSERT INTO applications", "", "the application and its choices, in one statement"),
     ("FOR SHARE OF g", "", "the groups the child now fits, share-locked: those with a seat are queued"),
-    ("DELETE FROM allocation_queue", "ANY", "a batch: its groups taken off the queue and locked, without waiting"),
+    ("DELETE FROM allocation_queue", "", "the group(s) taken off the queue and locked, without waiting"),
     ("WITH ORDINALITY AS q(kg", "", "a batch: every group's first candidates of each tier, in queue order"),
     ("FROM applications WHERE id = ANY", "SKIP LOCKED", "a batch: the chosen children's applications, locked"),
     ("json_agg(json_build_object", "ORDER BY a.id", "a batch: the chosen children's applications, their choices"),
@@ -466,7 +466,6 @@ REASONS = [
     ("UPDATE groups g SET capacity", "", "the list's new capacities, in one statement"),
     ("INSERT INTO offers", "unnest", "a batch: every offer, in one statement (their trigger counts the seats)"),
     ("UPDATE applications x SET", "", "a batch: every application's status and held choice, in one statement"),
-    ("FROM kindergartens k JOIN districts", "ANY", "a batch: the kindergartens the messages name"),
     ("FROM groups g JOIN kindergartens k", "FOR UPDATE", "lock the group and read its kindergarten"),
     ("FROM groups g JOIN kindergartens k", "", "the group as the change left it (the database counts its seats)"),
     ("FROM groups WHERE id = ANY", "ORDER BY id", "the groups as changed: events' free seats; a batch's full groups"),
@@ -495,7 +494,6 @@ REASONS = [
     ("INSERT INTO outbox", "", "the journal: the parent's SMS"),
     ("INSERT INTO events", "", "the journal: feed events"),
     ("INSERT INTO allocation_queue", "", "groups left for after the commit"),
-    ("DELETE FROM allocation_queue", "", "take the group off the queue"),
 ]
 
 

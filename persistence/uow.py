@@ -63,7 +63,7 @@ class SqlUnitOfWork:
         self.applications = SqlApplicationRepository(conn, p)
         self.claims = SqlClaimRepository(conn, p)
         self.offers = SqlOfferRepository(conn, p)
-        self.allocation = SqlAllocationRepository(conn, p)
+        self.allocation = SqlAllocationRepository(conn, p, self.places)
         self.intake = SqlIntakeRepository(conn, p)
         self.journal = SqlJournal(conn, p)
         return self

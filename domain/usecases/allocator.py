@@ -177,7 +177,6 @@ class Allocator:
                 return out
             fx = Effects(uow, SYSTEM, self.clock.now())
             today = local_date(fx.now)
-            await uow.places.kindergartens(sorted({kg.id for _, kg in claimed.values()}))  # the messages name them
             ready: dict[int, tuple[Group, Kindergarten, Policy]] = {}
             later = []
             for group_id, (group, kindergarten) in sorted(claimed.items()):

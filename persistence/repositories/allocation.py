@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 
+import asyncpg
+
 from domain.allocation import Candidate
 from domain.errors import Contention
 from domain.model import Group, Kindergarten, PriorityTier
 from domain.queue_order import SIBLING_FIRST, QueueOrder
 from domain.repositories import CandidateAsk
 from domain.timezone import local_date
+from persistence.pg import Pools
 from persistence.repositories.base import Repository
+from persistence.repositories.places import SqlPlaceRepository
 from persistence.rows import Row, group_from, kindergarten_of_group
 from persistence.sql import (
     GENERAL_RANK,
@@ -28,16 +32,23 @@ from persistence.sql import (
 _CANDIDATE_COLUMNS = f"""{order_by("c")}, a.child_iin, p.birth_date, a.desired_start_date, c.rank AS rank_here,
     a.sibling_group_id, h.rank AS holding_rank"""
 
-_CANDIDATES = f"""
-SELECT {_CANDIDATE_COLUMNS}
-FROM choices c
+
+def _candidates_where(ref: str, tier: str, born_by: str) -> str:
+    """Who may take a seat of the group `ref` names (`:kg`… parameters, or a batch's `q.kg`… columns), of one tier
+    or of all: one definition for one group's read and a batch's."""
+    return f"""FROM choices c
 JOIN applications a ON a.id = c.application_id
 JOIN persons p ON p.iin = a.child_iin
 {HOLDING}
-WHERE c.kindergarten_id = :kg AND c.birth_year BETWEEN :y0 AND :y1 AND c.language = :lang
-  AND c.group_type = :gt AND {STANDING.format(a="c")} AND a.active
-  AND (CAST(:tier AS smallint) IS NULL OR c.tier_rank = :tier)
-  AND {eligible()}
+WHERE c.kindergarten_id = {ref}kg AND c.birth_year BETWEEN {ref}y0 AND {ref}y1 AND c.language = {ref}lang
+  AND c.group_type = {ref}gt AND {STANDING.format(a="c")} AND a.active
+  AND ({tier} IS NULL OR c.tier_rank = {tier})
+  AND {eligible(born_by)}"""
+
+
+_CANDIDATES = f"""
+SELECT {_CANDIDATE_COLUMNS}
+{_candidates_where(":", "CAST(:tier AS smallint)", ":born_by")}
   AND (CAST(:has_after AS boolean) IS FALSE OR {order_key("c")} > (:t, :s, :q, :a))
 ORDER BY {order_by("c")}
 LIMIT :n"""
@@ -49,31 +60,11 @@ SELECT q.n AS ask, x.* FROM unnest(CAST(:kg AS bigint[]), CAST(:y0 AS smallint[]
     WITH ORDINALITY AS q(kg, y0, y1, lang, gt, tier, born_by, n)
 CROSS JOIN LATERAL (
     SELECT {_CANDIDATE_COLUMNS}
-    FROM choices c
-    JOIN applications a ON a.id = c.application_id
-    JOIN persons p ON p.iin = a.child_iin
-    {HOLDING}
-    WHERE c.kindergarten_id = q.kg AND c.birth_year BETWEEN q.y0 AND q.y1 AND c.language = q.lang
-      AND c.group_type = q.gt AND {STANDING.format(a="c")} AND a.active
-      AND (q.tier IS NULL OR c.tier_rank = q.tier)
-      AND {eligible("q.born_by")}
+    {_candidates_where("q.", "q.tier", "q.born_by")}
     ORDER BY {order_by("c")}
     LIMIT :n
 ) x
 ORDER BY q.n, {order_by("x")}"""
-
-_CLAIM = f"""
-WITH g AS (
-    SELECT g.*, {KINDERGARTEN_AS_KG} FROM groups g
-    JOIN kindergartens k ON k.id = g.kindergarten_id JOIN districts d ON d.code = k.district_code
-    WHERE g.id = :g FOR UPDATE OF g SKIP LOCKED
-), claimed AS (
-    DELETE FROM allocation_queue WHERE group_id = (
-        SELECT q.group_id FROM allocation_queue q WHERE q.group_id = :g AND EXISTS (SELECT 1 FROM g)
-        FOR UPDATE SKIP LOCKED)
-    RETURNING group_id
-)
-SELECT g.*, EXISTS (SELECT 1 FROM claimed) AS claimed FROM g"""
 
 _CLAIM_MANY = f"""
 WITH g AS (
@@ -89,6 +80,10 @@ SELECT g.*, g.id IN (SELECT group_id FROM claimed) AS claimed FROM g ORDER BY g.
 
 
 class SqlAllocationRepository(Repository):
+    def __init__(self, conn: asyncpg.Connection, pools: Pools, places: SqlPlaceRepository) -> None:
+        super().__init__(conn, pools)
+        self._places = places  # the groups it claims bring their kindergartens: kept for the unit of work
+
     async def candidates(
         self,
         group: Group,
@@ -136,14 +131,7 @@ class SqlAllocationRepository(Repository):
         return out
 
     async def offers_made(self, group_id: int) -> tuple[int, int]:
-        row = await self._one(
-            f"""SELECT count(*) FILTER (WHERE tier_rank = {PRIMARY_RANK}) AS p,
-                count(*) FILTER (WHERE tier_rank = {GENERAL_RANK}) AS g
-            FROM offers WHERE group_id = :g""",
-            g=group_id,
-        )
-        assert row is not None
-        return int(row["p"]), int(row["g"])
+        return (await self.offers_made_many([group_id]))[group_id]
 
     async def offers_made_many(self, group_ids: list[int]) -> dict[int, tuple[int, int]]:
         rows = await self._rows(
@@ -191,17 +179,17 @@ class SqlAllocationRepository(Repository):
         )
 
     async def claim(self, group_id: int) -> tuple[Group, Kindergarten] | None:
-        row = await self._one(_CLAIM, g=group_id)
-        if row is None:
+        claimed, busy = await self.claim_many([group_id])
+        if busy:
             raise Contention(f"group {group_id} is being changed")
-        if not row["claimed"]:
-            return None  # not queued: another allocation has it, or had it
-        return group_from(row), kindergarten_of_group(row)
+        return claimed.get(group_id)  # None when not queued: another allocation has it, or had it
 
     async def claim_many(self, group_ids: list[int]) -> tuple[dict[int, tuple[Group, Kindergarten]], list[int]]:
         rows = await self._rows(_CLAIM_MANY, g=group_ids)
         locked = {int(r["id"]) for r in rows}
-        claimed = {int(r["id"]): (group_from(r), kindergarten_of_group(r)) for r in rows if r["claimed"]}
+        claimed = {
+            int(r["id"]): (group_from(r), self._places.keep(kindergarten_of_group(r))) for r in rows if r["claimed"]
+        }
         return claimed, [g for g in group_ids if g not in locked]
 
     async def try_lock_group(self, group_id: int) -> bool:

@@ -172,25 +172,19 @@ class SqlApplicationRepository(Repository):
 
     async def get_many(self, application_ids: list[int]) -> list[Application]:
         """These applications, locked for update without waiting (a row locked elsewhere raises Contention)."""
-        missing = [i for i in application_ids if i not in self._held]
-        if missing:
-            # Locked first, read after (see `get`).
-            await self._rows(
-                "SELECT id FROM applications WHERE id = ANY(:ids) ORDER BY id FOR UPDATE NOWAIT", ids=missing
-            )
-            rows = await self._rows(f"{APPLICATIONS} WHERE a.id = ANY(:ids) ORDER BY a.id", ids=missing)
-            for row in rows:
-                app = application_with_choices(row)
-                self._held[app.id] = (app, _row_state(app), _choice_state(app))
-        return [self._held[i][0] for i in application_ids if i in self._held]
+        held = await self._lock_and_read(application_ids, "NOWAIT")
+        return [held[i] for i in application_ids if i in held]
 
     async def lock_available(self, application_ids: list[int]) -> dict[int, Application]:
         """Those of these applications not locked elsewhere, locked for update (the others are skipped)."""
+        return await self._lock_and_read(application_ids, "SKIP LOCKED")
+
+    async def _lock_and_read(self, application_ids: list[int], wait: str) -> dict[int, Application]:
         missing = [i for i in application_ids if i not in self._held]
         if missing:
             # Locked first, read after (see `get`).
             locked = await self._ids(
-                "SELECT id FROM applications WHERE id = ANY(:ids) ORDER BY id FOR UPDATE SKIP LOCKED", ids=missing
+                f"SELECT id FROM applications WHERE id = ANY(:ids) ORDER BY id FOR UPDATE {wait}", ids=missing
             )
             if locked:
                 for row in await self._rows(f"{APPLICATIONS} WHERE a.id = ANY(:ids) ORDER BY a.id", ids=locked):

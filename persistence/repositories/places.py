@@ -24,6 +24,11 @@ class SqlPlaceRepository(Repository):
         super().__init__(conn, pools)
         self._kindergartens: dict[int, Kindergarten] = {}
 
+    def keep(self, kindergarten: Kindergarten) -> Kindergarten:
+        """A kindergarten another read of this unit of work brought (a claimed group's): not read again."""
+        self._kindergartens[kindergarten.id] = kindergarten
+        return kindergarten
+
     async def district(self, code: str) -> District | None:
         row = await self._one("SELECT * FROM districts WHERE code = :c", c=code)
         if row is None:
