@@ -254,6 +254,34 @@ async def test_a_child_with_a_sibling_enrolled_there_comes_first_within_its_tier
     assert await offered_at(kezek, other["id"]) is None
 
 
+async def test_a_payload_shows_the_offer_the_change_led_to(kezek: Kezek) -> None:
+    """A mutation answers with the application as it is once the allocation after its commit ran: the use case's
+    own copy when nothing was offered, the application read again when an offer was made (perhaps to it)."""
+    await set_capacity(kezek, "SHA-1", 1)  # a seat nobody waits for
+    plain = await queue(kezek, PLAIN_PARENT, PLAIN_2023, ["SHA-1"])
+    assert plain["status"] == "OFFERED"
+    assert (await app(kezek, plain["id"]))["status"] == "OFFERED"
+
+    other = await queue(kezek, OTHER_PARENT, OTHER_CHILD, ["SHA-2"])
+    assert other["status"] == "QUEUED"  # nothing offered: the copy the submission made, the same as a read
+    read = (await app(kezek, other["id"], Kezek.citizen(OTHER_PARENT)))["choices"]
+    assert [(c["rank"], c["kindergarten"]["externalId"], c["position"]) for c in other["choices"]] == [
+        (c["rank"], c["kindergarten"]["externalId"], c["position"]) for c in read
+    ]
+    await set_capacity(kezek, "SHA-1", 2)
+    changed = await mutate(
+        kezek,
+        """mutation($input: ChangeChoicesInput!) { changeChoices(input: $input) {
+            application { id status offer { kindergarten { externalId } } choices { rank } } errors { code } } }""",
+        {"applicationId": other["id"], "kindergartenIds": await kezek.kgs("SHA-2", "SHA-1")},
+        Kezek.citizen(OTHER_PARENT),
+    )
+    assert changed["errors"] == []
+    assert changed["application"]["status"] == "OFFERED"
+    assert changed["application"]["offer"]["kindergarten"]["externalId"] == "SHA-1"
+    assert [c["rank"] for c in changed["application"]["choices"]] == [1, 2]
+
+
 async def test_sibling_priority_applies_from_submission_and_to_an_added_choice(kezek: Kezek) -> None:
     """A child whose sibling is already enrolled at a kindergarten stands ahead there from the moment it applies,
     and from the moment that kindergarten is added to its choices."""

@@ -134,8 +134,7 @@ class Applications:
             await fx.application(app, "SUBMITTED", None, positions=positions)
             await fx.candidate(app, self.allocator.horizon(fx.now))
             await uow.commit()
-        await self.allocator.run(fx.allocations)
-        return app
+        return await self._settled(fx, app)
 
     async def _findings(self, iins: list[str]) -> tuple[list[BenefitFinding], bool]:
         """The registry's findings, and whether it answered: one that is down never blocks a submission
@@ -181,8 +180,7 @@ class Applications:
                 fx.queue_moves(app, moves, "CHOICES_CHANGED")
             await fx.candidate(app, self.allocator.horizon(fx.now))
             await uow.commit()
-        await self.allocator.run(fx.allocations)
-        return app
+        return await self._settled(fx, app)
 
     async def withdraw(self, actor: Actor, application_id: str, reason: str | None) -> Application:
         access.forbid_unless(actor, Role.CITIZEN, Role.AKIMAT_OPERATOR)
@@ -202,8 +200,7 @@ class Applications:
             await self.stop_waiting(fx, app, ApplicationStatus.WITHDRAWN, reason)
             await self.allocator.fill(fx, freed)
             await uow.commit()
-        await self.allocator.run(fx.allocations)
-        return app
+        return await self._settled(fx, app)
 
     async def restore(self, actor: Actor, application_id: str) -> Application:
         access.forbid_unless(actor, Role.CITIZEN)
@@ -222,8 +219,7 @@ class Applications:
             await fx.application(app, "RESTORED", before)
             await fx.candidate(app, self.allocator.horizon(fx.now))
             await uow.commit()
-        await self.allocator.run(fx.allocations)
-        return app
+        return await self._settled(fx, app)
 
     async def age_out(self, limit: int = 200) -> int:
         """On 1 September of the year a child turns 6 its still-waiting application closes as AGED_OUT; live
@@ -265,6 +261,14 @@ class Applications:
         await fx.uow.applications.save(app)
         fx.queue_moves(app, moves, "WITHDRAWN" if status == ApplicationStatus.WITHDRAWN else "LEFT_QUEUE")
         await fx.left_queue(app, status, before, reason, message=message)
+
+    async def _settled(self, fx: Effects, app: Application) -> Application:
+        """Allocates what the change queued, and gives the application as it is now: the change's own copy,
+        unless an offer was made meanwhile (perhaps to this child), when it is read again."""
+        if not await self.allocator.run(fx.allocations):
+            return app
+        async with self.uow() as uow:
+            return await uow.applications.get(app.id) or app
 
     async def _owned(self, uow: UnitOfWork, actor: Actor, application_id: str) -> Application:
         """The application, locked, when the caller may act on it; else NOT_FOUND, as for a missing one."""

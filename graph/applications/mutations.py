@@ -8,7 +8,7 @@ from typing import Annotated, Self
 import strawberry
 
 from domain.commands import SubmitApplication
-from domain.model import Actor, Role
+from domain.model import Actor, Application, Role
 from graph.access import can_see_application
 from graph.applications.types import ApplicationNode
 from graph.common import ERRORS, GroupType, I, Language, UserError, idempotency_key
@@ -66,6 +66,13 @@ class WithdrawApplicationInput:
 class RestoreApplicationInput:
     application_id: strawberry.ID = strawberry.field(description="The application.")
     idempotency_key: str | None = idempotency_key()
+
+
+def changed(info: I, app: Application) -> int:
+    """The id of the application a use case changed; its payload shows the use case's copy, which is the
+    application as it is now (Applications._settled), without reading it again."""
+    info.context.loaders.application_by_id.prime(app.id, app)
+    return app.id
 
 
 async def visible(info: I, app_id: int | None) -> ApplicationNode | None:
@@ -129,7 +136,7 @@ async def submit_application(
                 notification_language=input.notification_language,
             ),
         )
-        return app.id
+        return changed(info, app)
 
     return await run_mutation(info, input, (Role.CITIZEN,), run, SubmitApplicationPayload.build)
 
@@ -143,7 +150,7 @@ async def change_choices(
 ) -> ChangeChoicesPayload:
     async def run(actor: Actor) -> int:
         queue = info.context.services.queue
-        return (await queue.change_choices(actor, input.application_id, list(input.kindergarten_ids))).id
+        return changed(info, await queue.change_choices(actor, input.application_id, list(input.kindergarten_ids)))
 
     return await run_mutation(info, input, (Role.CITIZEN,), run, ChangeChoicesPayload.build)
 
@@ -156,7 +163,8 @@ async def withdraw_application(
     info: I, input: Annotated[WithdrawApplicationInput, strawberry.argument(description="The application.")]
 ) -> WithdrawApplicationPayload:
     async def run(actor: Actor) -> int:
-        return (await info.context.services.queue.withdraw_application(actor, input.application_id, input.reason)).id
+        queue = info.context.services.queue
+        return changed(info, await queue.withdraw_application(actor, input.application_id, input.reason))
 
     return await run_mutation(info, input, (Role.CITIZEN, Role.AKIMAT_OPERATOR), run, WithdrawApplicationPayload.build)
 
@@ -169,6 +177,6 @@ async def restore_application(
     info: I, input: Annotated[RestoreApplicationInput, strawberry.argument(description="The application.")]
 ) -> RestoreApplicationPayload:
     async def run(actor: Actor) -> int:
-        return (await info.context.services.queue.restore_application(actor, input.application_id)).id
+        return changed(info, await info.context.services.queue.restore_application(actor, input.application_id))
 
     return await run_mutation(info, input, (Role.CITIZEN,), run, RestoreApplicationPayload.build)
