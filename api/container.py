@@ -141,7 +141,7 @@ def build_container(settings: Settings, database_url: str, clock: Clock | None =
         observer=OBSERVER,
         offload=worker,
     )
-    feed = FeedStore(engine)
+    feed = FeedStore(engine, pools)
     broker = Broker(feed, database_url)
     services = Services(
         queue=queue,

@@ -22,9 +22,9 @@ log = logging.getLogger("kezek.broker")
 QUEUE_SIZE = 256
 SAFETY_POLL = 2.0  # seconds: a lost notification costs at most this much delay
 # Seconds between two sequencing passes of this process. A pass is a transaction of its own (with a commit to
-# wait for): under a steady stream of writes one pass every 10 ms takes every event of that time at once,
+# wait for): under a steady stream of writes one pass every 25 ms takes every event of that time at once,
 # where a pass per notification cost a transaction per write. An event after a quiet spell goes at once.
-SEQUENCE_GAP = 0.01
+SEQUENCE_GAP = 0.025
 T = TypeVar("T")
 
 

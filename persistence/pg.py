@@ -28,6 +28,7 @@ from persistence.db import asyncpg_params
 # custom plans and 55-58 s with generic ones.
 PLANS = {"plan_cache_mode": "force_generic_plan"}
 REPORTS = "report"
+FEED = "feed"  # the sequencer's connection (persistence/feed.py): a transaction of its own, like a write
 _DIALECT = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
 Listener = Callable[[str], None]
 
@@ -75,7 +76,7 @@ class Pools:
                     host=host,
                     min_size=1,
                     max_size=self._size,
-                    reset=_end_transaction if purpose == "write" else _keep,
+                    reset=_end_transaction if purpose in ("write", FEED) else _keep,
                     server_settings={
                         "application_name": f"kezek-{purpose}",
                         "timezone": "UTC",

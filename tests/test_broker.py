@@ -18,6 +18,7 @@ from graph import broker as broker_module
 from graph.broker import Broker, Subscriber
 from persistence.db import make_engine, raw_connect
 from persistence.feed import FeedStore, Sequenced, StoredEvent
+from persistence.pg import Pools
 
 BOUND = 30.0  # seconds: only a broken broker takes this long
 
@@ -27,8 +28,8 @@ class WatchedStore(FeedStore):
     waiting for a wake-up (there is no await between that read and the wait). With nobody subscribed the broker
     only sequences the feed, which then tells the same."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        super().__init__(engine)
+    def __init__(self, engine: AsyncEngine, pools: Pools) -> None:
+        super().__init__(engine, pools)
         self.drained = asyncio.Event()
         self.broker: Broker | None = None  # the broker reading it: whether anybody is subscribed
         self.reads = 0
@@ -82,8 +83,8 @@ async def _listeners(db_url: str) -> list[int]:
 @pytest.fixture
 async def broker(db_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[Broker, WatchedStore]]:
     monkeypatch.setattr(broker_module, "SAFETY_POLL", 3600.0)
-    engine = make_engine(db_url, pool_size=2)
-    store = WatchedStore(engine)
+    engine, pools = make_engine(db_url, pool_size=2), Pools(db_url, size=2)
+    store = WatchedStore(engine, pools)
     b = Broker(store, db_url)
     store.broker = b
     await b.start()
@@ -93,6 +94,7 @@ async def broker(db_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[
         yield b, store
     finally:
         await b.stop()
+        await pools.close()
         await engine.dispose()
 
 

@@ -31,6 +31,7 @@ from domain.model import Role
 from integrations.sandbox import sandbox_signature
 from persistence.db import make_engine, raw_connect
 from persistence.feed import FeedStore
+from persistence.pg import Pools
 from persistence.readers import decode_cursor, encode_cursor
 from tests import data
 from tests.conftest import CHANNELS, OFFERS_POLICY, Kezek
@@ -533,10 +534,11 @@ async def test_a_cursor_older_than_the_retention_ends_the_subscription_with_curs
                 data.KARAGANDA_REGION,
                 data.SHAKHTINSK,
             )
-        engine = make_engine(db_url, pool_size=1)
+        engine, pools = make_engine(db_url, pool_size=1), Pools(db_url, size=1)
         try:
-            await FeedStore(engine).sequence()
+            await FeedStore(engine, pools).sequence()
         finally:
+            await pools.close()
             await engine.dispose()
         old = [int(r[0]) for r in await conn.fetch("SELECT position FROM events ORDER BY position DESC LIMIT 3")][::-1]
         # The two oldest were pruned already; the third is past retention but not yet deleted.
