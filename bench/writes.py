@@ -480,7 +480,11 @@ REASONS = [
     ("FROM applications WHERE id =", "NOWAIT", "lock the chosen child's application (never waiting)"),
     ("FROM applications WHERE id =", "SKIP LOCKED", "lock the chosen child's application (never waiting)"),
     ("FROM applications WHERE id =", "FOR UPDATE", "lock the application (decision 96: then read it)"),
-    ("json_agg(json_build_object", "", "the application with its choices (the last one: the payload's)"),
+    (
+        "json_agg(json_build_object",
+        "",
+        "the application with its choices, read once (a payload shows the use case's copy, decision 117)",
+    ),
     ("FROM offers WHERE application_id =", "NOWAIT", "the child's live offer elsewhere, locked (never waiting)"),
     ("FROM offers WHERE application_id =", "", "the application's live offer"),
     ("INSERT INTO offers", "", "the offer (its trigger counts the group's seats)"),
