@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import hashlib
 import hmac
+
+from strawberry.dataloader import DataLoader
 
 from domain.model import CLOSED_CATEGORIES, BenefitFinding, Language, Person, PriorityCategory
 from domain.ports import HealthDocument
@@ -13,17 +16,53 @@ from persistence.sandbox import SandboxStore
 
 
 class SandboxPopulationRegistry:
+    """The population registry's stand-in. Its questions asked at once — a submission asks about the child and
+    each representative together, and so do the other submissions being served — go as one query a kind: the
+    sandbox runs on the same PostgreSQL and cores as Kezek, where the real registry's answers cost Kezek nothing
+    but the wait, and one query a question made it most of a submission's extra cost (decision 119). Nothing is
+    cached: each question gets the tables as they are."""
+
     def __init__(self, store: SandboxStore) -> None:
         self._store = store
+        self._batches: tuple[asyncio.AbstractEventLoop, _Batches] | None = None
+
+    def _batch(self) -> _Batches:
+        # A DataLoader keeps the event loop it first ran on; a new loop (a new test's) gets new ones.
+        loop = asyncio.get_running_loop()
+        if self._batches is None or self._batches[0] is not loop:
+            self._batches = (loop, _Batches(self._store))
+        return self._batches[1]
 
     async def person(self, iin: str) -> Person | None:
-        return await self._store.person(iin)
+        return await self._batch().persons.load(iin)
 
     async def representatives(self, child_iin: str) -> list[str]:
-        return await self._store.representatives(child_iin)
+        return await self._batch().representatives.load(child_iin)
 
     async def children(self, iin: str) -> list[str]:
-        return await self._store.children(iin)
+        return await self._batch().children.load(iin)
+
+
+class _Batches:
+    """One DataLoader a question, without a cache (strawberry's: it batches what is asked in one turn of the
+    event loop)."""
+
+    def __init__(self, store: SandboxStore) -> None:
+        async def persons(iins: list[str]) -> list[Person | None]:
+            found = await store.persons(iins)
+            return [found.get(i) for i in iins]
+
+        async def representatives(iins: list[str]) -> list[list[str]]:
+            found = await store.representatives(iins)
+            return [found.get(i, []) for i in iins]
+
+        async def children(iins: list[str]) -> list[list[str]]:
+            found = await store.children(iins)
+            return [found.get(i, []) for i in iins]
+
+        self.persons = DataLoader(persons, cache=False)
+        self.representatives = DataLoader(representatives, cache=False)
+        self.children = DataLoader(children, cache=False)
 
 
 class SandboxBenefitsRegistry:

@@ -22,21 +22,27 @@ class SandboxStore:
         async with (await self._pools.get("sandbox")).acquire() as conn:
             return [dict(r) for r in await conn.fetch(statement, *[params[n] for n in names])]
 
-    async def person(self, iin: str) -> Person | None:
-        rows = await self._rows("SELECT * FROM sandbox_persons WHERE iin = :i", i=iin)
-        return person_from(rows[0]) if rows else None
+    async def persons(self, iins: list[str]) -> dict[str, Person]:
+        rows = await self._rows("SELECT * FROM sandbox_persons WHERE iin = ANY(:i)", i=iins)
+        return {r["iin"]: person_from(r) for r in rows}
 
-    async def representatives(self, child_iin: str) -> list[str]:
-        rows = await self._rows(
-            "SELECT representative_iin FROM sandbox_families WHERE child_iin = :c ORDER BY 1", c=child_iin
-        )
-        return [r["representative_iin"] for r in rows]
+    async def representatives(self, child_iins: list[str]) -> dict[str, list[str]]:
+        """Each child's representatives, in IIN order."""
+        return await self._related("child_iin", "representative_iin", child_iins)
 
-    async def children(self, iin: str) -> list[str]:
+    async def children(self, iins: list[str]) -> dict[str, list[str]]:
+        """Each representative's children, in IIN order."""
+        return await self._related("representative_iin", "child_iin", iins)
+
+    async def _related(self, by: str, other: str, iins: list[str]) -> dict[str, list[str]]:
+        # The column names are this module's own constants, never input.
         rows = await self._rows(
-            "SELECT child_iin FROM sandbox_families WHERE representative_iin = :r ORDER BY 1", r=iin
+            f"SELECT {by} AS key, {other} AS iin FROM sandbox_families WHERE {by} = ANY(:i) ORDER BY {other}", i=iins
         )
-        return [r["child_iin"] for r in rows]
+        out: dict[str, list[str]] = {}
+        for r in rows:
+            out.setdefault(r["key"], []).append(r["iin"])
+        return out
 
     async def benefits(self, iins: list[str]) -> list[dict[str, Any]]:
         return await self._rows(

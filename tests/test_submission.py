@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import re
@@ -17,6 +18,9 @@ import pytest
 from api.app import create_app
 from api.container import build_container
 from domain import iin as iin_rules
+from integrations.sandbox import SandboxPopulationRegistry
+from persistence.pg import Pools
+from persistence.sandbox import SandboxStore
 from tests import data
 from tests.conftest import APPLICATION_FIELDS, SUBMIT, Kezek, MovableClock, make_settings
 
@@ -570,3 +574,39 @@ async def test_the_daily_recheck_backs_off_while_the_registry_is_down(kezek: Kez
     after = kezek.clock.now()
     due, failures = await _benefit_check(kezek, app["id"])
     assert failures == 0 and due in _one_am_after(before, after)
+
+
+async def test_the_population_sandbox_asks_what_is_asked_at_once_in_one_query_a_kind(db_url: str) -> None:
+    """Decision 119: questions to the registry's stand-in asked in the same turn (a submission's about the child
+    and each representative, and other submissions') go as one query each kind, with the same answers."""
+    pools = Pools(db_url, size=2)
+    store = SandboxStore(pools)
+    asked: list[tuple[str, list[str]]] = []
+    for name in ("persons", "representatives", "children"):
+        real = getattr(store, name)
+
+        async def spy(iins: list[str], real: Any = real, name: str = name) -> Any:
+            asked.append((name, sorted(iins)))
+            return await real(iins)
+
+        setattr(store, name, spy)
+    registry = SandboxPopulationRegistry(store)
+    family, unknown = data.LARGE, "000000000000"
+    try:
+        people = await asyncio.gather(*[registry.person(i) for i in [*family.parents, family.children[0], unknown]])
+        reps, *kids = await asyncio.gather(
+            registry.representatives(family.children[0]), *[registry.children(p) for p in family.parents]
+        )
+        alone = await registry.person(family.parents[0])
+    finally:
+        await pools.close()
+    assert [p.iin if p else None for p in people] == [*family.parents, family.children[0], None]
+    assert alone is not None and alone.iin == family.parents[0]
+    assert reps == sorted(family.parents)
+    assert kids == [sorted(family.children)] * len(family.parents)
+    assert asked == [
+        ("persons", sorted([*family.parents, family.children[0], unknown])),
+        ("representatives", [family.children[0]]),
+        ("children", sorted(family.parents)),
+        ("persons", [family.parents[0]]),
+    ]
