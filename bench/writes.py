@@ -350,18 +350,27 @@ def _one_by_one(run: Run, groups: list[dict[str, Any]]) -> tuple[list[str], list
 
 def _by_lists(run: Run, groups: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
     """The wave as the regions' operators send it: setGroupCapacities with up to LIST groups of one region."""
-    by_region: dict[str, list[dict[str, Any]]] = {}
-    for g in groups:
-        by_region.setdefault(g["region_code"], []).append(g)
     bodies, tokens = [], []
-    for region, mine in sorted(by_region.items()):
+    for region, mine in _by_region(groups):
         for i in range(0, len(mine), LIST):
-            changes = [{"groupId": str(g["id"]), "capacity": g["capacity"] + 1} for g in mine[i : i + LIST]]
-            bodies.append(json.dumps({"query": RAISE_MANY, "variables": {"changes": changes}}))
+            bodies.append(json.dumps(_raise_list(mine[i : i + LIST])))
             tokens.append(run.operator(region))
     order = list(range(len(bodies)))
     random.Random(7).shuffle(order)  # the regions' lists arrive interleaved
     return [bodies[i] for i in order], [tokens[i] for i in order]
+
+
+def _by_region(groups: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    by_region: dict[str, list[dict[str, Any]]] = {}
+    for g in groups:
+        by_region.setdefault(g["region_code"], []).append(g)
+    return sorted(by_region.items())
+
+
+def _raise_list(groups: list[dict[str, Any]]) -> dict[str, Any]:
+    """One setGroupCapacities raising each of these groups by one."""
+    changes = [{"groupId": str(g["id"]), "capacity": g["capacity"] + 1} for g in groups]
+    return {"query": RAISE_MANY, "variables": {"changes": changes}}
 
 
 WAVES = {"one group a call": _one_by_one, f"lists of {LIST} groups": _by_lists}
@@ -464,18 +473,16 @@ REASONS = [
     ("WITH ORDINALITY AS q(kg", "", "a batch: every group's first candidates of each tier, in queue order"),
     ("FROM applications WHERE id = ANY", "SKIP LOCKED", "a batch: the chosen children's applications, locked"),
     ("json_agg(json_build_object", "ORDER BY a.id", "a batch: the chosen children's applications, their choices"),
-    ("FROM groups g JOIN kindergartens k", "ANY", "the list's groups, locked in id order, with their kindergartens"),
-    ("UPDATE groups g SET capacity", "", "the list's new capacities, in one statement"),
+    ("UPDATE groups g SET capacity", "", "the new capacities (of one group or a list), in one statement"),
     ("INSERT INTO offers", "unnest", "a batch: every offer, in one statement (their trigger counts the seats)"),
     ("UPDATE applications x SET", "", "a batch: every application's status and held choice, in one statement"),
-    ("FROM groups g JOIN kindergartens k", "FOR UPDATE", "lock the group and read its kindergarten"),
+    ("FROM groups g JOIN kindergartens k", "FOR UPDATE", "the group(s) locked in id order, with their kindergartens"),
     ("FROM groups g JOIN kindergartens k", "", "the group as the change left it (the database counts its seats)"),
     ("FROM groups WHERE id = ANY", "ORDER BY id", "the groups as changed: events' free seats; a batch's full groups"),
     ("FROM groups WHERE id = ANY", "", "the payload's group, read after the commit"),
     ("FROM groups WHERE id =", "FOR UPDATE", "lock the group whose capacity changes"),
     ("FROM groups WHERE id =", "", "the group after the offer: from when its next seat is free"),
     ("group_peak", "", "the most the group holds on any day: a lower capacity may not go below it"),
-    ("UPDATE groups SET capacity", "", "the new capacity"),
     ("FROM choices c JOIN applications a", "LIMIT", "the group's first eligible candidates, in queue order"),
     ("FROM applications WHERE id =", "NOWAIT", "lock the chosen child's application (never waiting)"),
     ("FROM applications WHERE id =", "SKIP LOCKED", "lock the chosen child's application (never waiting)"),
@@ -515,12 +522,9 @@ async def statements(run: Run) -> dict[str, Any]:
     with a child waiting) and of the choice-change path (a waiting application re-ranked)."""
     out: dict[str, Any] = {}
     groups = (await _wave_groups(run, 25))[0][:20]
-    by_region: dict[str, list[dict[str, Any]]] = {}
-    for g in (await _wave_groups(run, 500))[0]:
-        by_region.setdefault(g["region_code"], []).append(g)
     lists = [
         (region, mine[i : i + BATCH_LIST])
-        for region, mine in sorted(by_region.items())
+        for region, mine in _by_region((await _wave_groups(run, 500))[0])
         for i in range(0, len(mine) - BATCH_LIST + 1, BATCH_LIST)
     ][:8]
     changes = (await _change_specs(run, 25))[0]
@@ -550,18 +554,7 @@ async def statements(run: Run) -> dict[str, Any]:
             (
                 f"offer path by a list (setGroupCapacities +1 in {BATCH_LIST} groups of a region, one child waiting "
                 "in each: one batch)",
-                [
-                    (
-                        {
-                            "query": RAISE_MANY,
-                            "variables": {
-                                "changes": [{"groupId": str(g["id"]), "capacity": g["capacity"] + 1} for g in mine]
-                            },
-                        },
-                        run.operator(region),
-                    )
-                    for region, mine in lists
-                ],
+                [(_raise_list(mine), run.operator(region)) for region, mine in lists],
             ),
             (
                 "choice-change path (changeChoices)",

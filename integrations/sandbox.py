@@ -7,12 +7,17 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
 
 from domain.model import CLOSED_CATEGORIES, BenefitFinding, Language, Person, PriorityCategory
 from domain.ports import HealthDocument
 from persistence.sandbox import SandboxStore
+
+T = TypeVar("T")
+D = TypeVar("D")
 
 
 class SandboxPopulationRegistry:
@@ -48,21 +53,19 @@ class _Batches:
     event loop)."""
 
     def __init__(self, store: SandboxStore) -> None:
-        async def persons(iins: list[str]) -> list[Person | None]:
-            found = await store.persons(iins)
-            return [found.get(i) for i in iins]
+        self.persons: DataLoader[str, Person | None] = _batched(store.persons, None)
+        self.representatives: DataLoader[str, list[str]] = _batched(store.representatives, [])
+        self.children: DataLoader[str, list[str]] = _batched(store.children, [])
 
-        async def representatives(iins: list[str]) -> list[list[str]]:
-            found = await store.representatives(iins)
-            return [found.get(i, []) for i in iins]
 
-        async def children(iins: list[str]) -> list[list[str]]:
-            found = await store.children(iins)
-            return [found.get(i, []) for i in iins]
+def _batched(fetch: Callable[[list[str]], Awaitable[Mapping[str, T]]], default: D) -> DataLoader[str, T | D]:
+    """Many IINs' answers by one `fetch`; an IIN it does not know gets `default`."""
 
-        self.persons = DataLoader(persons, cache=False)
-        self.representatives = DataLoader(representatives, cache=False)
-        self.children = DataLoader(children, cache=False)
+    async def load(iins: list[str]) -> list[T | D]:
+        found = await fetch(iins)
+        return [found.get(i, default) for i in iins]
+
+    return DataLoader(load, cache=False)
 
 
 class SandboxBenefitsRegistry:

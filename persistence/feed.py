@@ -72,16 +72,12 @@ class FeedStore:
         given = 0
         async with (await self._pools.get(FEED)).acquire() as conn:
             while True:
-                try:
-                    # The lock in a statement of its own: the next one then reads with a snapshot taken after the
-                    # lock was granted, so it never sees as unsequenced what the previous sequencer sequenced.
-                    await conn.execute("BEGIN; SELECT position FROM feed_head WHERE id = 1 FOR UPDATE")
-                    row = await conn.fetchrow(_SEQUENCE)
-                    await conn.execute("COMMIT")
-                except BaseException:
-                    if not conn.is_closed() and conn.is_in_transaction():
-                        await conn.execute("ROLLBACK")
-                    raise
+                # The lock in a statement of its own: the next one then reads with a snapshot taken after the lock
+                # was granted, so it never sees as unsequenced what the previous sequencer sequenced. A pass cut
+                # short is rolled back by the pool when the connection goes back (persistence/pg.py).
+                await conn.execute("BEGIN; SELECT position FROM feed_head WHERE id = 1 FOR UPDATE")
+                row = await conn.fetchrow(_SEQUENCE)
+                await conn.execute("COMMIT")
                 assert row is not None
                 given += int(row["n"])
                 if row["n"] < BATCH:

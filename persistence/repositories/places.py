@@ -86,17 +86,7 @@ class SqlPlaceRepository(Repository):
     async def group_and_kindergarten(
         self, group_id: int, *, for_update: bool = False
     ) -> tuple[Group, Kindergarten] | None:
-        row = await self._one(
-            f"""SELECT g.*, {_KINDERGARTEN_AS_KG} FROM groups g
-            JOIN kindergartens k ON k.id = g.kindergarten_id JOIN districts d ON d.code = k.district_code
-            WHERE g.id = :g{" FOR UPDATE OF g" if for_update else ""}""",
-            g=group_id,
-        )
-        if row is None:
-            return None
-        kindergarten = kindergarten_of_group(row)
-        self._kindergartens[kindergarten.id] = kindergarten
-        return group_from(row), kindergarten
+        return (await self.groups_and_kindergartens([group_id], for_update=for_update)).get(group_id)
 
     async def groups_and_kindergartens(
         self, group_ids: list[int], *, for_update: bool = False
@@ -107,12 +97,7 @@ class SqlPlaceRepository(Repository):
             WHERE g.id = ANY(:ids) ORDER BY g.id{" FOR UPDATE OF g" if for_update else ""}""",
             ids=group_ids,
         )
-        out = {}
-        for row in rows:
-            kindergarten = kindergarten_of_group(row)
-            self._kindergartens[kindergarten.id] = kindergarten
-            out[int(row["id"])] = (group_from(row), kindergarten)
-        return out
+        return {int(r["id"]): (group_from(r), self.keep(kindergarten_of_group(r))) for r in rows}
 
     async def add_kindergarten(self, k: NewKindergarten) -> int:
         return await self._new_id(
@@ -142,7 +127,7 @@ class SqlPlaceRepository(Repository):
         )
 
     async def set_capacity(self, group_id: int, capacity: int) -> None:
-        await self._execute("UPDATE groups SET capacity = :c WHERE id = :g", {"c": capacity, "g": group_id})
+        await self.set_capacities({group_id: capacity})
 
     async def set_capacities(self, capacities: dict[int, int]) -> None:
         await self._execute(
